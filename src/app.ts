@@ -1,0 +1,115 @@
+import type { Writable } from 'node:stream';
+import crypto from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import formbody from '@fastify/formbody';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Config } from './config.js';
+import type { AppContext } from './context.js';
+import { openDatabase, type Database } from './db/index.js';
+import { migrateToLatest } from './db/migrate.js';
+import { systemClock, type Clock } from './lib/time.js';
+import { authenticatePlugin } from './plugins/authenticate.js';
+import { errorHandlerPlugin } from './plugins/error-handler.js';
+import { openApiPlugin } from './plugins/openapi.js';
+import { requestParsingPlugin } from './plugins/request-parsing.js';
+import { loggerOptions } from './logging.js';
+import { bootstrapInstallation, loadSecretKey } from './bootstrap.js';
+import { rejectedTokenAuditor } from './services/auth/rejection-audit.js';
+import { TokenService } from './services/auth/token-service.js';
+import authService from './services/auth/index.js';
+import localUserStoreService from './services/local-user-store/index.js';
+import roleStoreService from './services/role-store/index.js';
+import hostStoreService from './services/host-store/index.js';
+import authorizerService from './services/authorizer/index.js';
+import settingsService from './services/settings/index.js';
+import monitorService from './services/monitor-service/index.js';
+
+export interface BuildOptions {
+  /** Use this database instead of opening the one the config names (the caller closes it). */
+  database?: Database;
+  clock?: Clock;
+  /** TLS material for HTTPS; without it the app speaks plain HTTP (tests use inject). */
+  https?: { key: string; cert: string };
+  /** The CA that signed our server certificate, handed to web proxies in their config. */
+  tlsCaPem?: string;
+  /** Where log lines go (tests capture them); default stdout. */
+  logStream?: Writable;
+}
+
+/** The PrivX services privgate serves, each a plugin under its URL prefix. */
+const SERVICES = [
+  ['/auth/api/v1', authService],
+  ['/local-user-store/api/v1', localUserStoreService],
+  ['/role-store/api/v1', roleStoreService],
+  ['/host-store/api/v1', hostStoreService],
+  ['/authorizer/api/v1', authorizerService],
+  ['/settings/api/v1', settingsService],
+  ['/monitor-service/api/v1', monitorService],
+] as const;
+
+/**
+ * Builds one control-plane node: opens and migrates the database, bootstraps the installation on
+ * first start, registers cross-cutting plugins, then one plugin per service.
+ */
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const ownsDatabase = options.database === undefined;
+  const database =
+    options.database ??
+    (await openDatabase({ databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir }));
+  try {
+    await migrateToLatest(database);
+    const serverOptions: FastifyServerOptions & { https?: { key: string; cert: string } } = {
+      logger: loggerOptions(config.logLevel, options.logStream),
+      bodyLimit: config.bodyLimit,
+      exposeHeadRoutes: false,
+      genReqId: () => crypto.randomUUID(),
+      return503OnClosing: true,
+      // Clients percent-encode path parameters; ids never legitimately hold a '/', so a long one is an attack.
+      routerOptions: { maxParamLength: 500, ignoreTrailingSlash: true },
+      ...(options.https ? { https: options.https } : {}),
+    };
+    const app = Fastify(serverOptions).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
+
+    const context: AppContext = {
+      config,
+      database,
+      clock: options.clock ?? systemClock,
+      log: app.log,
+      tlsCaPem: options.tlsCaPem,
+      startTime: new Date(),
+      secretKey: await loadSecretKey(database.db),
+    };
+    app.decorate('context', context);
+    if (ownsDatabase) app.addHook('onClose', async () => database.close());
+
+    await bootstrapInstallation({
+      db: database.db,
+      clock: context.clock,
+      dataDir: config.dataDir,
+      initialAdminPassword: config.initialAdminPassword,
+      log: app.log,
+    });
+    const tokens = new TokenService(context);
+    await tokens.start();
+    app.decorate('tokens', tokens);
+
+    // Callback style: no promise per response on the hot path.
+    app.addHook('onSend', (request, reply, payload, done) => {
+      reply.header('x-request-id', request.id);
+      reply.header('cache-control', 'no-store');
+      done(null, payload);
+    });
+
+    await app.register(errorHandlerPlugin);
+    await app.register(requestParsingPlugin);
+    await app.register(formbody, { bodyLimit: config.bodyLimit });
+    await app.register(authenticatePlugin, { verifier: tokens, onRejected: rejectedTokenAuditor(context) });
+    await app.register(openApiPlugin);
+    for (const [prefix, service] of SERVICES) await app.register(service, { prefix });
+    await app.ready();
+    return app;
+  } catch (error) {
+    if (ownsDatabase) await database.close();
+    throw error;
+  }
+}

@@ -1,0 +1,119 @@
+import path from 'node:path';
+
+/** Log levels pino understands; `silent` turns logging off (tests). */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** One typed configuration for a control-plane node, built from flags, environment and defaults. */
+export interface Config {
+  /** Address to listen on. */
+  host: string;
+  port: number;
+  /** Directory for the SQLite file, generated TLS material and the initial admin password. */
+  dataDir: string;
+  /** `postgres://…` switches storage to PostgreSQL; undefined means the embedded SQLite file. */
+  databaseUrl: string | undefined;
+  /** PostgreSQL schema to use (tests give each run its own); undefined = the server's default. */
+  databaseSchema: string | undefined;
+  tls: { mode: 'self-managed'; extraNames: string[] } | { mode: 'files'; certFile: string; keyFile: string } | { mode: 'off' };
+  /** URL by which clients (and web proxies) reach this installation. */
+  publicUrl: string;
+  logLevel: LogLevel;
+  /** Largest request body accepted, bytes. */
+  bodyLimit: number;
+  /** Simultaneous client connections a node accepts; more are closed at once. */
+  maxConnections: number;
+  /** Access-token lifetime, seconds (PrivX clients re-authenticate shortly before it runs out). */
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  /** How long a web-proxy config session id stays downloadable. */
+  icapConfSessionTtlSeconds: number;
+  /** How long a signed web-session token is valid. */
+  webSessionTtlSeconds: number;
+  /** Password for the built-in admin on first start; generated when absent. */
+  initialAdminPassword: string | undefined;
+  /** Failed logins tolerated per account / per client IP inside `throttleWindowSeconds`. */
+  throttle: { perAccount: number; perAddress: number; windowSeconds: number };
+}
+
+export interface ConfigInput {
+  listen?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  databaseSchema?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsSan?: string[];
+  insecureHttp?: boolean;
+  publicUrl?: string;
+  logLevel?: LogLevel;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses `HOST:PORT`, `[v6]:PORT` or `:PORT`. */
+export function parseListen(value: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
+  if (!match) throw new ConfigError(`--listen must be HOST:PORT, got "${value}"`);
+  const port = Number(match[3]);
+  if (port > 65535) throw new ConfigError(`--listen port out of range: ${port}`);
+  const host = match[1] ?? (match[2] || '0.0.0.0');
+  return { host, port };
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new ConfigError(`${name} must be a positive integer`);
+  return value;
+}
+
+/** Builds the config from CLI flags, then environment, then defaults. */
+export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const { host, port } = parseListen(input.listen ?? env.PRIVGATE_LISTEN ?? '127.0.0.1:8443');
+  const dataDir = path.resolve(input.dataDir ?? env.PRIVGATE_DATA_DIR ?? 'data');
+  const databaseUrl = input.databaseUrl ?? (env.DATABASE_URL || undefined);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('--database-url must be a postgres:// URL');
+  }
+  if ((input.tlsCert === undefined) !== (input.tlsKey === undefined)) {
+    throw new ConfigError('--tls-cert and --tls-key go together');
+  }
+  const tls: Config['tls'] = input.insecureHttp
+    ? { mode: 'off' }
+    : input.tlsCert !== undefined && input.tlsKey !== undefined
+      ? { mode: 'files', certFile: path.resolve(input.tlsCert), keyFile: path.resolve(input.tlsKey) }
+      : { mode: 'self-managed', extraNames: input.tlsSan ?? [] };
+  const scheme = tls.mode === 'off' ? 'http' : 'https';
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const publicUrl = (input.publicUrl ?? env.PRIVGATE_PUBLIC_URL ?? `${scheme}://${urlHost}:${port}`).replace(/\/+$/, '');
+  try {
+    new URL(publicUrl);
+  } catch {
+    throw new ConfigError(`--public-url is not a URL: ${publicUrl}`);
+  }
+  return {
+    host,
+    port,
+    dataDir,
+    databaseUrl,
+    databaseSchema: input.databaseSchema ?? (env.PRIVGATE_DATABASE_SCHEMA || undefined),
+    tls,
+    publicUrl,
+    logLevel: input.logLevel ?? ((env.PRIVGATE_LOG_LEVEL as LogLevel | undefined) || 'info'),
+    bodyLimit: positiveInt(env, 'PRIVGATE_BODY_LIMIT', 1024 * 1024),
+    maxConnections: positiveInt(env, 'PRIVGATE_MAX_CONNECTIONS', 4096),
+    accessTokenTtlSeconds: positiveInt(env, 'PRIVGATE_ACCESS_TOKEN_TTL', 300),
+    refreshTokenTtlSeconds: positiveInt(env, 'PRIVGATE_REFRESH_TOKEN_TTL', 8 * 3600),
+    icapConfSessionTtlSeconds: positiveInt(env, 'PRIVGATE_ICAP_CONF_SESSION_TTL', 300),
+    webSessionTtlSeconds: positiveInt(env, 'PRIVGATE_WEB_SESSION_TTL', 3600),
+    initialAdminPassword: env.PRIVGATE_ADMIN_PASSWORD || undefined,
+    throttle: {
+      perAccount: positiveInt(env, 'PRIVGATE_THROTTLE_PER_ACCOUNT', 5),
+      perAddress: positiveInt(env, 'PRIVGATE_THROTTLE_PER_ADDRESS', 50),
+      windowSeconds: positiveInt(env, 'PRIVGATE_THROTTLE_WINDOW', 300),
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/** local-user-store, role-store and auth tables. */
+export interface IdentityTables {
+  users: {
+    id: string;
+    username: string;
+    email: string;
+    full_name: string;
+    /** scrypt, self-describing; null = cannot log in with a password. */
+    password_hash: string | null;
+    disabled: number;
+    builtin: number;
+    created: string;
+    updated: string;
+    author: string;
+  };
+  api_clients: {
+    id: string;
+    name: string;
+    /** Keyed SHA-256 of the generated client secret. */
+    secret_hash: string;
+    oauth_client_id: string;
+    oauth_client_secret_hash: string;
+    created: string;
+    updated: string;
+    author: string;
+  };
+  roles: {
+    id: string;
+    name: string;
+    description: string;
+    /** JSON array of permission strings. */
+    permissions: string;
+    builtin: number;
+    created: string;
+    updated: string;
+    author: string;
+  };
+  role_members: {
+    role_id: string;
+    principal_type: 'user' | 'api-client';
+    principal_id: string;
+    created: string;
+  };
+  signing_keys: {
+    kid: string;
+    private_key_pem: string;
+    public_jwk: string;
+    created: string;
+    /** Tokens are signed with the newest key whose retired is null. */
+    retired: string | null;
+  };
+  /**
+   * Redeemed refresh tokens. Refresh tokens are self-contained and MAC'd (TokenService.issue), so
+   * issuing one writes nothing; redeeming one inserts its id here, and the unique key is what
+   * detects a second redemption (reuse revokes the family through `token_revocations`). Rows
+   * with `used` null are refresh tokens stored by an earlier version, still honoured once.
+   */
+  refresh_tokens: {
+    id: string;
+    token_hash: string;
+    family_id: string;
+    principal_type: string;
+    principal_id: string;
+    client_id: string;
+    created: string;
+    expires: string;
+    used: string | null;
+    revoked: string | null;
+  };
+  /** The `token=` a GET /oauth/authorize hands out, consumed by POST /login. */
+  login_requests: {
+    token_hash: string;
+    client_id: string;
+    redirect_uri: string;
+    state: string;
+    code_challenge: string;
+    created: string;
+    expires: string;
+    used: string | null;
+  };
+  authorization_codes: {
+    code_hash: string;
+    user_id: string;
+    client_id: string;
+    redirect_uri: string;
+    code_challenge: string;
+    created: string;
+    expires: string;
+    used: string | null;
+  };
+  /**
+   * Token revocations: key `jti:<id>` revokes one access token, `sub:<type>:<id>` revokes every
+   * access and refresh token of that principal issued before `issued_before` (logout everywhere,
+   * deletion, role change), `family:<id>` revokes a refresh-token family. Access tokens are
+   * checked against it on every request (each node may act on an answer up to
+   * REVOCATION_PROPAGATION_MS old); rows can be dropped after `expires`.
+   */
+  token_revocations: { key: string; issued_before: string | null; expires: string };
+  login_failures: { id: string; account: string; address: string; at: string };
+}

@@ -1,0 +1,48 @@
+import { PrivxError } from '../../../errors.js';
+import { apiClientResolver, passwordGrantResolvers, readPasswordGrant } from '../client-credentials.js';
+import type { Grant } from './types.js';
+
+function invalidClient(message: string): PrivxError {
+  return new PrivxError(401, 'INVALID_CLIENT', message, { headers: { 'www-authenticate': 'Basic realm="privgate"' } });
+}
+
+/** `Authorization: Basic base64(id:secret)` → the two halves; undefined when absent or malformed. */
+export function basicCredentials(header: string | undefined): { id: string; secret: string } | undefined {
+  const match = header ? /^Basic[ ]+([A-Za-z0-9+/]+=*)$/i.exec(header) : null;
+  if (!match?.[1]) return undefined;
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  // RFC 6749 §2.3.1: both halves are form-urlencoded before Basic encoding.
+  try {
+    return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
+  } catch {
+    return { id: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+  }
+}
+
+/**
+ * Resource-owner password grant for confidential clients (API clients and registered trusted
+ * clients), exactly as the PrivX Python SDK sends it.
+ */
+export const passwordGrant: Grant = async ({ context, tokens, throttle }, request, body) => {
+  const basic = basicCredentials(request.headers.authorization);
+  if (!basic) throw invalidClient('client authentication with HTTP Basic is required');
+  if (!body.username || !body.password) {
+    throw new PrivxError(400, 'REQUIRED_VALUE_MISSING', 'username and password are required', { property: body.username ? 'password' : 'username' });
+  }
+  const account = body.username.slice(0, 200);
+  const credentials = { oauthClientId: basic.id, oauthClientSecret: basic.secret, username: body.username, password: body.password };
+  // One statement reads the throttle's counts and the API client; the throttle decides first.
+  const read = await readPasswordGrant(context, credentials, account, request.ip, throttle.windowStart());
+  const recentFailures = throttle.enforce(read.counts);
+  for (const resolve of passwordGrantResolvers) {
+    const subject = resolve === apiClientResolver ? read.resolveApiClient() : await resolve(context, credentials);
+    if (subject === undefined) continue;
+    if (subject === null) break;
+    await throttle.succeed(account, recentFailures);
+    return tokens.issue(subject, basic.id);
+  }
+  await throttle.fail(account, request.ip, 'login_failed', 'invalid client credentials');
+  throw invalidClient('invalid client credentials');
+};

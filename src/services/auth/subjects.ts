@@ -1,0 +1,47 @@
+import type { Kysely } from 'kysely';
+import type { AppContext } from '../../context.js';
+import type { Tables } from '../../db/schema.js';
+import { trustedClientSubjectLoader } from '../authorizer/trusted-client-auth.js';
+import { rolesOf, type MemberType } from '../role-store/repository.js';
+import { isPermission, type Permission } from '../role-store/permissions.js';
+import type { PrincipalType } from './principal.js';
+import type { TokenSubject } from './token-service.js';
+
+/** The token subject of a user or API client: its roles and the union of their permissions. */
+export async function subjectFor(db: Kysely<Tables>, type: MemberType, id: string, name: string): Promise<TokenSubject> {
+  return subjectWithRoles(type, id, name, await rolesOf(db, type, id));
+}
+
+/** A subject from roles already read (in role-name order); unknown permission strings are ignored. */
+export function subjectWithRoles(
+  type: MemberType,
+  id: string,
+  name: string,
+  roles: ReadonlyArray<{ id: string; name: string; permissions: readonly string[] }>,
+): TokenSubject {
+  const permissions = new Set<Permission>();
+  for (const role of roles) for (const permission of role.permissions) if (isPermission(permission)) permissions.add(permission);
+  return { type, id, name, roles: roles.map((role) => ({ id: role.id, name: role.name })), permissions: [...permissions] };
+}
+
+/** Loads a principal's current subject for a refresh; null when it is gone or disabled. */
+export type SubjectLoader = (context: AppContext, id: string) => Promise<TokenSubject | null>;
+
+/** One loader per principal type; the authorizer registers the trusted-client one. */
+export const subjectLoaders: Partial<Record<PrincipalType, SubjectLoader>> = {
+  user: async (context, id) => {
+    const row = await context.database.db.selectFrom('users').select(['id', 'username', 'disabled']).where('id', '=', id).executeTakeFirst();
+    if (!row || row.disabled) return null;
+    return subjectFor(context.database.db, 'user', row.id, row.username);
+  },
+  'api-client': async (context, id) => {
+    const row = await context.database.db.selectFrom('api_clients').select(['id', 'name']).where('id', '=', id).executeTakeFirst();
+    return row ? subjectFor(context.database.db, 'api-client', row.id, row.name) : null;
+  },
+  'trusted-client': trustedClientSubjectLoader,
+};
+
+export async function loadSubject(context: AppContext, type: PrincipalType, id: string): Promise<TokenSubject | null> {
+  const loader = subjectLoaders[type];
+  return loader ? loader(context, id) : null;
+}

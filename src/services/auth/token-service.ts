@@ -1,0 +1,491 @@
+import crypto from 'node:crypto';
+import type { AppContext } from '../../context.js';
+import { preparedQuery } from '../../db/index.js';
+import { MAX_JWT_LENGTH, verifyJwt } from '../../lib/jwt.js';
+import { keyedHash } from '../../lib/secrets.js';
+import { addSeconds, timestamp } from '../../lib/time.js';
+import type { AccessTokenVerifier } from '../../plugins/authenticate.js';
+import { ADMIN_ROLE_ID, isPermission, type Permission } from '../role-store/permissions.js';
+import type { Principal, PrincipalType } from './principal.js';
+import { SigningKeyStore, type ActiveSigningKey } from './signing-keys.js';
+
+export const TOKEN_ISSUER = 'privgate';
+export const TOKEN_AUDIENCE = 'privgate-api';
+
+/** The identity a token is minted for. */
+export interface TokenSubject {
+  type: PrincipalType;
+  id: string;
+  name: string;
+  roles: ReadonlyArray<{ id: string; name: string }>;
+  permissions: readonly Permission[];
+}
+
+/** The OAuth2 token response body PrivX clients decode. */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token: string;
+}
+
+interface AccessClaims {
+  iss: string;
+  aud: string;
+  sub: string;
+  jti: string;
+  iat: number;
+  exp: number;
+  /** Issue time in milliseconds: revocations are compared against it at full precision. */
+  iat_ms: number;
+  typ: PrincipalType;
+  name: string;
+  client_id: string;
+  roles: Array<{ id: string; name: string }>;
+  permissions: string[];
+}
+
+/** What a refresh token says about itself; its MAC vouches for every field. */
+export interface RefreshClaims {
+  /** Unique per token: redeeming records it, so a second redemption is detected. */
+  id: string;
+  familyId: string;
+  type: PrincipalType;
+  principalId: string;
+  clientId: string;
+  issuedAtMs: number;
+  expiresAtMs: number;
+}
+
+const TOKEN_CLOCK_TOLERANCE_SECONDS = 5;
+const VERIFIED_CACHE_SIZE = 10_000;
+const REVOCATION_CACHE_SIZE = 20_000;
+
+/**
+ * How stale this node's view of a revocation made on ANOTHER node may be, in milliseconds. Each
+ * node remembers what the database said about a token's revocation keys for at most this long
+ * (measured from before the read), so a logout, role change, deletion or `/oauth/revoke` on node A
+ * is enforced by node B at most this long after it committed. On the node that revoked it takes
+ * effect immediately: a local revocation updates the remembered state before it returns, and a
+ * read that was in flight during it is not remembered.
+ */
+export const REVOCATION_PROPAGATION_MS = 1000;
+
+/** The outcome of checking a bearer token. */
+export type TokenCheck = { ok: true; principal: Principal } | { ok: false; reason: string };
+
+// Loaded keys are re-read this often so a rotation on another node is picked up for signing.
+const KEY_RELOAD_SECONDS = 60;
+
+/** Refresh tokens look like `rt1.<base64url JSON>.<base64url HMAC-SHA-256>`. */
+const REFRESH_PREFIX = 'rt1.';
+const REFRESH_TAG_CHARS = 43;
+const MAX_REFRESH_TOKEN_LENGTH = 2048;
+
+/** A signature-checked access token, remembered by the SHA-256 of the token. */
+interface VerifiedToken {
+  principal: Principal;
+  expiresAtMs: number;
+  jtiKey: string;
+  subjectKey: string;
+}
+
+/** What the database said about one revocation key, and when we asked (performance.now()). */
+interface RevocationState {
+  present: boolean;
+  /** Tokens issued before this instant are revoked; null = every token under the key. */
+  issuedBeforeMs: number | null;
+  fetchedAt: number;
+}
+
+const selectRevocations = preparedQuery((db, first: string, second: string) =>
+  db.selectFrom('token_revocations').select(['key', 'issued_before']).where('key', 'in', [first, second]),
+);
+
+function revokedBy(state: RevocationState, issuedAtMs: number): boolean {
+  return state.present && (state.issuedBeforeMs === null || state.issuedBeforeMs > issuedAtMs);
+}
+
+/**
+ * Mints and verifies access tokens (ES256 JWTs) and refresh tokens. Everything that decides
+ * whether a token is valid lives in the database, so a token is honoured by every node and
+ * after a restart; what a node remembers is either immutable (a checked signature) or at most
+ * {@link REVOCATION_PROPAGATION_MS} old.
+ */
+export class TokenService implements AccessTokenVerifier {
+  readonly keys: SigningKeyStore;
+  #keysLoadedAt = 0;
+  /**
+   * Tokens whose signature and claims were verified, by SHA-256 of the token. Safe across nodes:
+   * an entry only saves re-verifying the signature (which cannot change), it is dropped when the
+   * token expires, and revocation is checked separately on every request.
+   */
+  #verified = new Map<string, VerifiedToken>();
+  /** Revocation keys (`jti:…`, `sub:…`) → the database's answer, for ≤ REVOCATION_PROPAGATION_MS. */
+  #revocations = new Map<string, RevocationState>();
+  /** Bumped by every local revocation: a read that overlapped one is not remembered. */
+  #revocationGeneration = 0;
+  /** Keys refresh tokens are MAC'd with, derived from the installation secret. */
+  readonly #refreshKey: Buffer;
+
+  constructor(private readonly context: AppContext) {
+    this.keys = new SigningKeyStore(context.database.db, context.config.accessTokenTtlSeconds + 60);
+    this.#refreshKey = crypto.createHmac('sha256', context.secretKey).update('privgate refresh token v1').digest();
+  }
+
+  async start(): Promise<void> {
+    await this.keys.load(this.context.clock.now());
+    this.#keysLoadedAt = Date.now();
+  }
+
+  private async currentKey() {
+    if (Date.now() - this.#keysLoadedAt > KEY_RELOAD_SECONDS * 1000) await this.start();
+    return this.keys.current;
+  }
+
+  /** Signs an access token for `subject`. */
+  async signAccessToken(subject: TokenSubject, clientId: string): Promise<{ token: string; expiresIn: number; jti: string }> {
+    const now = this.context.clock.now();
+    const ttl = this.context.config.accessTokenTtlSeconds;
+    const seconds = Math.floor(now.getTime() / 1000);
+    const claims: AccessClaims = {
+      iss: TOKEN_ISSUER,
+      aud: TOKEN_AUDIENCE,
+      sub: subject.id,
+      jti: crypto.randomUUID(),
+      iat: seconds,
+      exp: seconds + ttl,
+      iat_ms: now.getTime(),
+      typ: subject.type,
+      name: subject.name,
+      client_id: clientId,
+      roles: subject.roles.map((role) => ({ id: role.id, name: role.name })),
+      permissions: [...subject.permissions],
+    };
+    const token = await signJwtOffThread(claims, await this.currentKey());
+    return { token, expiresIn: ttl, jti: claims.jti };
+  }
+
+  /**
+   * Issues an access token and a refresh token. A refresh token belongs to a family; rotating it
+   * keeps the family, and presenting a used one revokes the whole family (theft detection).
+   *
+   * Issuing writes nothing: the refresh token is self-contained and MAC'd with a key derived from
+   * the installation secret. State is written only when one is redeemed ({@link redeemRefreshToken})
+   * or revoked (by family or principal, in `token_revocations`).
+   */
+  async issue(subject: TokenSubject, clientId: string, familyId: string = crypto.randomUUID()): Promise<TokenResponse> {
+    const access = await this.signAccessToken(subject, clientId);
+    const now = this.context.clock.now().getTime();
+    const refresh = this.mintRefreshToken({
+      // randomUUID draws from a pooled entropy buffer: far cheaper per call than randomBytes.
+      id: crypto.randomUUID(),
+      familyId,
+      type: subject.type,
+      principalId: subject.id,
+      clientId,
+      issuedAtMs: now,
+      expiresAtMs: now + this.context.config.refreshTokenTtlSeconds * 1000,
+    });
+    return { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, refresh_token: refresh };
+  }
+
+  // ─── access tokens ───────────────────────────────────────────────────────────────────────
+
+  /** Verifies signature, claims and revocation; null for anything not acceptable. */
+  async verify(token: string): Promise<Principal | null> {
+    const result = await this.check(token);
+    return result.ok ? result.principal : null;
+  }
+
+  /** Like {@link verify}, but says why a token was rejected (for the audit trail). */
+  async check(token: string): Promise<TokenCheck> {
+    return this.checkRemembered(token) ?? this.checkFully(token);
+  }
+
+  /**
+   * The answer for a token this node verified before and whose revocation state it knows recently
+   * enough (see {@link REVOCATION_PROPAGATION_MS}), without waiting for anything; undefined when
+   * that is not the case and {@link check} must be asked.
+   */
+  checkRemembered(token: string): TokenCheck | undefined {
+    const verified = this.#verified.get(tokenCacheKey(token));
+    if (!verified || verified.expiresAtMs + TOKEN_CLOCK_TOLERANCE_SECONDS * 1000 <= this.context.clock.now().getTime()) return undefined;
+    const byJti = this.freshRevocation(verified.jtiKey);
+    const bySubject = this.freshRevocation(verified.subjectKey);
+    if (!byJti || !bySubject) return undefined;
+    const issuedAtMs = verified.principal.issuedAt.getTime();
+    return revokedBy(byJti, issuedAtMs) || revokedBy(bySubject, issuedAtMs) ? { ok: false, reason: 'revoked' } : { ok: true, principal: verified.principal };
+  }
+
+  private async checkFully(token: string): Promise<TokenCheck> {
+    const now = this.context.clock.now();
+    const cacheKey = tokenCacheKey(token);
+    let verified = this.#verified.get(cacheKey);
+    if (verified && verified.expiresAtMs + TOKEN_CLOCK_TOLERANCE_SECONDS * 1000 <= now.getTime()) {
+      this.#verified.delete(cacheKey);
+      verified = undefined;
+    }
+    if (!verified) {
+      const parsed = await this.parse(token, now);
+      if (!parsed.ok) return parsed;
+      const principal = parsed.principal;
+      verified = { principal, expiresAtMs: principal.expiresAt.getTime(), jtiKey: `jti:${principal.jti}`, subjectKey: subjectKey(principal.type, principal.id) };
+      this.remember(cacheKey, verified);
+    }
+    const revoked = await this.isRevoked(verified.jtiKey, verified.subjectKey, verified.principal.issuedAt.getTime());
+    return revoked ? { ok: false, reason: 'revoked' } : { ok: true, principal: verified.principal };
+  }
+
+  /** Signature and claims only; the result depends on nothing but the token, keys and time. */
+  private async parse(token: string, now: Date): Promise<TokenCheck> {
+    const options = { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, now, clockToleranceSeconds: TOKEN_CLOCK_TOLERANCE_SECONDS };
+    let result = verifyJwt(token, { ...options, keys: (kid: string) => this.keys.verifyingKeys.get(kid) });
+    if (!result.ok && result.reason === 'unknown_key') {
+      // Perhaps another node rotated keys since we loaded them.
+      await this.start();
+      result = verifyJwt(token, { ...options, keys: (kid: string) => this.keys.verifyingKeys.get(kid) });
+    }
+    if (!result.ok) return { ok: false, reason: result.reason };
+    const claims = result.payload as Partial<AccessClaims>;
+    if (
+      typeof claims.sub !== 'string' ||
+      typeof claims.jti !== 'string' ||
+      typeof claims.iat_ms !== 'number' ||
+      typeof claims.exp !== 'number' ||
+      (claims.typ !== 'user' && claims.typ !== 'api-client' && claims.typ !== 'trusted-client') ||
+      !Array.isArray(claims.roles) ||
+      !Array.isArray(claims.permissions)
+    ) {
+      return { ok: false, reason: 'claims' };
+    }
+    const roles = claims.roles.filter(
+      (role): role is { id: string; name: string } => typeof role?.id === 'string' && typeof role?.name === 'string',
+    );
+    return {
+      ok: true,
+      principal: {
+        type: claims.typ,
+        id: claims.sub,
+        name: typeof claims.name === 'string' ? claims.name : claims.sub,
+        roles,
+        permissions: new Set(claims.permissions.filter((permission): permission is Permission => typeof permission === 'string' && isPermission(permission))),
+        admin: roles.some((role) => role.id === ADMIN_ROLE_ID),
+        jti: claims.jti,
+        issuedAt: new Date(claims.iat_ms),
+        expiresAt: new Date(claims.exp * 1000),
+      },
+    };
+  }
+
+  private remember(cacheKey: string, verified: VerifiedToken): void {
+    if (this.#verified.size >= VERIFIED_CACHE_SIZE) {
+      // Map iteration is insertion order: drop the oldest entry.
+      const oldest = this.#verified.keys().next().value;
+      if (oldest !== undefined) this.#verified.delete(oldest);
+    }
+    this.#verified.set(cacheKey, verified);
+  }
+
+  // ─── revocation ──────────────────────────────────────────────────────────────────────────
+
+  /** The remembered state of a revocation key if it is recent enough to act on. */
+  private freshRevocation(key: string): RevocationState | undefined {
+    const state = this.#revocations.get(key);
+    return state && performance.now() - state.fetchedAt < REVOCATION_PROPAGATION_MS ? state : undefined;
+  }
+
+  private rememberRevocation(key: string, state: RevocationState): void {
+    this.#revocations.delete(key);
+    // Oldest first: evict what is stale anyway, then whatever the bound requires.
+    const staleBefore = performance.now() - REVOCATION_PROPAGATION_MS;
+    for (const [oldKey, oldState] of this.#revocations) {
+      if (this.#revocations.size < REVOCATION_CACHE_SIZE && oldState.fetchedAt >= staleBefore) break;
+      this.#revocations.delete(oldKey);
+    }
+    this.#revocations.set(key, state);
+  }
+
+  /** Reads both keys of a token from the database (and remembers the answer unless a local revocation overlapped). */
+  private async isRevoked(jtiKey: string, subjectKeyValue: string, issuedAtMs: number): Promise<boolean> {
+    const generation = this.#revocationGeneration;
+    const fetchedAt = performance.now();
+    const rows = await selectRevocations(this.context.database.db, jtiKey, subjectKeyValue);
+    const stateOf = (key: string): RevocationState => {
+      const row = rows.find((candidate) => candidate.key === key);
+      return { present: row !== undefined, issuedBeforeMs: row?.issued_before ? Date.parse(row.issued_before) : null, fetchedAt };
+    };
+    const byJti = stateOf(jtiKey);
+    const bySubject = stateOf(subjectKeyValue);
+    if (generation === this.#revocationGeneration) {
+      this.rememberRevocation(jtiKey, byJti);
+      this.rememberRevocation(subjectKeyValue, bySubject);
+    }
+    return revokedBy(byJti, issuedAtMs) || revokedBy(bySubject, issuedAtMs);
+  }
+
+  /** After a local revocation committed: this node acts on it at once. */
+  private noteLocalRevocation(key: string, issuedBeforeMs: number | null): void {
+    this.#revocationGeneration += 1;
+    this.rememberRevocation(key, { present: true, issuedBeforeMs, fetchedAt: performance.now() });
+  }
+
+  /** Revokes one access token until it would have expired anyway. */
+  async revokeAccessToken(jti: string, expiresAt: Date): Promise<void> {
+    const key = `jti:${jti}`;
+    await this.context.database.db
+      .insertInto('token_revocations')
+      .values({ key, issued_before: null, expires: timestamp(expiresAt) })
+      .onConflict((conflict) => conflict.column('key').doNothing())
+      .execute();
+    this.noteLocalRevocation(key, null);
+  }
+
+  /**
+   * Revokes every token a principal holds now: access and refresh tokens issued before this
+   * instant. Used on logout-everywhere, deletion, disabling and role changes.
+   */
+  async revokePrincipal(type: PrincipalType, id: string): Promise<void> {
+    const now = this.context.clock.now();
+    const key = subjectKey(type, id);
+    // Kept until every token it can revoke (refresh tokens live longest) has expired.
+    const lifetime = Math.max(this.context.config.accessTokenTtlSeconds, this.context.config.refreshTokenTtlSeconds) + 60;
+    const expires = timestamp(addSeconds(now, lifetime));
+    await this.context.database.db
+      .insertInto('token_revocations')
+      .values({ key, issued_before: timestamp(now), expires })
+      .onConflict((conflict) => conflict.column('key').doUpdateSet({ issued_before: timestamp(now), expires }))
+      .execute();
+    this.noteLocalRevocation(key, now.getTime());
+  }
+
+  // ─── refresh tokens ──────────────────────────────────────────────────────────────────────
+
+  private refreshTag(body: string): string {
+    return crypto.createHmac('sha256', this.#refreshKey).update(body).digest('base64url');
+  }
+
+  private mintRefreshToken(claims: RefreshClaims): string {
+    const payload = [claims.id, claims.familyId, claims.type, claims.principalId, claims.clientId, claims.issuedAtMs, claims.expiresAtMs];
+    const body = `${REFRESH_PREFIX}${Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url')}`;
+    return `${body}.${this.refreshTag(body)}`;
+  }
+
+  /**
+   * The claims of a refresh token this installation issued, or null when the token is not one (or
+   * was altered). Says nothing about expiry, revocation or earlier use.
+   */
+  readRefreshToken(token: string): RefreshClaims | null {
+    if (typeof token !== 'string' || token.length > MAX_REFRESH_TOKEN_LENGTH || !token.startsWith(REFRESH_PREFIX)) return null;
+    const dot = token.lastIndexOf('.');
+    if (dot <= REFRESH_PREFIX.length || token.length - dot - 1 !== REFRESH_TAG_CHARS) return null;
+    const body = token.slice(0, dot);
+    const expected = Buffer.from(this.refreshTag(body), 'latin1');
+    const presented = Buffer.from(token.slice(dot + 1), 'latin1');
+    if (presented.length !== expected.length || !crypto.timingSafeEqual(presented, expected)) return null;
+    let payload: unknown;
+    try {
+      payload = JSON.parse(Buffer.from(body.slice(REFRESH_PREFIX.length), 'base64url').toString('utf8'));
+    } catch {
+      return null;
+    }
+    if (!Array.isArray(payload) || payload.length !== 7) return null;
+    const [id, familyId, type, principalId, clientId, issuedAtMs, expiresAtMs] = payload as unknown[];
+    if (typeof id !== 'string' || typeof familyId !== 'string' || typeof principalId !== 'string' || typeof clientId !== 'string') return null;
+    if (type !== 'user' && type !== 'api-client' && type !== 'trusted-client') return null;
+    if (typeof issuedAtMs !== 'number' || typeof expiresAtMs !== 'number') return null;
+    return { id, familyId, type, principalId, clientId, issuedAtMs, expiresAtMs };
+  }
+
+  /**
+   * Whether a refresh token (issued at `issuedAtMs`) is revoked, by its family or by a revocation
+   * of its principal. Always read from the database: the token endpoint acts on the current state.
+   */
+  async refreshRevoked(familyId: string, type: PrincipalType, principalId: string, issuedAtMs: number): Promise<boolean> {
+    const familyKey = refreshFamilyKey(familyId);
+    const rows = await selectRevocations(this.context.database.db, familyKey, subjectKey(type, principalId));
+    return rows.some((row) => row.key === familyKey || (row.issued_before !== null && Date.parse(row.issued_before) > issuedAtMs));
+  }
+
+  /**
+   * Records that a refresh token was redeemed. True the first time; false when it had been
+   * redeemed before (on any node), i.e. the token was copied. The record is a unique insert, so of
+   * two redemptions racing with one token exactly one wins, also across nodes.
+   */
+  async redeemRefreshToken(token: string, claims: RefreshClaims): Promise<boolean> {
+    const now = this.context.clock.now();
+    const result = await this.context.database.db
+      .insertInto('refresh_tokens')
+      .values({
+        id: claims.id,
+        token_hash: keyedHash(token, this.context.secretKey),
+        family_id: claims.familyId,
+        principal_type: claims.type,
+        principal_id: claims.principalId,
+        client_id: claims.clientId,
+        created: timestamp(new Date(claims.issuedAtMs)),
+        expires: timestamp(new Date(claims.expiresAtMs)),
+        used: timestamp(now),
+        revoked: null,
+      })
+      .onConflict((conflict) => conflict.doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  /** Revokes every refresh token of a family (those issued so far and any rotated from them). */
+  async revokeRefreshFamily(familyId: string): Promise<void> {
+    const now = this.context.clock.now();
+    // Every member was issued before now, so none outlives now + the refresh lifetime.
+    const expires = timestamp(addSeconds(now, this.context.config.refreshTokenTtlSeconds + 60));
+    await this.context.database.db
+      .insertInto('token_revocations')
+      .values({ key: refreshFamilyKey(familyId), issued_before: null, expires })
+      .onConflict((conflict) => conflict.column('key').doNothing())
+      .execute();
+  }
+}
+
+const headerSegments = new Map<string, string>();
+
+/**
+ * The same compact ES256 JWS as `signJwt` from lib/jwt (header `{"alg":"ES256","typ":"JWT","kid"}`,
+ * IEEE P1363 signature, same length limit), but the ECDSA signature is computed on libuv's thread
+ * pool: minting a token then costs the event loop only the encoding, not the signature.
+ */
+function signJwtOffThread(claims: AccessClaims, key: ActiveSigningKey): Promise<string> {
+  let header = headerSegments.get(key.kid);
+  if (header === undefined) {
+    header = Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid: key.kid }), 'utf8').toString('base64url');
+    if (headerSegments.size >= 64) headerSegments.clear();
+    headerSegments.set(key.kid, header);
+  }
+  const input = `${header}.${Buffer.from(JSON.stringify(claims), 'utf8').toString('base64url')}`;
+  // An ES256 signature adds 87 characters ('.' + 86).
+  if (input.length + 87 > MAX_JWT_LENGTH) return Promise.reject(new RangeError('the JWT would exceed the maximum token length'));
+  return new Promise((resolve, reject) => {
+    crypto.sign('sha256', Buffer.from(input, 'latin1'), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }, (error, signature) => {
+      if (error) reject(error);
+      else resolve(`${input}.${signature.toString('base64url')}`);
+    });
+  });
+}
+
+/** Verified tokens are remembered by their SHA-256, never by the bearer token itself. */
+function tokenCacheKey(token: string): string {
+  return crypto.createHash('sha256').update(token).digest('base64');
+}
+
+function subjectKey(type: PrincipalType, id: string): string {
+  return `sub:${type}:${id}`;
+}
+
+function refreshFamilyKey(familyId: string): string {
+  return `family:${familyId}`;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    tokens: TokenService;
+  }
+}

@@ -1,0 +1,16 @@
+import type { FastifyInstance } from 'fastify';
+import { registerStatusRoute } from '../status.js';
+import { registerIcapRoutes } from './icap.js';
+import { registerPolicyRoutes } from './policy-routes.js';
+import { registerWebSessionRoutes } from './web-sessions.js';
+
+/**
+ * `/authorizer/api/v1`: the web-proxy (ICAP) CA and its CRL, web-proxy config downloads and
+ * registration, the web policy feed, and web sessions.
+ */
+export default async function authorizerService(app: FastifyInstance): Promise<void> {
+  registerStatusRoute(app, 'authorizer');
+  registerIcapRoutes(app);
+  registerPolicyRoutes(app);
+  registerWebSessionRoutes(app);
+}

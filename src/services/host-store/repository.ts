@@ -1,0 +1,351 @@
+import crypto from 'node:crypto';
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import type { Tables } from '../../db/schema.js';
+import { notFound } from '../../errors.js';
+import { resolveEffectiveServiceOptions, type EffectiveServiceOptions, type ServiceOptions, type ServiceOptionsOverride } from '../../lib/service-options.js';
+import { timestamp } from '../../lib/time.js';
+import type { Principal } from '../auth/principal.js';
+import { recordAuditEvent } from '../monitor-service/audit-log.js';
+import { findScope, findSection } from '../settings/registry.js';
+import { readSection } from '../settings/repository.js';
+import { SERVER_FIELDS, type Host, type HostDocument } from './host-document.js';
+import { bumpPolicyVersion } from './policy-version.js';
+import type { HostSortKey, ServiceType } from './schemas.js';
+import { hostGrams, parseKeywords, searchText } from './search-terms.js';
+
+/** Who changes a host, and when. */
+export interface HostActor {
+  principal: Pick<Principal, 'type' | 'id' | 'name'>;
+  at: Date;
+}
+
+// ─── default service options ────────────────────────────────────────────────────────────────
+
+function defaultServiceOptionsSection() {
+  const scope = findScope('host-store');
+  const section = scope && findSection(scope, 'default_service_options');
+  if (!scope || !section) throw new Error('settings registry lacks host-store/default_service_options');
+  return { scope, section };
+}
+
+/** The installation's default service options and their settings version (0 = factory defaults). */
+export async function readDefaultServiceOptions(db: Kysely<Tables>): Promise<{ options: ServiceOptions; version: number }> {
+  const { scope, section } = defaultServiceOptionsSection();
+  const state = await readSection(db, scope, section);
+  return { options: state.value as ServiceOptions, version: state.version };
+}
+
+/** The installation's default service options, read from the database on every call (never cached). */
+export async function getDefaultServiceOptions(db: Kysely<Tables>): Promise<ServiceOptions> {
+  return (await readDefaultServiceOptions(db)).options;
+}
+
+// ─── reading hosts ─────────────────────────────────────────────────────────────────────────
+
+type HostRow = Pick<Tables['hosts'], 'id' | 'document' | 'created' | 'updated' | 'updated_by' | 'author'>;
+const HOST_COLUMNS = ['hosts.id', 'hosts.document', 'hosts.created', 'hosts.updated', 'hosts.updated_by', 'hosts.author'] as const;
+
+function toHost(row: HostRow): Host {
+  const document = JSON.parse(row.document) as HostDocument;
+  return { id: row.id, ...document, created: row.created, updated: row.updated, updated_by: row.updated_by, author: row.author };
+}
+
+export async function getHost(db: Kysely<Tables>, id: string): Promise<Host> {
+  const row = await db.selectFrom('hosts').select(HOST_COLUMNS).where('hosts.id', '=', id).executeTakeFirst();
+  if (!row) throw notFound('host');
+  return toHost(row);
+}
+
+export interface HostFilter {
+  keywords?: string | undefined;
+  /** Any of these services. */
+  services?: readonly ServiceType[] | undefined;
+  /** Every one of these tags. */
+  tags?: readonly string[] | undefined;
+}
+
+export interface HostPage {
+  offset: number;
+  limit: number;
+  sortkey: HostSortKey;
+  descending: boolean;
+}
+
+/** Keyword terms with the trigrams chosen to narrow each one (see {@link planKeywords}). */
+interface PlannedTerm {
+  pattern: string;
+  grams: string[];
+}
+
+/** Postings of a gram are counted up to this many; a gram reaching it counts as common. */
+const COMMON_GRAM = 2_000;
+/** Rare grams intersected per term; one or two usually leave a handful of candidates. */
+const RARE_GRAMS = 3;
+
+/**
+ * Chooses, per keyword, the trigrams whose index ranges to intersect. Intersecting every gram of
+ * a keyword costs the sum of their postings, and grams such as "com" or "hos" are in almost every
+ * host; so each gram's postings are counted up to {@link COMMON_GRAM} (a bounded index-only read)
+ * and only the rarest few are used. When every gram is common the keyword matches many hosts
+ * anyway: its first and last grams narrow the candidates and the substring check does the rest.
+ */
+async function planKeywords(db: Kysely<Tables>, keywords: string | undefined): Promise<PlannedTerm[]> {
+  const planned: PlannedTerm[] = [];
+  for (const term of parseKeywords(keywords)) {
+    if (term.grams.length <= 1) {
+      planned.push({ pattern: term.pattern, grams: term.grams });
+      continue;
+    }
+    const estimates: Array<{ gram: string; postings: number }> = [];
+    for (const gram of term.grams) {
+      const row = await db
+        .selectFrom((eb) => eb.selectFrom('host_search_grams').select('host_search_grams.host_id').where('host_search_grams.gram', '=', gram).limit(COMMON_GRAM).as('postings'))
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      const postings = Number(row.n);
+      estimates.push({ gram, postings });
+      // A gram no host has: nothing can match, and that gram alone proves it.
+      if (postings === 0) break;
+    }
+    const rare = estimates.filter((estimate) => estimate.postings < COMMON_GRAM).sort((a, b) => a.postings - b.postings);
+    const grams = rare.length > 0 ? rare.slice(0, RARE_GRAMS).map((estimate) => estimate.gram) : [term.grams[0] as string, term.grams[term.grams.length - 1] as string];
+    planned.push({ pattern: term.pattern, grams: [...new Set(grams)] });
+  }
+  return planned;
+}
+
+/**
+ * Filter conditions, each answered by an index: services and tags through their (value, host_id)
+ * indexes, keywords through the trigram index (three or more characters) and then the exact
+ * substring check on the candidates.
+ */
+function filterConditions(eb: ExpressionBuilder<Tables, 'hosts'>, filter: HostFilter, terms: readonly PlannedTerm[]): Array<Expression<SqlBool>> {
+  const conditions: Array<Expression<SqlBool>> = [];
+  if (filter.services && filter.services.length > 0) {
+    conditions.push(eb('hosts.id', 'in', eb.selectFrom('host_services').select('host_services.host_id').where('host_services.service', 'in', [...filter.services])));
+  }
+  for (const tag of new Set(filter.tags ?? [])) {
+    conditions.push(eb('hosts.id', 'in', eb.selectFrom('host_tags').select('host_tags.host_id').where('host_tags.tag', '=', tag)));
+  }
+  for (const term of terms) {
+    if (term.grams.length === 1) {
+      conditions.push(eb('hosts.id', 'in', eb.selectFrom('host_search_grams').select('host_search_grams.host_id').where('host_search_grams.gram', '=', term.grams[0] as string)));
+    } else if (term.grams.length > 1) {
+      conditions.push(
+        eb(
+          'hosts.id',
+          'in',
+          eb
+            .selectFrom('host_search_grams')
+            .select('host_search_grams.host_id')
+            .where('host_search_grams.gram', 'in', term.grams)
+            .groupBy('host_search_grams.host_id')
+            .having((having) => having.fn.countAll(), '=', term.grams.length),
+        ),
+      );
+    }
+    conditions.push(sql<SqlBool>`${sql.ref('hosts.search_text')} like ${term.pattern} escape '\\'`);
+  }
+  return conditions;
+}
+
+/**
+ * A page of hosts and the number of hosts matching. Unfiltered, the page walks the sort key's
+ * index and the count is the host_count counter; filtered, the candidates come from the filter
+ * indexes (the database picks between them and a walk of the sort index by selectivity).
+ */
+export async function listHosts(db: Kysely<Tables>, filter: HostFilter, page: HostPage): Promise<{ count: number; items: Host[] }> {
+  const direction = page.descending ? 'desc' : 'asc';
+  const terms = await planKeywords(db, filter.keywords);
+  const filtered = (filter.services?.length ?? 0) > 0 || (filter.tags?.length ?? 0) > 0 || terms.length > 0;
+  const matching = db.selectFrom('hosts').where((eb) => eb.and(filterConditions(eb, filter, terms)));
+  const countMatching = async () => Number((await matching.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+
+  if (!filtered) {
+    const rows =
+      page.limit === 0
+        ? []
+        : await matching.select(HOST_COLUMNS).orderBy(`hosts.${page.sortkey}`, direction).orderBy('hosts.id', direction).limit(page.limit).offset(page.offset).execute();
+    const counter = await db.selectFrom('counters').select('value').where('name', '=', 'host_count').executeTakeFirst();
+    return { count: Number(counter?.value ?? 0), items: rows.map(toHost) };
+  }
+  const count = await countMatching();
+  if (page.limit === 0 || page.offset >= count) return { count, items: [] };
+  // Sort and page only ids (narrow rows), then fetch the page's documents by primary key. The
+  // count is its own query: with the page's LIMIT beside it (a window count), PostgreSQL plans a
+  // walk of the whole sort index.
+  const pageRows = await matching
+    .select('hosts.id')
+    .orderBy(`hosts.${page.sortkey}`, direction)
+    .orderBy('hosts.id', direction)
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute();
+  if (pageRows.length === 0) return { count, items: [] };
+  const rows = await db.selectFrom('hosts').select(HOST_COLUMNS).where('hosts.id', 'in', pageRows.map((row) => row.id)).execute();
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  // A host deleted between the two reads is simply left out of the page.
+  const items = pageRows.map((row) => byId.get(row.id)).filter((row): row is HostRow => row !== undefined).map(toHost);
+  return { count, items };
+}
+
+// ─── writing hosts ─────────────────────────────────────────────────────────────────────────
+
+const INSERT_CHUNK = 500;
+
+async function insertChunked<T extends keyof Tables & string>(db: Kysely<Tables>, table: T, rows: Array<Tables[T]>): Promise<void> {
+  for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
+    // Kysely cannot relate a generic table name to its row type; the callers' rows are typed.
+    await db.insertInto(table).values(rows.slice(start, start + INSERT_CHUNK) as never).execute();
+  }
+}
+
+function hostColumns(document: HostDocument) {
+  return {
+    name: document.name ?? '',
+    common_name: document.common_name ?? '',
+    external_id: document.external_id ?? '',
+    disabled: document.disabled,
+    search_text: searchText(document),
+    document: JSON.stringify(document),
+  };
+}
+
+/** Rewrites a host's rows in the index tables from its document. */
+async function writeIndexRows(db: Kysely<Tables>, id: string, document: HostDocument): Promise<void> {
+  for (const table of ['host_services', 'host_principals', 'host_tags', 'host_addresses', 'host_search_grams'] as const) {
+    await db.deleteFrom(table).where('host_id', '=', id).execute();
+  }
+  await insertChunked(
+    db,
+    'host_services',
+    document.services.map((service, position) => ({ host_id: id, position, service: service.service, address: service.address.toLowerCase(), port: service.port })),
+  );
+  await insertChunked(db, 'host_principals', document.principals.map((principal) => ({ host_id: id, principal: principal.principal })));
+  await insertChunked(db, 'host_tags', [...new Set(document.tags)].map((tag) => ({ host_id: id, tag })));
+  await insertChunked(db, 'host_addresses', [...new Set(document.addresses.map((address) => address.toLowerCase()))].map((address) => ({ host_id: id, address })));
+  await insertChunked(db, 'host_search_grams', hostGrams(document).map((gram) => ({ gram, host_id: id })));
+}
+
+async function adjustHostCount(db: Kysely<Tables>, delta: 1 | -1): Promise<void> {
+  await db
+    .updateTable('counters')
+    .set({ value: sql<number>`value + ${delta}` })
+    .where('name', '=', 'host_count')
+    .execute();
+}
+
+/**
+ * Locks a host row for the rest of the transaction (a no-op write: a row lock on PostgreSQL, the
+ * write lock on SQLite) and reads it, so the "before" of an update or delete is exact.
+ */
+async function lockHost(trx: Kysely<Tables>, id: string): Promise<Host> {
+  const locked = await trx.updateTable('hosts').set({ updated: sql<string>`updated` }).where('id', '=', id).executeTakeFirst();
+  if (Number(locked.numUpdatedRows) === 0) throw notFound('host');
+  return getHost(trx, id);
+}
+
+function withoutServerFields(host: Host): HostDocument {
+  const document: Record<string, unknown> = { ...host };
+  for (const field of SERVER_FIELDS) delete document[field];
+  return document as HostDocument;
+}
+
+/** Stores a new host; audited and policy-versioned in the same transaction. Returns its id. */
+export async function createHost(db: Kysely<Tables>, document: HostDocument, actor: HostActor): Promise<string> {
+  const id = crypto.randomUUID();
+  const at = timestamp(actor.at);
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('hosts')
+      .values({ id, ...hostColumns(document), created: at, updated: at, updated_by: actor.principal.id, author: actor.principal.id })
+      .execute();
+    await writeIndexRows(trx, id, document);
+    await adjustHostCount(trx, 1);
+    await bumpPolicyVersion(trx);
+    await recordAuditEvent(trx, { type: 'host_created', outcome: 'success', principal: actor.principal, objectType: 'host', objectId: id, details: { after: document }, at: actor.at });
+  });
+  return id;
+}
+
+/** Replaces a host's document; audited (before → after) and policy-versioned in the same transaction. */
+export async function updateHost(db: Kysely<Tables>, id: string, document: HostDocument, actor: HostActor): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const before = await lockHost(trx, id);
+    await trx
+      .updateTable('hosts')
+      .set({ ...hostColumns(document), updated: timestamp(actor.at), updated_by: actor.principal.id })
+      .where('id', '=', id)
+      .execute();
+    await writeIndexRows(trx, id, document);
+    await bumpPolicyVersion(trx);
+    await recordAuditEvent(trx, {
+      type: 'host_updated',
+      outcome: 'success',
+      principal: actor.principal,
+      objectType: 'host',
+      objectId: id,
+      details: { before: withoutServerFields(before), after: document },
+      at: actor.at,
+    });
+  });
+}
+
+/** Deletes a host (its index rows go with it); audited and policy-versioned in the same transaction. */
+export async function deleteHost(db: Kysely<Tables>, id: string, actor: HostActor): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const before = await lockHost(trx, id);
+    await trx.deleteFrom('hosts').where('id', '=', id).execute();
+    await adjustHostCount(trx, -1);
+    await bumpPolicyVersion(trx);
+    await recordAuditEvent(trx, { type: 'host_deleted', outcome: 'success', principal: actor.principal, objectType: 'host', objectId: id, details: { before: withoutServerFields(before) }, at: actor.at });
+  });
+}
+
+// ─── effective options and the policy feed ─────────────────────────────────────────────────
+
+/** Effective service options of one principal (account) of a host; 404 for an unknown host or principal. */
+export async function effectiveServiceOptions(db: Kysely<Tables>, hostId: string, principalName: string): Promise<EffectiveServiceOptions> {
+  const host = await getHost(db, hostId);
+  const principal = host.principals.find((candidate) => candidate.principal === principalName);
+  if (!principal) throw notFound(`principal "${principalName}" of the host`, 'principal');
+  return resolveEffectiveServiceOptions(await getDefaultServiceOptions(db), principal.service_options);
+}
+
+/** A host as the web-proxy policy feed needs it. */
+export interface WebHostRecord {
+  id: string;
+  /** The host's name, or its common_name when it has none. */
+  name: string;
+  /** Its WEB services only. */
+  services: Array<{ address: string; port: number; allowed_domains: string[] }>;
+  /** Every principal; `service_options` only when the principal overrides something. */
+  principals: Array<{ principal: string; service_options?: ServiceOptionsOverride }>;
+}
+
+/**
+ * Every enabled host (`disabled` = "FALSE") with at least one WEB service, in id order: one
+ * query, driven by the host_services (service, host_id) index.
+ */
+export async function listWebHosts(db: Kysely<Tables>): Promise<WebHostRecord[]> {
+  const rows = await db
+    .selectFrom('hosts')
+    .select(['hosts.id', 'hosts.name', 'hosts.common_name', 'hosts.document'])
+    .where('hosts.disabled', '=', 'FALSE')
+    .where('hosts.id', 'in', db.selectFrom('host_services').select('host_services.host_id').where('host_services.service', '=', 'WEB'))
+    .orderBy('hosts.id')
+    .execute();
+  return rows.map((row) => {
+    const document = JSON.parse(row.document) as HostDocument;
+    return {
+      id: row.id,
+      name: row.name || row.common_name,
+      services: document.services
+        .filter((service) => service.service === 'WEB')
+        .map((service) => ({ address: service.address, port: service.port, allowed_domains: [...(service.allowed_domains ?? [])] })),
+      principals: document.principals.map((principal) =>
+        principal.service_options ? { principal: principal.principal, service_options: principal.service_options } : { principal: principal.principal },
+      ),
+    };
+  });
+}

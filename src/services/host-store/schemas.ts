@@ -1,0 +1,229 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { NullableArray, PagingQuery } from '../../schemas.js';
+
+// Request schemas here carry no `default` keywords on purpose: the body validator fills defaults
+// in (useDefaults), and a missing key must be REQUIRED_VALUE_MISSING, not silently defaulted.
+
+/** A byte limit: 0 = no limit, up to the largest integer a JSON number holds exactly. */
+const ByteLimit = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Bytes; 0 = no limit' });
+
+export const SshOptionsSchema = Type.Object(
+  {
+    shell: Type.Boolean(),
+    file_transfer: Type.Boolean(),
+    exec: Type.Boolean(),
+    tunnels: Type.Boolean(),
+    x11: Type.Boolean(),
+    other: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export const RdpOptionsSchema = Type.Object(
+  { file_transfer: Type.Boolean(), audio: Type.Boolean(), clipboard: Type.Boolean() },
+  { additionalProperties: false },
+);
+export const WebOptionsSchema = Type.Object(
+  { file_transfer: Type.Boolean(), audio: Type.Boolean(), clipboard: Type.Boolean() },
+  { additionalProperties: false },
+);
+export const VncOptionsSchema = Type.Object({ file_transfer: Type.Boolean(), clipboard: Type.Boolean() }, { additionalProperties: false });
+export const DbOptionsSchema = Type.Object({ max_bytes_download: ByteLimit, max_bytes_upload: ByteLimit }, { additionalProperties: false });
+
+/** The complete service options object: the default service options, and an effective result. */
+export const ServiceOptionsSchema = Type.Object(
+  {
+    ssh: SshOptionsSchema,
+    rdp: RdpOptionsSchema,
+    web: WebOptionsSchema,
+    vnc: VncOptionsSchema,
+    db: DbOptionsSchema,
+  },
+  { additionalProperties: false, description: 'Per-protocol service options' },
+);
+
+/** A principal's override: each block optional (left out or null = inherit the default), complete when present. */
+export const ServiceOptionsOverrideSchema = Type.Object(
+  {
+    ssh: Type.Optional(Type.Union([SshOptionsSchema, Type.Null()])),
+    rdp: Type.Optional(Type.Union([RdpOptionsSchema, Type.Null()])),
+    web: Type.Optional(Type.Union([WebOptionsSchema, Type.Null()])),
+    vnc: Type.Optional(Type.Union([VncOptionsSchema, Type.Null()])),
+    db: Type.Optional(Type.Union([DbOptionsSchema, Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+export const SERVICE_TYPES = ['SSH', 'RDP', 'VNC', 'WEB', 'DB'] as const;
+export type ServiceType = (typeof SERVICE_TYPES)[number];
+export const ServiceTypeSchema = Type.Union(SERVICE_TYPES.map((service) => Type.Literal(service)));
+
+/** Printable text without control characters. */
+const NO_CONTROL = '^[^\\u0000-\\u001f\\u007f]*$';
+const Text = (maxLength: number) => Type.String({ maxLength, pattern: NO_CONTROL });
+/** Address-like strings: format is checked after schema validation (host name, IPv4 or IPv6). */
+const AddressText = Type.String({ minLength: 1, maxLength: 253 });
+/** A WEB service's allowed domain: a host name or `*.` + host name. */
+const DomainText = Type.String({ minLength: 1, maxLength: 255 });
+
+// Host objects accept keys beyond the declared ones (the Go SDK sends its whole struct, e.g.
+// `toch`, `ssh_host_public_keys`, `command_restrictions`) and keep them, so a round trip loses
+// nothing. Declared keys are typed strictly; service options are closed objects.
+export const HostServiceSchema = Type.Object(
+  {
+    service: ServiceTypeSchema,
+    address: AddressText,
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    source: Type.Optional(Text(200)),
+    use_for_password_rotation: Type.Optional(Type.Boolean()),
+    allowed_domains: Type.Optional(NullableArray(DomainText, { maxItems: 500 })),
+  },
+  { additionalProperties: true },
+);
+
+export const HostPrincipalSchema = Type.Object(
+  {
+    principal: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }),
+    rotate: Type.Optional(Type.Boolean()),
+    use_for_password_rotation: Type.Optional(Type.Boolean()),
+    source: Type.Optional(Text(200)),
+    passphrase: Type.Optional(Type.String({ maxLength: 0, description: 'Always empty: privgate stores no account passwords' })),
+    service_options: Type.Optional(Type.Union([ServiceOptionsOverrideSchema, Type.Null()])),
+  },
+  { additionalProperties: true },
+);
+
+/** The `disabled` string of PrivX hosts; "" (Go's zero value) reads as "FALSE". */
+export const DisabledSchema = Type.Union([Type.Literal('FALSE'), Type.Literal('TRUE'), Type.Literal('BULK'), Type.Literal('')]);
+
+const HOST_TEXT_FIELDS = {
+  common_name: Type.Optional(Text(253)),
+  name: Type.Optional(Text(253)),
+  external_id: Type.Optional(Text(500)),
+  instance_id: Type.Optional(Text(500)),
+  source_id: Type.Optional(Text(200)),
+  access_group_id: Type.Optional(Text(200)),
+  organization: Type.Optional(Text(500)),
+  organizational_unit: Type.Optional(Text(500)),
+  zone: Type.Optional(Text(200)),
+  host_type: Type.Optional(Text(200)),
+  host_classification: Type.Optional(Text(200)),
+  comment: Type.Optional(Type.String({ maxLength: 4000 })),
+};
+
+/** POST/PUT body. Server fields a client echoes back (id, created, …) are accepted and ignored. */
+export const HostInSchema = Type.Object(
+  {
+    id: Type.Optional(Type.String({ maxLength: 200 })),
+    ...HOST_TEXT_FIELDS,
+    addresses: Type.Optional(NullableArray(AddressText, { maxItems: 200 })),
+    disabled: Type.Optional(DisabledSchema),
+    services: Type.Optional(NullableArray(HostServiceSchema, { maxItems: 200 })),
+    principals: Type.Optional(NullableArray(HostPrincipalSchema, { maxItems: 1000 })),
+    tags: Type.Optional(NullableArray(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }), { maxItems: 200 })),
+    created: Type.Optional(Type.String({ maxLength: 100 })),
+    updated: Type.Optional(Type.String({ maxLength: 100 })),
+    updated_by: Type.Optional(Type.String({ maxLength: 200 })),
+    author: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: true },
+);
+export type HostIn = Static<typeof HostInSchema>;
+
+const ServiceOut = Type.Object(
+  {
+    service: Type.String(),
+    address: Type.String(),
+    port: Type.Integer(),
+    source: Type.Optional(Type.String()),
+    use_for_password_rotation: Type.Optional(Type.Boolean()),
+    allowed_domains: Type.Optional(Type.Array(Type.String())),
+  },
+  { additionalProperties: true },
+);
+const OptionsOverrideOut = Type.Object(
+  {
+    ssh: Type.Optional(Type.Union([SshOptionsSchema, Type.Null()])),
+    rdp: Type.Optional(Type.Union([RdpOptionsSchema, Type.Null()])),
+    web: Type.Optional(Type.Union([WebOptionsSchema, Type.Null()])),
+    vnc: Type.Optional(Type.Union([VncOptionsSchema, Type.Null()])),
+    db: Type.Optional(Type.Union([DbOptionsSchema, Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+const PrincipalOut = Type.Object(
+  {
+    principal: Type.String(),
+    rotate: Type.Optional(Type.Boolean()),
+    use_for_password_rotation: Type.Optional(Type.Boolean()),
+    source: Type.Optional(Type.String()),
+    service_options: Type.Optional(Type.Union([OptionsOverrideOut, Type.Null()])),
+  },
+  { additionalProperties: true },
+);
+
+/** A host as GET answers it: what was sent, plus the server fields. */
+export const HostOutSchema = Type.Object(
+  {
+    id: Type.String(),
+    common_name: Type.Optional(Type.String()),
+    name: Type.Optional(Type.String()),
+    external_id: Type.Optional(Type.String()),
+    instance_id: Type.Optional(Type.String()),
+    source_id: Type.Optional(Type.String()),
+    access_group_id: Type.Optional(Type.String()),
+    organization: Type.Optional(Type.String()),
+    organizational_unit: Type.Optional(Type.String()),
+    zone: Type.Optional(Type.String()),
+    host_type: Type.Optional(Type.String()),
+    host_classification: Type.Optional(Type.String()),
+    comment: Type.Optional(Type.String()),
+    addresses: Type.Array(Type.String()),
+    disabled: Type.String(),
+    services: Type.Array(ServiceOut),
+    principals: Type.Array(PrincipalOut),
+    tags: Type.Array(Type.String()),
+    created: Type.String({ format: 'date-time' }),
+    updated: Type.String({ format: 'date-time' }),
+    updated_by: Type.String(),
+    author: Type.String(),
+  },
+  { additionalProperties: true },
+);
+
+export const HOST_SORT_KEYS = ['name', 'common_name', 'created', 'updated'] as const;
+export type HostSortKey = (typeof HOST_SORT_KEYS)[number];
+
+/** offset/limit/sortkey/sortdir of the host list and search (limit at most 1000, default 50). */
+export const HostPagingQuery = Type.Object({
+  offset: PagingQuery.offset,
+  limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+  sortkey: Type.Optional(Type.Union(HOST_SORT_KEYS.map((key) => Type.Literal(key)))),
+  sortdir: PagingQuery.sortdir,
+});
+
+/**
+ * Search body. `service` may also be a list (the Go SDK's HostSearch sends one): any of them.
+ * Unknown filters are rejected rather than ignored, so a filter privgate does not know never
+ * silently widens the result.
+ */
+export const HostSearchSchema = Type.Object(
+  {
+    keywords: Type.Optional(Type.String({ maxLength: 1000 })),
+    service: Type.Optional(Type.Union([ServiceTypeSchema, NullableArray(ServiceTypeSchema, { maxItems: 5 })])),
+    tags: Type.Optional(NullableArray(Type.String({ maxLength: 200 }), { maxItems: 50 })),
+  },
+  { additionalProperties: false },
+);
+export type HostSearch = Static<typeof HostSearchSchema>;
+
+const SourceSchema = Type.Union([Type.Literal('principal'), Type.Literal('default')]);
+
+export const EffectiveServiceOptionsSchema = Type.Object(
+  {
+    host_id: Type.String(),
+    principal: Type.String(),
+    options: ServiceOptionsSchema,
+    sources: Type.Object({ ssh: SourceSchema, rdp: SourceSchema, web: SourceSchema, vnc: SourceSchema, db: SourceSchema }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+);

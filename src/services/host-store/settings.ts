@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+import { errorResponses } from '../../schemas.js';
+import { formatEtag } from '../settings/repository.js';
+import { readDefaultServiceOptions } from './repository.js';
+import { ServiceOptionsSchema } from './schemas.js';
+
+/**
+ * `/host-store/api/v1/settings/*`: the host store's read side of its settings. They are changed
+ * through the settings service (`PUT /settings/api/v1/settings/host-store/default_service_options`).
+ */
+export function registerHostStoreSettingsRoutes(app: FastifyInstance): void {
+  const db = app.context.database.db;
+
+  app.get(
+    '/settings/default_service_options',
+    {
+      config: { permissions: ['admin', 'hosts-manage', 'service'] },
+      schema: {
+        summary: 'Get the default service options',
+        description: 'Changed through `PUT /settings/api/v1/settings/host-store/default_service_options`. The `ETag` is the settings version.',
+        tags: ['settings'],
+        response: { 200: ServiceOptionsSchema, ...errorResponses(401, 403) },
+      },
+    },
+    async (_request, reply) => {
+      const { options, version } = await readDefaultServiceOptions(db);
+      reply.header('etag', formatEtag(String(version)));
+      return options;
+    },
+  );
+}

@@ -1,0 +1,213 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { principalOf } from '../../plugins/authenticate.js';
+import { errorResponses, IdParam, IdResponse, ListResponse, NullableArray, PagingQuery } from '../../schemas.js';
+import { revokeWebProxyCertificates } from '../authorizer/repository.js';
+import { recordAuditEvent } from '../monitor-service/audit-log.js';
+import { Name } from './schemas.js';
+import {
+  createTrustedClient,
+  deleteTrustedClient,
+  getTrustedClient,
+  listTrustedClients,
+  TRUSTED_CLIENT_TYPES,
+  updateTrustedClient,
+  type TrustedClient,
+  type TrustedClientInput,
+} from './trusted-client-repository.js';
+
+// `secret` is in the model for PrivX clients' strict types but always "": privgate keeps only a
+// keyed hash of the one-time registration secret, which travels only in a config download.
+const TrustedClientOut = Type.Object({
+  id: Type.String(),
+  type: Type.String(),
+  secret: Type.String(),
+  name: Type.String(),
+  permissions: Type.Array(Type.String()),
+  subnets: Type.Array(Type.String()),
+  enabled: Type.Boolean(),
+  registered: Type.Boolean(),
+  allow_repeated_registration: Type.Boolean(),
+  oauth_client_id: Type.String(),
+  web_proxy_address: Type.String(),
+  web_proxy_port: Type.String(),
+  routing_prefix: Type.String(),
+  extender_address: Type.Array(Type.String()),
+  group_id: Type.String(),
+  data: Type.String(),
+  created: Type.String(),
+  updated: Type.String(),
+  author: Type.String(),
+});
+
+const Text = (maxLength: number) => Type.String({ maxLength });
+
+/**
+ * The body of create and update. Every field of the GET answer is accepted so a read-modify-write
+ * round trip works; server-managed fields (id, secret, registered, oauth_client_id, timestamps,
+ * author) are ignored. Unknown keys are rejected.
+ */
+const TrustedClientIn = Type.Object(
+  {
+    type: Type.Union(TRUSTED_CLIENT_TYPES.map((type) => Type.Literal(type))),
+    name: Name,
+    permissions: Type.Optional(NullableArray(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100 })),
+    subnets: Type.Optional(NullableArray(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 200 })),
+    enabled: Type.Optional(Type.Boolean()),
+    allow_repeated_registration: Type.Optional(Type.Boolean()),
+    web_proxy_address: Type.Optional(Text(253)),
+    web_proxy_port: Type.Optional(Text(5)),
+    routing_prefix: Type.Optional(Text(200)),
+    extender_address: Type.Optional(NullableArray(Type.String({ maxLength: 300 }), { maxItems: 100 })),
+    group_id: Type.Optional(Text(200)),
+    data: Type.Optional(Text(65_536)),
+    id: Type.Optional(Text(200)),
+    secret: Type.Optional(Text(1000)),
+    registered: Type.Optional(Type.Boolean()),
+    oauth_client_id: Type.Optional(Text(200)),
+    created: Type.Optional(Text(100)),
+    updated: Type.Optional(Text(100)),
+    author: Type.Optional(Text(200)),
+  },
+  { additionalProperties: false },
+);
+const Params = Type.Object({ id: IdParam });
+
+function out(client: TrustedClient) {
+  return { ...client, secret: '' };
+}
+
+/** What the audit log keeps of a client (no secrets exist in it anyway). */
+function auditView(client: TrustedClient) {
+  return {
+    name: client.name,
+    type: client.type,
+    enabled: client.enabled,
+    permissions: client.permissions,
+    subnets: client.subnets,
+    allow_repeated_registration: client.allow_repeated_registration,
+    web_proxy_address: client.web_proxy_address,
+    web_proxy_port: client.web_proxy_port,
+  };
+}
+
+/** `/local-user-store/api/v1/trusted-clients`: web proxies, extenders, carriers, … */
+export function registerTrustedClientRoutes(app: FastifyInstance): void {
+  const { database, clock } = app.context;
+  const db = database.db;
+
+  app.get(
+    '/trusted-clients',
+    {
+      config: { permissions: ['api-clients-manage'] },
+      schema: { summary: 'List trusted clients (secrets never included)', tags: ['trusted-clients'], querystring: Type.Object(PagingQuery), response: { 200: ListResponse(TrustedClientOut), ...errorResponses(400, 401, 403) } },
+    },
+    async (request) => {
+      const query = request.query as { offset?: number; limit?: number; sortdir?: string };
+      const list = await listTrustedClients(db, query.offset ?? 0, query.limit ?? 50, query.sortdir?.toLowerCase() === 'desc');
+      return { count: list.count, items: list.items.map(out) };
+    },
+  );
+
+  app.post(
+    '/trusted-clients',
+    {
+      config: { permissions: ['api-clients-manage'] },
+      schema: {
+        summary: 'Create a trusted client; a web proxy (ICAP) then gets its config via /authorizer/api/v1/icap/conf',
+        tags: ['trusted-clients'],
+        body: TrustedClientIn,
+        response: { 201: IdResponse, ...errorResponses(400, 401, 403, 409) },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as TrustedClientInput;
+      const principal = principalOf(request);
+      const now = clock.now();
+      const id = await createTrustedClient(db, body, principal.id, now);
+      const created = await getTrustedClient(db, id);
+      await recordAuditEvent(db, { type: 'trusted_client_created', outcome: 'success', principal, objectType: 'trusted-client', objectId: id, details: auditView(created), at: now });
+      return reply.code(201).send({ id });
+    },
+  );
+
+  app.get(
+    '/trusted-clients/:id',
+    {
+      config: { permissions: ['api-clients-manage'] },
+      schema: { summary: 'Get a trusted client (secret always "")', tags: ['trusted-clients'], params: Params, response: { 200: TrustedClientOut, ...errorResponses(400, 401, 403, 404) } },
+    },
+    async (request) => out(await getTrustedClient(db, (request.params as { id: string }).id)),
+  );
+
+  app.put(
+    '/trusted-clients/:id',
+    {
+      config: { permissions: ['api-clients-manage'] },
+      schema: {
+        summary: 'Update a trusted client; disabling it revokes its tokens and web-proxy certificate and drops its registration',
+        tags: ['trusted-clients'],
+        params: Params,
+        body: TrustedClientIn,
+        response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const body = request.body as TrustedClientInput;
+      const principal = principalOf(request);
+      const now = clock.now();
+      const disabled = await db.transaction().execute(async (trx) => {
+        const before = await updateTrustedClient(trx, id, body, now);
+        const after = await getTrustedClient(trx, id);
+        const disabling = before.enabled && !after.enabled;
+        const revoked = disabling ? await revokeWebProxyCertificates(trx, id, now) : [];
+        await recordAuditEvent(trx, {
+          type: 'trusted_client_updated',
+          outcome: 'success',
+          principal,
+          objectType: 'trusted-client',
+          objectId: id,
+          details: { before: auditView(before), after: auditView(after), ...(disabling ? { revoked_certificates: revoked } : {}) },
+          at: now,
+        });
+        return disabling;
+      });
+      if (disabled) await app.tokens.revokePrincipal('trusted-client', id);
+      return {};
+    },
+  );
+
+  app.delete(
+    '/trusted-clients/:id',
+    {
+      config: { permissions: ['api-clients-manage'] },
+      schema: {
+        summary: 'Delete a trusted client; revokes its tokens and web-proxy certificate',
+        tags: ['trusted-clients'],
+        params: Params,
+        response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const principal = principalOf(request);
+      const now = clock.now();
+      await db.transaction().execute(async (trx) => {
+        const deleted = await deleteTrustedClient(trx, id);
+        const serials = await revokeWebProxyCertificates(trx, id, now);
+        await recordAuditEvent(trx, {
+          type: 'trusted_client_deleted',
+          outcome: 'success',
+          principal,
+          objectType: 'trusted-client',
+          objectId: id,
+          details: { ...auditView(deleted), revoked_certificates: serials },
+          at: now,
+        });
+      });
+      await app.tokens.revokePrincipal('trusted-client', id);
+      return {};
+    },
+  );
+}

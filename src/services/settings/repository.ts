@@ -1,0 +1,179 @@
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type { Tables } from '../../db/schema.js';
+import { PrivxError } from '../../errors.js';
+import { timestamp } from '../../lib/time.js';
+import type { Principal } from '../auth/principal.js';
+import { bumpPolicyVersion } from '../host-store/policy-version.js';
+import { recordAuditEvent } from '../monitor-service/audit-log.js';
+import type { SettingsScope, SettingsSection } from './registry.js';
+
+/**
+ * Storage of settings sections, one row per (scope, section).
+ *
+ * Concurrency rule: every section has an integer `version` (0 = never written, the declared
+ * default is in force). A write is a compare-and-swap on the version it read:
+ * `update … set version = version + 1 … where version = <read>`. A write conditioned on a version
+ * (`If-Match`) that is no longer current fails with 409 CONFLICT and changes nothing; an
+ * unconditioned write re-reads and retries, so it is last-write-wins but never loses a version
+ * step or an audit record. Nothing is cached in-process: every read goes to the database, so a
+ * write is visible to the next read on every node.
+ */
+
+export interface SectionState {
+  value: unknown;
+  version: number;
+  /** False while the section still holds its declared default (no row). */
+  stored: boolean;
+}
+
+export interface SettingsActor {
+  principal: Pick<Principal, 'type' | 'id' | 'name'>;
+  at: Date;
+}
+
+/** An If-Match condition: any of these tags, or `*` (any current version). */
+export type VersionCondition = readonly string[] | '*';
+
+const MAX_ATTEMPTS = 20;
+
+class StaleVersion extends Error {}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The stored value shaped by the defaults: keys the schema has gained since the value was
+ * written take their default; keys it has lost are dropped.
+ */
+function withDefaults(defaults: unknown, stored: unknown): unknown {
+  if (isPlainObject(defaults)) {
+    const source = isPlainObject(stored) ? stored : {};
+    const result: Record<string, unknown> = {};
+    for (const [key, fallback] of Object.entries(defaults)) {
+      result[key] = key in source ? withDefaults(fallback, source[key]) : withDefaults(fallback, undefined);
+    }
+    return result;
+  }
+  return stored === undefined ? defaults : stored;
+}
+
+function stateOf(section: SettingsSection, row: { value: string; version: number } | undefined): SectionState {
+  if (!row) return { value: withDefaults(section.defaults, undefined), version: 0, stored: false };
+  return { value: withDefaults(section.defaults, JSON.parse(row.value) as unknown), version: Number(row.version), stored: true };
+}
+
+/** Current value and version of one section. */
+export async function readSection(db: Kysely<Tables>, scope: SettingsScope, section: SettingsSection): Promise<SectionState> {
+  const row = await db
+    .selectFrom('settings')
+    .select(['value', 'version'])
+    .where('scope', '=', scope.name)
+    .where('section', '=', section.name)
+    .executeTakeFirst();
+  return stateOf(section, row);
+}
+
+/** Current values and versions of every section of a scope, in declaration order (one query). */
+export async function readScope(db: Kysely<Tables>, scope: SettingsScope): Promise<Map<string, SectionState>> {
+  const rows = await db.selectFrom('settings').select(['section', 'value', 'version']).where('scope', '=', scope.name).execute();
+  const bySection = new Map(rows.map((row) => [row.section, row]));
+  return new Map(scope.sections.map((section) => [section.name, stateOf(section, bySection.get(section.name))]));
+}
+
+/** The entity tag of some sections: their versions joined by `.` (one section: its version). */
+export function versionTag(states: Iterable<SectionState>): string {
+  return [...states].map((state) => String(state.version)).join('.');
+}
+
+/**
+ * Replaces the given sections of a scope (each value complete and already validated) in one
+ * transaction, with an audit event per section and a policy-version bump. Returns the new
+ * states. Throws 409 CONFLICT when `condition` does not match the current tag, before or during
+ * the write.
+ */
+export async function writeSections(
+  db: Kysely<Tables>,
+  scope: SettingsScope,
+  values: ReadonlyArray<{ section: SettingsSection; value: unknown }>,
+  condition: VersionCondition | undefined,
+  actor: SettingsActor,
+): Promise<Map<string, SectionState>> {
+  const at = timestamp(actor.at);
+  for (let attempt = 1; ; attempt += 1) {
+    const current = await readScope(db, scope);
+    const before = values.map(({ section }) => current.get(section.name) as SectionState);
+    if (condition !== undefined && condition !== '*' && !condition.includes(versionTag(before))) {
+      throw new PrivxError(409, 'CONFLICT', `the settings changed since they were read (current version ${versionTag(before)})`);
+    }
+    try {
+      return await db.transaction().execute(async (trx) => {
+        const after = new Map<string, SectionState>();
+        for (const [index, { section, value }] of values.entries()) {
+          const previous = before[index] as SectionState;
+          const json = JSON.stringify(value);
+          const result = previous.stored
+            ? await trx
+                .updateTable('settings')
+                .set({ value: json, version: sql<number>`version + 1`, updated: at, updated_by: actor.principal.id })
+                .where('scope', '=', scope.name)
+                .where('section', '=', section.name)
+                .where('version', '=', previous.version)
+                .executeTakeFirst()
+                .then((update) => Number(update.numUpdatedRows))
+            : await trx
+                .insertInto('settings')
+                .values({ scope: scope.name, section: section.name, value: json, version: 1, updated: at, updated_by: actor.principal.id })
+                .onConflict((conflict) => conflict.columns(['scope', 'section']).doNothing())
+                .executeTakeFirst()
+                .then((insert) => Number(insert.numInsertedOrUpdatedRows ?? 0));
+          if (result !== 1) throw new StaleVersion();
+          const version = previous.version + 1;
+          after.set(section.name, { value, version, stored: true });
+          await recordAuditEvent(trx, {
+            type: 'settings_changed',
+            outcome: 'success',
+            principal: actor.principal,
+            objectType: 'settings',
+            objectId: `${scope.name}/${section.name}`,
+            details: {
+              scope: scope.name,
+              section: section.name,
+              version,
+              previous_version: previous.version,
+              before: previous.value,
+              after: value,
+              changed_by: { type: actor.principal.type, id: actor.principal.id, name: actor.principal.name },
+            },
+            at: actor.at,
+          });
+        }
+        await bumpPolicyVersion(trx);
+        return after;
+      });
+    } catch (error) {
+      if (!(error instanceof StaleVersion)) throw error;
+      if (condition !== undefined && condition !== '*') {
+        throw new PrivxError(409, 'CONFLICT', 'the settings changed since they were read (concurrent update)');
+      }
+      if (attempt >= MAX_ATTEMPTS) throw new PrivxError(409, 'CONFLICT', 'the settings are being changed concurrently; try again');
+    }
+  }
+}
+
+/** Parses an `If-Match` header: entity tags (quoted, optionally weak) or `*`; undefined when absent. */
+export function parseIfMatch(header: string | string[] | undefined): VersionCondition | undefined {
+  const text = (Array.isArray(header) ? header.join(',') : header)?.trim();
+  if (!text) return undefined;
+  if (text === '*') return '*';
+  return text
+    .split(',')
+    .map((tag) => tag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1'))
+    .filter((tag) => tag.length > 0);
+}
+
+/** The `ETag` header value for a tag. */
+export function formatEtag(tag: string): string {
+  return `"${tag}"`;
+}

@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, preparedQuery, type Database } from '../../src/db/index.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { createTestStorage, testBackends, type TestStorage } from '../helpers/backends.js';
+
+const revocations = preparedQuery((db, first: string, second: string) =>
+  db.selectFrom('token_revocations').select(['key', 'issued_before']).where('key', 'in', [first, second]).orderBy('key'),
+);
+const twice = preparedQuery((db, key: string) =>
+  db.selectFrom('token_revocations').select('key').where((eb) => eb.or([eb('key', '=', key), eb('expires', '=', key)])),
+);
+const withConstant = preparedQuery((db, key: string) => db.selectFrom('token_revocations').select('key').where('key', '=', key).where('expires', '>', '2000-01-01'));
+
+describe.each(testBackends())('preparedQuery on %s', (backend) => {
+  let storage: TestStorage;
+  let database: Database;
+
+  beforeAll(async () => {
+    storage = await createTestStorage(backend);
+    database = await openDatabase(storage);
+    await migrateToLatest(database);
+    await database.db
+      .insertInto('token_revocations')
+      .values([
+        { key: 'a', issued_before: null, expires: '2999-01-01T00:00:00.000Z' },
+        { key: 'b', issued_before: '2020-01-01T00:00:00.000Z', expires: '2999-01-01T00:00:00.000Z' },
+        { key: 'c', issued_before: null, expires: '1999-01-01T00:00:00.000Z' },
+      ])
+      .execute();
+  });
+  afterAll(async () => {
+    await database?.close();
+    await storage?.cleanup();
+  });
+
+  it('runs the once-compiled statement with each call’s own parameters', async () => {
+    expect(await revocations(database.db, 'a', 'b')).toEqual([
+      { key: 'a', issued_before: null },
+      { key: 'b', issued_before: '2020-01-01T00:00:00.000Z' },
+    ]);
+    expect(await revocations(database.db, 'b', 'zzz')).toEqual([{ key: 'b', issued_before: '2020-01-01T00:00:00.000Z' }]);
+    expect(await revocations(database.db, 'x', 'y')).toEqual([]);
+    // Values that look like SQL stay values.
+    expect(await revocations(database.db, "a' or '1'='1", 'b')).toEqual([{ key: 'b', issued_before: '2020-01-01T00:00:00.000Z' }]);
+  });
+
+  it('substitutes a parameter used more than once, and keeps constants written into the query', async () => {
+    expect(await twice(database.db, 'c')).toEqual([{ key: 'c' }]);
+    expect(await withConstant(database.db, 'a')).toEqual([{ key: 'a' }]);
+    expect(await withConstant(database.db, 'c')).toEqual([]);
+  });
+
+  it('runs inside a transaction on the transaction’s connection', async () => {
+    await database.db.transaction().execute(async (trx) => {
+      await trx.insertInto('token_revocations').values({ key: 'in-trx', issued_before: null, expires: '2999-01-01T00:00:00.000Z' }).execute();
+      expect(await revocations(trx, 'in-trx', 'none')).toEqual([{ key: 'in-trx', issued_before: null }]);
+    });
+  });
+
+  it('refuses a builder that does not use a parameter as a query value', async () => {
+    const broken = preparedQuery((db, _unused: string) => db.selectFrom('token_revocations').select('key'));
+    await expect(broken(database.db, 'a')).rejects.toThrow(/parameter 0/);
+  });
+});
