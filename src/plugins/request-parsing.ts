@@ -2,11 +2,36 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Ajv, type Options } from 'ajv';
 import addFormats from 'ajv-formats';
+import { PrivxError } from '../errors.js';
 
 function makeAjv(options: Options): Ajv {
   const ajv = new Ajv({ strict: false, allErrors: false, useDefaults: true, ...options });
   (addFormats as unknown as (ajv: Ajv) => void)(ajv);
   return ajv;
+}
+
+/**
+ * Where a NUL character hides in a parsed request part, as a property path (`id`, `services[0].address`).
+ * PostgreSQL cannot store U+0000 in text and SQLite truncates at it in places, so no text carrying one
+ * is accepted anywhere; without this a `%00` in a path parameter reached the database as a 500.
+ */
+export function findNul(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path || '(value)' : undefined;
+  if (value === null || typeof value !== 'object') return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNul(value[i], `${path}[${i}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const here = path ? `${path}.${key}` : key;
+    if (key.includes('\u0000')) return here;
+    const found = findNul(item, here);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /**
@@ -20,6 +45,15 @@ export const requestParsingPlugin = fp(
     app.setValidatorCompiler(({ schema, httpPart }) => {
       const ajv = httpPart === 'body' ? strict : lenient;
       return ajv.compile(schema) as ReturnType<Parameters<FastifyInstance['setValidatorCompiler']>[0]>;
+    });
+
+    app.addHook('preValidation', (request, _reply, done) => {
+      const property = findNul(request.params) ?? findNul(request.query) ?? findNul(request.body);
+      done(
+        property === undefined
+          ? undefined
+          : new PrivxError(400, 'INVALID_REQUEST_DATA', 'text must not contain NUL characters', { property }),
+      );
     });
 
     // PrivX clients send `Content-Type: application/json` on GETs and empty bodies too.

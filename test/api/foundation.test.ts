@@ -56,6 +56,28 @@ describe.each(testBackends())('foundation on %s', (backend) => {
     expect(after.length).toBe(before.length);
   });
 
+
+  it('a NUL character in a path id, a query or a body string answers 400 naming the property and stores nothing', async () => {
+    const inPath = await testApp.app.inject({ method: 'GET', url: '/role-store/api/v1/roles/a%00b', headers: bearer(adminToken) });
+    expect(inPath.statusCode).toBe(400);
+    expect(envelope(inPath)).toMatchObject({ error_code: 'INVALID_REQUEST_DATA', property: 'id' });
+
+    const inQuery = await testApp.app.inject({ method: 'GET', url: '/host-store/api/v1/hosts?sortkey=na%00me', headers: bearer(adminToken) });
+    expect(inQuery.statusCode).toBe(400);
+    expect(envelope(inQuery).property).toBe('sortkey');
+
+    const before = await testApp.app.context.database.db.selectFrom('roles').select('id').execute();
+    const inBody = await testApp.app.inject({
+      method: 'POST',
+      url: '/role-store/api/v1/roles',
+      headers: { ...bearer(adminToken), 'content-type': 'application/json' },
+      payload: '{"name": "nul\\u0000role", "permissions": []}',
+    });
+    expect(inBody.statusCode).toBe(400);
+    expect(envelope(inBody)).toMatchObject({ error_code: 'INVALID_REQUEST_DATA', property: 'name' });
+    const after = await testApp.app.context.database.db.selectFrom('roles').select('id').execute();
+    expect(after.length).toBe(before.length);
+  });
   it('a wrong type answers 400 VALUE_INCORRECT_TYPE naming the property', async () => {
     const response = await testApp.app.inject({
       method: 'POST',
