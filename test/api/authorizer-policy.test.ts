@@ -337,6 +337,26 @@ describe.each(testBackends())('revoked web sessions expire from the feed on %s',
     const expired = await testApp.app.tokens.signAccessToken({ type: 'trusted-client', id: 'p', name: 'p', roles: [], permissions: [] }, 'test');
     expect(((await testApp.app.inject({ method: 'GET', url: POLICY, headers: bearer(expired.token) })).json() as WebPolicy).revoked_sessions).toEqual([]);
   });
+
+  it('a live web session stays verifiable across key rotations until it expires, then its key is dropped', async () => {
+    const admin = () => tokenWith(testApp, 'admin');
+    const hostId = await createHost(testApp, (await admin()).token);
+    const created = (await testApp.app.inject({ method: 'POST', url: `${AUTHORIZER}/icap/sessions`, headers: bearer((await admin()).token), payload: { host_id: hostId, principal: 'alice' } })).json() as { token: string };
+    const sessionKid = (JSON.parse(Buffer.from(created.token.split('.')[0]!, 'base64url').toString()) as { kid: string }).kid;
+    const publishedKids = async () => (await testApp.app.tokens.keys.publicJwks()).map((key) => key.kid);
+    const rotate = async () => expect((await testApp.app.inject({ method: 'POST', url: '/auth/api/v1/keys/rotate', headers: bearer((await admin()).token) })).statusCode).toBe(200);
+
+    await rotate();
+    // Long past any access token's lifetime, but the web session is still live: its key must stay.
+    clock.advance(testApp.config.accessTokenTtlSeconds * 3);
+    await rotate();
+    expect(testApp.config.webSessionTtlSeconds).toBeGreaterThan(testApp.config.accessTokenTtlSeconds * 3 + 120);
+    expect(await publishedKids()).toContain(sessionKid);
+
+    clock.advance(testApp.config.webSessionTtlSeconds + 120);
+    await rotate();
+    expect(await publishedKids()).not.toContain(sessionKid);
+  });
 });
 
 describe.runIf(testBackends().includes('postgres'))('two nodes on one PostgreSQL database', () => {

@@ -129,7 +129,10 @@ export class TokenService implements AccessTokenVerifier {
   readonly #refreshKey: Buffer;
 
   constructor(private readonly context: AppContext) {
-    this.keys = new SigningKeyStore(context.database.db, context.config.accessTokenTtlSeconds + 60);
+    // Web sessions are signed with the same keys and live longer than access tokens: a retired key
+    // must verify until the longest-lived of either has expired (plus clock-skew slack).
+    const longestTokenSeconds = Math.max(context.config.accessTokenTtlSeconds, context.config.webSessionTtlSeconds);
+    this.keys = new SigningKeyStore(context.database.db, longestTokenSeconds + 60);
     this.#refreshKey = crypto.createHmac('sha256', context.secretKey).update('privgate refresh token v1').digest();
   }
 
