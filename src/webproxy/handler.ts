@@ -74,7 +74,8 @@ interface Outcome {
   reason?: DenyReason | undefined;
   detail?: string | undefined;
   clientAddress: string | undefined;
-  reference: string;
+  /** Quoted on the block page, in the log and in the audit event; drawn only when one is written. */
+  reference?: string | undefined;
 }
 
 /** The browser's address as Squid reports it (`icap_send_client_ip on`); the ICAP peer is Squid itself. */
@@ -176,7 +177,7 @@ export class WebProxyHandler implements IcapHandler {
       if (verdict.kind === 'forward' && token !== null) this.connections.bind(connection, token, verdict.target, verdict.session.expires * 1000, now.getTime());
       else this.connections.unbind(connection);
     }
-    const base = { service: 'reqmod' as const, method: head.method, clientAddress: clientAddress(request), reference: reference() };
+    const base = { service: 'reqmod' as const, method: head.method, clientAddress: clientAddress(request) };
 
     if (verdict.kind === 'need-body') {
       this.count('reqmod', 'need_body');
@@ -219,7 +220,7 @@ export class WebProxyHandler implements IcapHandler {
       status: response.status,
       headers: response.headers,
     });
-    const base = { service: 'respmod' as const, method: httpRequest?.method ?? '', clientAddress: clientAddress(request), reference: reference() };
+    const base = { service: 'respmod' as const, method: httpRequest?.method ?? '', clientAddress: clientAddress(request) };
 
     if (verdict.kind === 'deny') {
       return this.deny({ ...base, session: verdict.session, claimed: verdict.claimed, target: verdict.target, transfer: verdict.transfer, reason: verdict.reason, detail: verdict.detail }, verdict.status);
@@ -240,7 +241,8 @@ export class WebProxyHandler implements IcapHandler {
     this.settings.metrics.decisions.inc({ service, kind });
   }
 
-  private deny(outcome: Outcome & { reason: DenyReason }, status: number): IcapDecision {
+  private deny(denied: Outcome & { reason: DenyReason }, status: number): IcapDecision {
+    const outcome = { ...denied, reference: denied.reference ?? reference() };
     this.count(outcome.service, `deny_${outcome.reason}`);
     this.record(outcome, 'deny');
     this.settings.logger.info(
@@ -270,7 +272,7 @@ export class WebProxyHandler implements IcapHandler {
     const details: Record<string, unknown> = {
       service: outcome.service,
       method: outcome.method.slice(0, 20),
-      reference: outcome.reference,
+      reference: outcome.reference ?? reference(),
     };
     if (outcome.reason) details.reason = outcome.reason;
     if (outcome.detail) details.detail = outcome.detail;
