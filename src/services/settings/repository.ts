@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
+import { preparedQuery } from '../../db/index.js';
 import type { Tables } from '../../db/schema.js';
 import { PrivxError } from '../../errors.js';
 import { timestamp } from '../../lib/time.js';
@@ -16,8 +17,8 @@ import type { SettingsScope, SettingsSection } from './registry.js';
  * `update … set version = version + 1 … where version = <read>`. A write conditioned on a version
  * (`If-Match`) that is no longer current fails with 409 CONFLICT and changes nothing; an
  * unconditioned write re-reads and retries, so it is last-write-wins but never loses a version
- * step or an audit record. Nothing is cached in-process: every read goes to the database, so a
- * write is visible to the next read on every node.
+ * step or an audit record. Every read goes to the database (only the JSON parse of the text last
+ * read is reused), so a write is visible to the next read on every node.
  */
 
 export interface SectionState {
@@ -59,19 +60,41 @@ function withDefaults(defaults: unknown, stored: unknown): unknown {
   return stored === undefined ? defaults : stored;
 }
 
-function stateOf(section: SettingsSection, row: { value: string; version: number } | undefined): SectionState {
-  if (!row) return { value: withDefaults(section.defaults, undefined), version: 0, stored: false };
-  return { value: withDefaults(section.defaults, JSON.parse(row.value) as unknown), version: Number(row.version), stored: true };
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const item of Object.values(value)) deepFreeze(item);
+    Object.freeze(value);
+  }
+  return value;
 }
+
+/**
+ * The last stored text of each section and its shaped value. Only the parsing is remembered: the
+ * row is still read on every call, so a write on another node shows on the next read here. The
+ * value is frozen because every reader shares it.
+ */
+const parsed = new WeakMap<SettingsSection, { text: string | undefined; value: unknown }>();
+
+function valueOf(section: SettingsSection, text: string | undefined): unknown {
+  const cached = parsed.get(section);
+  if (cached && cached.text === text) return cached.value;
+  const value = deepFreeze(withDefaults(section.defaults, text === undefined ? undefined : (JSON.parse(text) as unknown)));
+  parsed.set(section, { text, value });
+  return value;
+}
+
+function stateOf(section: SettingsSection, row: { value: string; version: number } | undefined): SectionState {
+  if (!row) return { value: valueOf(section, undefined), version: 0, stored: false };
+  return { value: valueOf(section, row.value), version: Number(row.version), stored: true };
+}
+
+const selectSection = preparedQuery((db, scope: string, section: string) =>
+  db.selectFrom('settings').select(['value', 'version']).where('scope', '=', scope).where('section', '=', section),
+);
 
 /** Current value and version of one section. */
 export async function readSection(db: Kysely<Tables>, scope: SettingsScope, section: SettingsSection): Promise<SectionState> {
-  const row = await db
-    .selectFrom('settings')
-    .select(['value', 'version'])
-    .where('scope', '=', scope.name)
-    .where('section', '=', section.name)
-    .executeTakeFirst();
+  const [row] = await selectSection(db, scope.name, section.name);
   return stateOf(section, row);
 }
 
