@@ -9,7 +9,7 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'privgate-serve-'));
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
 function curl(url: string, caFile: string): { status: number; body: string } {
-  const out = execFileSync('curl', ['-sS', '--cacert', caFile, '-w', '\n%{http_code}', url], { encoding: 'utf8' });
+  const out = execFileSync('curl', ['-sS', '--cacert', caFile, '-w', '\n%{http_code}', url], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = out.split('\n');
   return { status: Number(lines.pop()), body: lines.join('\n') };
 }
