@@ -23,6 +23,7 @@ import hostStoreService from './services/host-store/index.js';
 import authorizerService from './services/authorizer/index.js';
 import settingsService from './services/settings/index.js';
 import monitorService from './services/monitor-service/index.js';
+import { HOUSEKEEPING_INTERVAL_MS, startHousekeeping, type Housekeeping } from './services/housekeeping.js';
 
 export interface BuildOptions {
   /** Use this database instead of opening the one the config names (the caller closes it). */
@@ -34,6 +35,8 @@ export interface BuildOptions {
   tlsCaPem?: string;
   /** Where log lines go (tests capture them); default stdout. */
   logStream?: Writable;
+  /** How often this node purges expired security rows (default every 10 minutes). */
+  housekeepingIntervalMs?: number;
 }
 
 /** The PrivX services privgate serves, each a plugin under its URL prefix. */
@@ -106,6 +109,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(authenticatePlugin, { verifier: tokens, onRejected: rejectedTokenAuditor(context) });
     await app.register(openApiPlugin);
     for (const [prefix, service] of SERVICES) await app.register(service, { prefix });
+    // Started once the app is ready; stopped before the database closes (onClose runs last-added first).
+    let housekeeping: Housekeeping | undefined;
+    app.addHook('onReady', async () => {
+      housekeeping = startHousekeeping(context, options.housekeepingIntervalMs ?? HOUSEKEEPING_INTERVAL_MS);
+    });
+    app.addHook('onClose', async () => housekeeping?.stop());
     await app.ready();
     return app;
   } catch (error) {

@@ -20,7 +20,10 @@ export interface TestApp {
 }
 
 /** Builds a real app on a fresh database of `backend`; requests go through `app.inject`. */
-export async function createTestApp(backend: Backend, options: { clock?: Clock; env?: Record<string, string>; storage?: TestStorage } = {}): Promise<TestApp> {
+export async function createTestApp(
+  backend: Backend,
+  options: { clock?: Clock; env?: Record<string, string>; storage?: TestStorage; housekeepingIntervalMs?: number } = {},
+): Promise<TestApp> {
   const storage = options.storage ?? (await createTestStorage(backend));
   const config = loadConfig(
     { dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, databaseSchema: storage.databaseSchema, insecureHttp: true, logLevel: 'info', listen: '127.0.0.1:0' },
@@ -29,7 +32,11 @@ export async function createTestApp(backend: Backend, options: { clock?: Clock; 
   const logs: string[] = [];
   const logStream = new PassThrough();
   logStream.on('data', (chunk: Buffer) => logs.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
-  const app = await buildApp(config, { logStream, ...(options.clock ? { clock: options.clock } : {}) });
+  const app = await buildApp(config, {
+    logStream,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.housekeepingIntervalMs ? { housekeepingIntervalMs: options.housekeepingIntervalMs } : {}),
+  });
   return {
     app,
     storage,

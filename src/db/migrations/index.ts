@@ -4,6 +4,7 @@ import * as core from './0001_core.js';
 import * as identity from './0002_identity.js';
 import * as hostStore from './0003_host_store.js';
 import * as authorizer from './0004_authorizer.js';
+import * as housekeeping from './0005_housekeeping.js';
 
 /** What a migration may need to know beyond the Kysely handle: dialect-specific column types. */
 export interface MigrationContext {
@@ -21,4 +22,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0002_identity', identity],
   ['0003_host_store', hostStore],
   ['0004_authorizer', authorizer],
+  ['0005_housekeeping', housekeeping],
 ];

@@ -227,9 +227,10 @@ export async function revokeWebSession(db: Kysely<Tables>, id: string, now: Date
   return Number(result.numUpdatedRows) === 1;
 }
 
-/** Ids of sessions revoked before their expiry that have not expired yet. */
-const REVOKED_SESSION_MARGIN_SECONDS = 300;
+/** How long past expiry a revoked session stays in the policy feed (housekeeping keeps it that long too). */
+export const REVOKED_SESSION_MARGIN_SECONDS = 300;
 
+/** Ids of sessions revoked before their expiry that have not expired yet. */
 export async function revokedWebSessionIds(db: Kysely<Tables>, now: Date): Promise<string[]> {
   // Listed past expiry by a margin, so a proxy whose clock lags (it allows some skew) still
   // refuses a revoked token rather than taking it for a live one.
