@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyedHash } from '../../src/lib/secrets.js';
-import { ManualClock, addSeconds, timestamp } from '../../src/lib/time.js';
+import { ManualClock } from '../../src/lib/time.js';
 import { bearer, createTestApp, envelope, passwordGrantRequest, tokenWith, type ClientCredentials, type TestApp } from '../helpers/app.js';
 import { createTestStorage, testBackends } from '../helpers/backends.js';
 
@@ -129,37 +129,6 @@ describe.each(testBackends())('self-contained refresh tokens on %s', (backend) =
     const deleted = await testApp.app.inject({ method: 'DELETE', url: `/local-user-store/api/v1/api-clients/${victim.credentials.id}`, headers: bearer(adminToken) });
     expect(deleted.statusCode).toBe(200);
     expect((await testApp.app.inject(refreshRequest(token))).statusCode).toBe(400);
-  });
-
-  it('a refresh token stored the old way (random, by keyed hash) works once, rotates to the new form, and its reuse revokes the family', async () => {
-    const legacy = crypto.randomBytes(32).toString('base64url');
-    const familyId = crypto.randomUUID();
-    const now = clock.now();
-    await db()
-      .insertInto('refresh_tokens')
-      .values({
-        id: crypto.randomUUID(),
-        token_hash: keyedHash(legacy, testApp.app.context.secretKey),
-        family_id: familyId,
-        principal_type: 'api-client',
-        principal_id: credentials.id,
-        client_id: credentials.oauth_client_id,
-        created: timestamp(now),
-        expires: timestamp(addSeconds(now, 3600)),
-        used: null,
-        revoked: null,
-      })
-      .execute();
-    clock.advance(1);
-    const first = await testApp.app.inject(refreshRequest(legacy));
-    expect(first.statusCode, first.body).toBe(200);
-    const rotated = first.json() as { refresh_token: string };
-    expect(rotated.refresh_token.startsWith('rt1.')).toBe(true);
-    const reuse = await testApp.app.inject(refreshRequest(legacy));
-    expect(reuse.statusCode).toBe(400);
-    expect((await testApp.app.inject(refreshRequest(rotated.refresh_token))).statusCode).toBe(400);
-    const events = await db().selectFrom('audit_events').select('details').where('type', '=', 'refresh_token_reused').execute();
-    expect(events.some((event) => JSON.parse(event.details).family_id === familyId)).toBe(true);
   });
 });
 

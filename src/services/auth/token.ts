@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { PrivxError } from '../../errors.js';
-import { keyedHash } from '../../lib/secrets.js';
 import { errorResponses } from '../../schemas.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { passwordGrant } from './grants/password.js';
@@ -75,19 +74,13 @@ export function registerTokenRoutes(app: FastifyInstance, grantContext: GrantCon
     },
     async (request) => {
       const { token } = request.body as { token: string };
-      const { context, tokens } = grantContext;
+      const { tokens } = grantContext;
       const refresh = tokens.readRefreshToken(token);
       if (refresh) {
         await tokens.revokeRefreshFamily(refresh.familyId);
       } else {
-        const db = context.database.db;
-        const legacy = await db.selectFrom('refresh_tokens').select('family_id').where('token_hash', '=', keyedHash(token, context.secretKey)).executeTakeFirst();
-        if (legacy) {
-          await tokens.revokeRefreshFamily(legacy.family_id);
-        } else {
-          const principal = await tokens.verify(token);
-          if (principal) await tokens.revokeAccessToken(principal.jti, principal.expiresAt);
-        }
+        const principal = await tokens.verify(token);
+        if (principal) await tokens.revokeAccessToken(principal.jti, principal.expiresAt);
       }
       // RFC 7009: unknown tokens are not an error, so the answer says nothing about validity.
       return {};
