@@ -385,21 +385,24 @@ export interface DecisionRules {
   maxInspectBytes: number;
 }
 
+/** A refusal: the status Squid's client sees, why, and whatever was known when it was decided. */
+export interface Denial<Status extends number> {
+  kind: 'deny';
+  status: Status;
+  reason: DenyReason;
+  session?: WebSession;
+  claimed?: ClaimedSession;
+  target?: Target;
+  transfer?: TransferFacts;
+  detail?: string;
+}
+
 export type RequestVerdict =
   /** The rules need more of the body; only answered while the body is `unread` or `preview`. */
   | { kind: 'need-body' }
   /** Forward upstream (without the session headers); `transfer` is an allowed upload to audit. */
   | { kind: 'forward'; session: WebSession; target: Target; transfer?: TransferFacts }
-  | {
-      kind: 'deny';
-      status: 403 | 407 | 503;
-      reason: DenyReason;
-      session?: WebSession;
-      claimed?: ClaimedSession;
-      target?: Target;
-      transfer?: TransferFacts;
-      detail?: string;
-    };
+  | Denial<403 | 407 | 503>;
 
 function sessionDenyStatus(reason: SessionFailure, phase: 'request' | 'response'): 403 | 407 | 503 {
   if (reason === 'no_policy') return 503;
@@ -447,16 +450,7 @@ export interface ResponseFacts {
 export type ResponseVerdict =
   /** Deliver; `headers`, when set, replace the response headers; `transfer` is an allowed download to audit. */
   | { kind: 'deliver'; session: WebSession; target: Target; headers?: HttpHeaderField[]; transfer?: TransferFacts }
-  | {
-      kind: 'deny';
-      status: 403 | 503;
-      reason: DenyReason;
-      session?: WebSession;
-      claimed?: ClaimedSession;
-      target?: Target;
-      transfer?: TransferFacts;
-      detail?: string;
-    };
+  | Denial<403 | 503>;
 
 /** Permissions-Policy features switched off when clipboard is not allowed. */
 export const CLIPBOARD_FEATURES = ['clipboard-read', 'clipboard-write'] as const;

@@ -1,24 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, envelope, tokenWith, type TestApp } from '../helpers/app.js';
 import { testBackends } from '../helpers/backends.js';
+import type { AuditEventView } from '../../src/services/monitor-service/repository.js';
 
 const EVENTS = '/monitor-service/api/v1/auditevents';
 const BATCH = `${EVENTS}/batch`;
 
-interface AuditEvent {
-  id: string;
-  created: string;
-  type: string;
-  outcome: string;
-  principal_type?: string;
-  principal_id?: string;
-  principal_name?: string;
-  source_address?: string;
-  object_type?: string;
-  object_id?: string;
-  details: Record<string, unknown>;
-  reporter: string;
-}
+type AuditEvent = AuditEventView;
 
 describe.each(testBackends())('audit events on %s', (backend) => {
   let testApp: TestApp;
