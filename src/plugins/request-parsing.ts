@@ -52,7 +52,7 @@ export const requestParsingPlugin = fp(
       done(
         property === undefined
           ? undefined
-          : new PrivxError(400, 'INVALID_REQUEST_DATA', 'text must not contain NUL characters', { property }),
+          : new PrivxError(400, 'VALUE_INCORRECT_FORMAT', 'text must not contain NUL characters', { property }),
       );
     });
 

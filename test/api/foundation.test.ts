@@ -57,10 +57,10 @@ describe.each(testBackends())('foundation on %s', (backend) => {
   });
 
 
-  it('a NUL character in a path id, a query or a body string answers 400 naming the property and stores nothing', async () => {
+  it('a NUL character in a path id, a query or a body string answers 400 VALUE_INCORRECT_FORMAT naming the property and stores nothing', async () => {
     const inPath = await testApp.app.inject({ method: 'GET', url: '/role-store/api/v1/roles/a%00b', headers: bearer(adminToken) });
     expect(inPath.statusCode).toBe(400);
-    expect(envelope(inPath)).toMatchObject({ error_code: 'INVALID_REQUEST_DATA', property: 'id' });
+    expect(envelope(inPath)).toMatchObject({ error_code: 'VALUE_INCORRECT_FORMAT', property: 'id' });
 
     const inQuery = await testApp.app.inject({ method: 'GET', url: '/host-store/api/v1/hosts?sortkey=na%00me', headers: bearer(adminToken) });
     expect(inQuery.statusCode).toBe(400);
@@ -74,7 +74,7 @@ describe.each(testBackends())('foundation on %s', (backend) => {
       payload: '{"name": "nul\\u0000role", "permissions": []}',
     });
     expect(inBody.statusCode).toBe(400);
-    expect(envelope(inBody)).toMatchObject({ error_code: 'INVALID_REQUEST_DATA', property: 'name' });
+    expect(envelope(inBody)).toMatchObject({ error_code: 'VALUE_INCORRECT_FORMAT', property: 'name' });
     const after = await testApp.app.context.database.db.selectFrom('roles').select('id').execute();
     expect(after.length).toBe(before.length);
   });
