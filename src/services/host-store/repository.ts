@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { notFound } from '../../errors.js';
 import { resolveEffectiveServiceOptions, type EffectiveServiceOptions, type ServiceOptions, type ServiceOptionsOverride } from '../../lib/service-options.js';
@@ -71,109 +71,170 @@ export interface HostPage {
   descending: boolean;
 }
 
+/** Postings of an index range are counted up to this many; a range reaching it counts as common. */
+const COMMON_POSTINGS = 2_000;
+/** Rare grams intersected per term; one or two usually leave a handful of candidates. */
+const RARE_GRAMS = 3;
+
+/** How many rows `query` answers, counted up to `cap` (a bounded, index-only read). */
+async function cappedCount<T extends keyof Tables>(db: Kysely<Tables>, query: SelectQueryBuilder<Tables, T, { host_id: string }>, cap: number): Promise<number> {
+  const row = await db
+    .selectFrom(query.limit(cap).as('postings'))
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /** Keyword terms with the trigrams chosen to narrow each one (see {@link planKeywords}). */
 interface PlannedTerm {
   pattern: string;
   grams: string[];
+  /** Hosts the grams let through at most ({@link COMMON_POSTINGS} when common; Infinity without grams). */
+  postings: number;
 }
-
-/** Postings of a gram are counted up to this many; a gram reaching it counts as common. */
-const COMMON_GRAM = 2_000;
-/** Rare grams intersected per term; one or two usually leave a handful of candidates. */
-const RARE_GRAMS = 3;
 
 /**
  * Chooses, per keyword, the trigrams whose index ranges to intersect. Intersecting every gram of
  * a keyword costs the sum of their postings, and grams such as "com" or "hos" are in almost every
- * host; so each gram's postings are counted up to {@link COMMON_GRAM} (a bounded index-only read)
- * and only the rarest few are used. When every gram is common the keyword matches many hosts
+ * host; so each gram's postings are counted up to {@link COMMON_POSTINGS} (a bounded index-only
+ * read) and only the rarest few are used. When every gram is common the keyword matches many hosts
  * anyway: its first and last grams narrow the candidates and the substring check does the rest.
  */
 async function planKeywords(db: Kysely<Tables>, keywords: string | undefined): Promise<PlannedTerm[]> {
   const planned: PlannedTerm[] = [];
   for (const term of parseKeywords(keywords)) {
-    if (term.grams.length <= 1) {
-      planned.push({ pattern: term.pattern, grams: term.grams });
-      continue;
-    }
     const estimates: Array<{ gram: string; postings: number }> = [];
     for (const gram of term.grams) {
-      const row = await db
-        .selectFrom((eb) => eb.selectFrom('host_search_grams').select('host_search_grams.host_id').where('host_search_grams.gram', '=', gram).limit(COMMON_GRAM).as('postings'))
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow();
-      const postings = Number(row.n);
+      const postings = await cappedCount(db, db.selectFrom('host_search_grams').select('host_search_grams.host_id').where('host_search_grams.gram', '=', gram), COMMON_POSTINGS);
       estimates.push({ gram, postings });
       // A gram no host has: nothing can match, and that gram alone proves it.
       if (postings === 0) break;
     }
-    const rare = estimates.filter((estimate) => estimate.postings < COMMON_GRAM).sort((a, b) => a.postings - b.postings);
+    if (estimates.length === 0) {
+      planned.push({ pattern: term.pattern, grams: [], postings: Infinity });
+      continue;
+    }
+    const rare = estimates.filter((estimate) => estimate.postings < COMMON_POSTINGS).sort((a, b) => a.postings - b.postings);
     const grams = rare.length > 0 ? rare.slice(0, RARE_GRAMS).map((estimate) => estimate.gram) : [term.grams[0] as string, term.grams[term.grams.length - 1] as string];
-    planned.push({ pattern: term.pattern, grams: [...new Set(grams)] });
+    planned.push({ pattern: term.pattern, grams: [...new Set(grams)], postings: rare[0]?.postings ?? COMMON_POSTINGS });
   }
   return planned;
 }
 
+type HostConditions = ExpressionBuilder<Tables, 'hosts'>;
+
 /**
- * Filter conditions, each answered by an index: services and tags through their (value, host_id)
- * indexes, keywords through the trigram index (three or more characters) and then the exact
- * substring check on the candidates.
+ * One filter condition in two equivalent forms: `drive`, `hosts.id IN (…)` read from the
+ * condition's index (the rows the query starts from), and `probe`, correlated EXISTS checks of a
+ * candidate host through the same index. `check` is what holds in either form (a keyword's exact
+ * substring test).
  */
-function filterConditions(eb: ExpressionBuilder<Tables, 'hosts'>, filter: HostFilter, terms: readonly PlannedTerm[]): Array<Expression<SqlBool>> {
-  const conditions: Array<Expression<SqlBool>> = [];
-  if (filter.services && filter.services.length > 0) {
-    conditions.push(eb('hosts.id', 'in', eb.selectFrom('host_services').select('host_services.host_id').where('host_services.service', 'in', [...filter.services])));
-  }
+interface FilterCondition {
+  /** Hosts the condition lets through at most, counted up to {@link COMMON_POSTINGS}; Infinity when it has no index. */
+  postings: number;
+  drive?: (eb: HostConditions) => Expression<SqlBool>;
+  probe?: (eb: HostConditions) => Expression<SqlBool>;
+  check?: (eb: HostConditions) => Expression<SqlBool>;
+}
+
+/**
+ * The filter's conditions with their (capped) posting counts: services and tags through their
+ * (value, host_id) indexes, keywords through the trigram index (three or more characters) and then
+ * the exact substring check. Counts stop at the smallest seen so far: only the most selective
+ * condition matters, and that keeps every count a short index-only read.
+ */
+async function filterConditions(db: Kysely<Tables>, filter: HostFilter): Promise<FilterCondition[]> {
+  const conditions: FilterCondition[] = [];
+  const smallest = () => Math.min(COMMON_POSTINGS, ...conditions.map((condition) => condition.postings));
   for (const tag of new Set(filter.tags ?? [])) {
-    conditions.push(eb('hosts.id', 'in', eb.selectFrom('host_tags').select('host_tags.host_id').where('host_tags.tag', '=', tag)));
+    const tagged = db.selectFrom('host_tags').select('host_tags.host_id').where('host_tags.tag', '=', tag);
+    conditions.push({
+      postings: await cappedCount(db, tagged, smallest()),
+      drive: (eb) => eb('hosts.id', 'in', tagged),
+      probe: (eb) => eb.exists(eb.selectFrom('host_tags').select(sql.lit(1).as('one')).whereRef('host_tags.host_id', '=', 'hosts.id').where('host_tags.tag', '=', tag)),
+    });
   }
-  for (const term of terms) {
-    if (term.grams.length === 1) {
-      conditions.push(eb('hosts.id', 'in', eb.selectFrom('host_search_grams').select('host_search_grams.host_id').where('host_search_grams.gram', '=', term.grams[0] as string)));
-    } else if (term.grams.length > 1) {
-      conditions.push(
-        eb(
-          'hosts.id',
-          'in',
-          eb
+  if (filter.services && filter.services.length > 0) {
+    const services = [...new Set(filter.services)];
+    const offering = db.selectFrom('host_services').select('host_services.host_id').where('host_services.service', 'in', services);
+    conditions.push({
+      postings: await cappedCount(db, offering, smallest()),
+      drive: (eb) => eb('hosts.id', 'in', offering),
+      probe: (eb) =>
+        eb.exists(eb.selectFrom('host_services').select(sql.lit(1).as('one')).whereRef('host_services.host_id', '=', 'hosts.id').where('host_services.service', 'in', services)),
+    });
+  }
+  for (const term of await planKeywords(db, filter.keywords)) {
+    const check = (eb: HostConditions) => sql<SqlBool>`${eb.ref('hosts.search_text')} like ${term.pattern} escape '\\'`;
+    if (term.grams.length === 0) {
+      conditions.push({ postings: Infinity, check });
+      continue;
+    }
+    const grams = term.grams;
+    const candidates =
+      grams.length === 1
+        ? db.selectFrom('host_search_grams').select('host_search_grams.host_id').where('host_search_grams.gram', '=', grams[0] as string)
+        : db
             .selectFrom('host_search_grams')
             .select('host_search_grams.host_id')
-            .where('host_search_grams.gram', 'in', term.grams)
+            .where('host_search_grams.gram', 'in', grams)
             .groupBy('host_search_grams.host_id')
-            .having((having) => having.fn.countAll(), '=', term.grams.length),
+            .having((having) => having.fn.countAll(), '=', grams.length);
+    conditions.push({
+      postings: term.postings,
+      drive: (eb) => eb('hosts.id', 'in', candidates),
+      probe: (eb) =>
+        eb.and(
+          grams.map((gram) =>
+            eb.exists(eb.selectFrom('host_search_grams').select(sql.lit(1).as('one')).whereRef('host_search_grams.host_id', '=', 'hosts.id').where('host_search_grams.gram', '=', gram)),
+          ),
         ),
-      );
-    }
-    conditions.push(sql<SqlBool>`${sql.ref('hosts.search_text')} like ${term.pattern} escape '\\'`);
+      check,
+    });
   }
   return conditions;
 }
 
 /**
- * A page of hosts and the number of hosts matching. Unfiltered, the page walks the sort key's
- * index and the count is the host_count counter; filtered, the candidates come from the filter
- * indexes (the database picks between them and a walk of the sort index by selectivity).
+ * The WHERE clause of a filtered list. The most selective condition drives: its index range is
+ * the candidate set (`hosts.id IN (…)`), and every other condition is a correlated EXISTS probe of
+ * each candidate — SQLite, which has no statistics, otherwise starts from whichever IN list comes
+ * first and reads every host with a common service. Without a drivable condition (only keywords
+ * under three characters) the hosts are scanned. PostgreSQL turns either form into a semi-join
+ * and plans it by its statistics.
+ */
+function whereFilter(conditions: readonly FilterCondition[]): (eb: HostConditions) => Expression<SqlBool> {
+  let driver: FilterCondition | undefined;
+  for (const condition of conditions) {
+    if (condition.drive && (!driver || condition.postings < driver.postings)) driver = condition;
+  }
+  return (eb) =>
+    eb.and(
+      conditions.flatMap((condition) => {
+        const index = condition === driver ? condition.drive : condition.probe;
+        return [index?.(eb), condition.check?.(eb)].filter((expression): expression is Expression<SqlBool> => expression !== undefined);
+      }),
+    );
+}
+
+/**
+ * A page of hosts and the number of hosts matching. Unfiltered, the count is the host_count
+ * counter; filtered, a count over the conditions (see {@link whereFilter}). Either way the page is
+ * sorted and cut on ids alone — a walk of the sort key's (key, id) index, index-only on PostgreSQL
+ * after VACUUM, however deep the offset — and only that page's documents are then fetched by
+ * primary key.
  */
 export async function listHosts(db: Kysely<Tables>, filter: HostFilter, page: HostPage): Promise<{ count: number; items: Host[] }> {
   const direction = page.descending ? 'desc' : 'asc';
-  const terms = await planKeywords(db, filter.keywords);
-  const filtered = (filter.services?.length ?? 0) > 0 || (filter.tags?.length ?? 0) > 0 || terms.length > 0;
-  const matching = db.selectFrom('hosts').where((eb) => eb.and(filterConditions(eb, filter, terms)));
-  const countMatching = async () => Number((await matching.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-
-  if (!filtered) {
-    const rows =
-      page.limit === 0
-        ? []
-        : await matching.select(HOST_COLUMNS).orderBy(`hosts.${page.sortkey}`, direction).orderBy('hosts.id', direction).limit(page.limit).offset(page.offset).execute();
-    const counter = await db.selectFrom('counters').select('value').where('name', '=', 'host_count').executeTakeFirst();
-    return { count: Number(counter?.value ?? 0), items: rows.map(toHost) };
-  }
-  const count = await countMatching();
-  if (page.limit === 0 || page.offset >= count) return { count, items: [] };
-  // Sort and page only ids (narrow rows), then fetch the page's documents by primary key. The
-  // count is its own query: with the page's LIMIT beside it (a window count), PostgreSQL plans a
-  // walk of the whole sort index.
+  const conditions = await filterConditions(db, filter);
+  const matching = conditions.length > 0 ? db.selectFrom('hosts').where(whereFilter(conditions)) : db.selectFrom('hosts');
+  // The count is its own query: with the page's LIMIT beside it (a window count), PostgreSQL plans
+  // a walk of the whole sort index.
+  const count =
+    conditions.length > 0
+      ? Number((await matching.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+      : Number((await db.selectFrom('counters').select('value').where('name', '=', 'host_count').executeTakeFirst())?.value ?? 0);
+  if (page.limit === 0 || (conditions.length > 0 && page.offset >= count)) return { count, items: [] };
   const pageRows = await matching
     .select('hosts.id')
     .orderBy(`hosts.${page.sortkey}`, direction)
