@@ -15,21 +15,24 @@ function makeAjv(options: Options): Ajv {
  * PostgreSQL cannot store U+0000 in text and SQLite truncates at it in places, so no text carrying one
  * is accepted anywhere; without this a `%00` in a path parameter reached the database as a 500.
  */
-export function findNul(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path || '(value)' : undefined;
-  if (value === null || typeof value !== 'object') return undefined;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findNul(value[i], `${path}[${i}]`);
-      if (found) return found;
+export function findNul(root: unknown): string | undefined {
+  // Iterative: a hostile body may nest arrays thousands deep, which must not overflow the stack.
+  const pending: Array<[unknown, string]> = [[root, '']];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [value, path] = next;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return path || '(value)';
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) pending.push([value[i], `${path}[${i}]`]);
+    } else if (value !== null && typeof value === 'object') {
+      const entries = Object.entries(value);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, item] = entries[i] as [string, unknown];
+        const here = path ? `${path}.${key}` : key;
+        if (key.includes('\u0000')) return here;
+        pending.push([item, here]);
+      }
     }
-    return undefined;
-  }
-  for (const [key, item] of Object.entries(value)) {
-    const here = path ? `${path}.${key}` : key;
-    if (key.includes('\u0000')) return here;
-    const found = findNul(item, here);
-    if (found) return found;
   }
   return undefined;
 }

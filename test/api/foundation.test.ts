@@ -78,6 +78,17 @@ describe.each(testBackends())('foundation on %s', (backend) => {
     const after = await testApp.app.context.database.db.selectFrom('roles').select('id').execute();
     expect(after.length).toBe(before.length);
   });
+  it('a body nested 100,000 arrays deep answers 400, not 500', async () => {
+    const response = await testApp.app.inject({
+      method: 'PUT',
+      url: '/local-user-store/api/v1/api-clients/some-id',
+      headers: { ...bearer(adminToken), 'content-type': 'application/json' },
+      payload: `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+    });
+    expect(response.statusCode).toBe(400);
+    expect(envelope(response).error_code).toBeDefined();
+  });
+
   it('a wrong type answers 400 VALUE_INCORRECT_TYPE naming the property', async () => {
     const response = await testApp.app.inject({
       method: 'POST',
