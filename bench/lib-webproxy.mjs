@@ -251,55 +251,16 @@ export async function startWebProxy({ configFile, icapPort, metricsPort, stateDi
 
 // ─── Squid and c-icap ──────────────────────────────────────────────────────────────────────
 
-/**
- * The squid.conf of docs/web-proxy-squid.md (set-up 1) with benchmark paths and ports: ICAP on
- * both vectoring points, bypass=off, preview 1024, the session headers as adaptation_meta. Only
- * `icap` (service URLs, or null for no ICAP at all) differs between the instances compared.
- * No access log (the same for every instance; it is disk I/O no side needs).
- */
-export function squidConfig({ directory, httpPort, icap }) {
-  return [
-    `http_port 127.0.0.1:${httpPort}`,
-    `pid_filename ${directory}/run/squid.pid`,
-    'cache_effective_user proxy',
-    `cache_log ${directory}/logs/cache.log`,
-    'access_log none',
-    `coredump_dir ${directory}/run`,
-    'cache deny all',
-    'shutdown_lifetime 1 seconds',
-    'pinger_enable off',
-    `hosts_file ${directory}/hosts`,
-    'dns_nameservers 127.0.0.1',
-    'http_access allow localhost',
-    'http_access deny all',
-    '',
-    ...(icap
-      ? [
-          'icap_enable on',
-          'icap_send_client_ip on',
-          'icap_persistent_connections on',
-          'icap_preview_enable on',
-          'icap_preview_size 1024',
-          'icap_service_failure_limit -1',
-          'icap_service_revival_delay 30',
-          `icap_service svc_req reqmod_precache ${icap.reqmod} bypass=off`,
-          `icap_service svc_resp respmod_precache ${icap.respmod} bypass=off`,
-          'adaptation_access svc_req allow all',
-          'adaptation_access svc_resp allow all',
-          'adaptation_meta X-Privgate-Session "%>h{X-Privgate-Session}"',
-          'adaptation_meta X-Privgate-Proxy-Authorization "%>h{Proxy-Authorization}"',
-        ]
-      : ['icap_enable off']),
-    '',
-  ].join('\n');
-}
-
 /** Squid in the foreground (`squid -N`: one process), checked with `squid -k parse` first. */
 export async function startSquid({ name, directory, httpPort, icap }) {
   for (const sub of ['run', 'logs']) fs.mkdirSync(path.join(directory, sub), { recursive: true });
   fs.chmodSync(directory, 0o755);
   fs.writeFileSync(path.join(directory, 'hosts'), '127.0.0.1 localhost\n', { mode: 0o644 });
-  const config = squidConfig({ directory, httpPort, icap });
+  // Imported here, not at the top: scripts/soak.mjs loads this file before it has built dist/.
+  const { squidConfig } = await import('../dist/webproxy/squid-config.js');
+  // privgate's squid.conf (the one the e2e tests run); only `icap` differs between the instances
+  // compared, and none writes an access log (disk I/O no side needs).
+  const config = squidConfig({ directory, httpPort, icap, accessLog: false });
   const configFile = path.join(directory, 'squid.conf');
   fs.writeFileSync(configFile, config, { mode: 0o644 });
   spawnSync('chown', ['-R', 'proxy:proxy', path.join(directory, 'run'), path.join(directory, 'logs')]);

@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { SQUID_CERTGEN, squidConfig as squidConfigFor } from '../../src/webproxy/squid-config.js';
 
 export interface SquidOptions {
   /** Instance name (`squid -n`, letters and digits only), unique per running Squid. */
@@ -26,62 +27,15 @@ export interface SquidOptions {
   sslBump?: { caCertificateFile: string; caKeyFile: string; originCaFile: string };
 }
 
-const CERTGEN = '/usr/lib/squid/security_file_certgen';
-
-/**
- * The squid.conf the tests run (and docs/web-proxy-squid.md shows): ICAP on both vectoring
- * points with `bypass=off`, the client address sent to ICAP, and the client's ORIGINAL session
- * headers passed to both services as ICAP meta headers (RESPMOD sees the request only after
- * REQMOD stripped them).
- */
+/** The tests' squid.conf: privgate's own (with an access log to read in failure messages). */
 export function squidConfig(options: SquidOptions): string {
-  const dir = options.directory;
-  const bump = options.sslBump;
-  const httpPort = bump
-    ? [
-        `http_port 127.0.0.1:${options.httpPort} ssl-bump tls-cert=${bump.caCertificateFile} tls-key=${bump.caKeyFile} generate-host-certificates=on dynamic_cert_mem_cache_size=4MB`,
-        `sslcrtd_program ${CERTGEN} -s ${dir}/ssl_db -M 4MB`,
-        'sslcrtd_children 3 startup=1 idle=1',
-        'acl step1 at_step SslBump1',
-        'ssl_bump peek step1',
-        'ssl_bump bump all',
-        `tls_outgoing_options cafile=${bump.originCaFile}`,
-      ]
-    : [`http_port 127.0.0.1:${options.httpPort}`];
-  return [
-    ...httpPort,
-    `pid_filename ${dir}/run/squid.pid`,
-    'cache_effective_user proxy',
-    `cache_log ${dir}/logs/cache.log`,
-    `access_log stdio:${dir}/logs/access.log`,
-    `coredump_dir ${dir}/run`,
-    'cache deny all',
-    'shutdown_lifetime 1 seconds',
-    'pinger_enable off',
-    `hosts_file ${dir}/hosts`,
-    'dns_nameservers 127.0.0.1',
-    'http_access allow localhost',
-    'http_access deny all',
-    '',
-    'icap_enable on',
-    'icap_send_client_ip on',
-    'icap_persistent_connections on',
-    'icap_preview_enable on',
-    'icap_preview_size 1024',
-    // Fail closed without suspending the service: each failed transaction is an error for that
-    // request only, and traffic resumes as soon as the web proxy is back.
-    'icap_service_failure_limit -1',
-    'icap_service_revival_delay 30',
-    `icap_service svc_req reqmod_precache icap://127.0.0.1:${options.icapPort}/${options.reqmodService} bypass=off`,
-    `icap_service svc_resp respmod_precache icap://127.0.0.1:${options.icapPort}/${options.respmodService} bypass=off`,
-    'adaptation_access svc_req allow all',
-    'adaptation_access svc_resp allow all',
-    'adaptation_meta X-Privgate-Session "%>h{X-Privgate-Session}"',
-    'adaptation_meta X-Privgate-Proxy-Authorization "%>h{Proxy-Authorization}"',
-    // With ssl-bump: names the client connection so bumped requests find their CONNECT's session.
-    ...(bump ? ['adaptation_meta X-Privgate-Client-Connection "%>a %>p %ssl::>sni"'] : []),
-    '',
-  ].join('\n');
+  return squidConfigFor({
+    directory: options.directory,
+    httpPort: options.httpPort,
+    icap: { reqmod: `icap://127.0.0.1:${options.icapPort}/${options.reqmodService}`, respmod: `icap://127.0.0.1:${options.icapPort}/${options.respmodService}` },
+    accessLog: true,
+    sslBump: options.sslBump,
+  });
 }
 
 export interface RunningSquid {
@@ -116,7 +70,7 @@ export async function startSquid(options: SquidOptions): Promise<RunningSquid> {
   const configFile = path.join(dir, 'squid.conf');
   fs.writeFileSync(configFile, config);
   if (options.sslBump) {
-    const init = spawnSync(CERTGEN, ['-c', '-s', path.join(dir, 'ssl_db'), '-M', '4MB'], { encoding: 'utf8' });
+    const init = spawnSync(SQUID_CERTGEN, ['-c', '-s', path.join(dir, 'ssl_db'), '-M', '4MB'], { encoding: 'utf8' });
     if (init.status !== 0) throw new Error(`security_file_certgen -c failed: ${init.stderr}`);
   }
   // Squid starts as root and drops to `proxy`, which must be able to write its logs and pid file
