@@ -5,7 +5,7 @@
 // benchmarks read depends on it, and 100k audit rows would only slow the seeding down.
 import crypto from 'node:crypto';
 import { sql } from 'kysely';
-import { hostGrams, searchText } from '../dist/services/host-store/search-terms.js';
+import { hostColumns, hostIndexRows } from '../dist/services/host-store/repository.js';
 
 /** Hosts named `payroll-…` (always this many, whatever the size): what the keyword search finds. */
 export const NEEDLE_COUNT = 20;
@@ -45,26 +45,15 @@ export function hostDocument(index) {
 
 function hostRows(document, actorId, at) {
   const id = crypto.randomUUID();
+  const index = hostIndexRows(id, document);
   return {
     id,
-    host: {
-      id,
-      name: document.name ?? '',
-      common_name: document.common_name ?? '',
-      external_id: document.external_id ?? '',
-      disabled: document.disabled,
-      search_text: searchText(document),
-      document: JSON.stringify(document),
-      created: at,
-      updated: at,
-      updated_by: actorId,
-      author: actorId,
-    },
-    services: document.services.map((service, position) => ({ host_id: id, position, service: service.service, address: service.address.toLowerCase(), port: service.port })),
-    principals: document.principals.map((principal) => ({ host_id: id, principal: principal.principal })),
-    tags: [...new Set(document.tags)].map((tag) => ({ host_id: id, tag })),
-    addresses: [...new Set(document.addresses.map((address) => address.toLowerCase()))].map((address) => ({ host_id: id, address })),
-    grams: hostGrams(document).map((gram) => ({ gram, host_id: id })),
+    host: { id, ...hostColumns(document), created: at, updated: at, updated_by: actorId, author: actorId },
+    services: index.host_services,
+    principals: index.host_principals,
+    tags: index.host_tags,
+    addresses: index.host_addresses,
+    grams: index.host_search_grams,
   };
 }
 

@@ -261,7 +261,8 @@ async function insertChunked<T extends keyof Tables & string>(db: Kysely<Tables>
   }
 }
 
-function hostColumns(document: HostDocument) {
+/** The `hosts` columns derived from a document (bench/lib-seed.mjs bulk-loads with these too). */
+export function hostColumns(document: HostDocument) {
   return {
     name: document.name ?? '',
     common_name: document.common_name ?? '',
@@ -272,20 +273,28 @@ function hostColumns(document: HostDocument) {
   };
 }
 
+/** A host's rows in each index table, derived from its document. */
+export function hostIndexRows(id: string, document: HostDocument) {
+  return {
+    host_services: document.services.map((service, position) => ({ host_id: id, position, service: service.service, address: service.address.toLowerCase(), port: service.port })),
+    host_principals: document.principals.map((principal) => ({ host_id: id, principal: principal.principal })),
+    host_tags: [...new Set(document.tags)].map((tag) => ({ host_id: id, tag })),
+    host_addresses: [...new Set(document.addresses.map((address) => address.toLowerCase()))].map((address) => ({ host_id: id, address })),
+    host_search_grams: hostGrams(document).map((gram) => ({ gram, host_id: id })),
+  };
+}
+
 /** Rewrites a host's rows in the index tables from its document. */
 async function writeIndexRows(db: Kysely<Tables>, id: string, document: HostDocument): Promise<void> {
+  const rows = hostIndexRows(id, document);
   for (const table of ['host_services', 'host_principals', 'host_tags', 'host_addresses', 'host_search_grams'] as const) {
     await db.deleteFrom(table).where('host_id', '=', id).execute();
   }
-  await insertChunked(
-    db,
-    'host_services',
-    document.services.map((service, position) => ({ host_id: id, position, service: service.service, address: service.address.toLowerCase(), port: service.port })),
-  );
-  await insertChunked(db, 'host_principals', document.principals.map((principal) => ({ host_id: id, principal: principal.principal })));
-  await insertChunked(db, 'host_tags', [...new Set(document.tags)].map((tag) => ({ host_id: id, tag })));
-  await insertChunked(db, 'host_addresses', [...new Set(document.addresses.map((address) => address.toLowerCase()))].map((address) => ({ host_id: id, address })));
-  await insertChunked(db, 'host_search_grams', hostGrams(document).map((gram) => ({ gram, host_id: id })));
+  await insertChunked(db, 'host_services', rows.host_services);
+  await insertChunked(db, 'host_principals', rows.host_principals);
+  await insertChunked(db, 'host_tags', rows.host_tags);
+  await insertChunked(db, 'host_addresses', rows.host_addresses);
+  await insertChunked(db, 'host_search_grams', rows.host_search_grams);
 }
 
 async function adjustHostCount(db: Kysely<Tables>, delta: 1 | -1): Promise<void> {
