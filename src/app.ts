@@ -12,7 +12,7 @@ import { authenticatePlugin } from './plugins/authenticate.js';
 import { errorHandlerPlugin } from './plugins/error-handler.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { requestParsingPlugin } from './plugins/request-parsing.js';
-import { loggerOptions } from './logging.js';
+import { deferredChildLogger, loggerOptions } from './logging.js';
 import { bootstrapInstallation, loadSecretKey } from './bootstrap.js';
 import { rejectedTokenAuditor } from './services/auth/rejection-audit.js';
 import { TokenService } from './services/auth/token-service.js';
@@ -63,6 +63,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await migrateToLatest(database);
     const serverOptions: FastifyServerOptions & { https?: { key: string; cert: string } } = {
       logger: loggerOptions(config.logLevel, options.logStream),
+      childLoggerFactory: deferredChildLogger,
       bodyLimit: config.bodyLimit,
       exposeHeadRoutes: false,
       genReqId: () => crypto.randomUUID(),
@@ -96,11 +97,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await tokens.start();
     app.decorate('tokens', tokens);
 
-    // Callback style: no promise per response on the hot path.
-    app.addHook('onSend', (request, reply, payload, done) => {
+    // Set before anything can answer, so every response (401s and errors included) carries them; an
+    // onRequest hook rather than onSend keeps the response path free of a hook. Callback style: no
+    // promise per request.
+    app.addHook('onRequest', (request, reply, done) => {
       reply.header('x-request-id', request.id);
       reply.header('cache-control', 'no-store');
-      done(null, payload);
+      done();
     });
 
     await app.register(errorHandlerPlugin);

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
-import type { FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
+import type { Bindings, ChildLoggerOptions } from 'pino';
 import type { LogLevel } from './config.js';
 
 /** Query parameters whose values are secrets and never reach a log line. */
@@ -51,4 +52,80 @@ export function loggerOptions(level: LogLevel, stream?: Writable): FastifyServer
       }),
     },
   };
+}
+
+type LogMethod = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+type LevelAware = FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean };
+
+/**
+ * A request's logger that becomes a real pino child (bound to the request id) only when a line is
+ * written at an enabled level. Fastify makes one per request, and creating a pino child costs more
+ * than many requests do; at the usual levels most requests never write a line.
+ */
+class DeferredChildLogger implements FastifyBaseLogger {
+  #child: FastifyBaseLogger | undefined;
+
+  constructor(
+    readonly parent: LevelAware & { isLevelEnabled: (level: string) => boolean },
+    readonly bindings: Bindings,
+  ) {}
+
+  #real(): FastifyBaseLogger {
+    return (this.#child ??= this.parent.child(this.bindings));
+  }
+
+  #write(level: LogMethod, args: unknown[]): void {
+    if (this.#child === undefined && !this.parent.isLevelEnabled(level)) return;
+    const real = this.#real();
+    (real[level] as (...values: unknown[]) => void).apply(real, args);
+  }
+
+  get level(): string {
+    return this.#child?.level ?? this.parent.level;
+  }
+
+  set level(level: string) {
+    this.#real().level = level;
+  }
+
+  fatal(...args: unknown[]): void {
+    this.#write('fatal', args);
+  }
+
+  error(...args: unknown[]): void {
+    this.#write('error', args);
+  }
+
+  warn(...args: unknown[]): void {
+    this.#write('warn', args);
+  }
+
+  info(...args: unknown[]): void {
+    this.#write('info', args);
+  }
+
+  debug(...args: unknown[]): void {
+    this.#write('debug', args);
+  }
+
+  trace(...args: unknown[]): void {
+    this.#write('trace', args);
+  }
+
+  silent(): void {
+    // Nothing is written at level silent.
+  }
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.#real().child(bindings, options);
+  }
+}
+
+/** Fastify's `childLoggerFactory`: a {@link DeferredChildLogger} unless the route sets its own level or serializers. */
+export function deferredChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
+  const parent = logger as LevelAware;
+  if (options.level !== undefined || options.serializers !== undefined || typeof parent.isLevelEnabled !== 'function') {
+    return logger.child(bindings, options);
+  }
+  return new DeferredChildLogger(parent as LevelAware & { isLevelEnabled: (level: string) => boolean }, bindings);
 }

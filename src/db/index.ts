@@ -69,7 +69,34 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   // A second process (the CLI while serve runs) waits for the write lock instead of failing.
   sqlite.pragma('busy_timeout = 10000');
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: 'sqlite', schema: undefined, close: () => db.destroy() };
+  const reader = openReader(file);
+  syncReaders.set(db, reader);
+  return {
+    db,
+    dialect: 'sqlite',
+    schema: undefined,
+    close: async () => {
+      syncReaders.delete(db);
+      reader.close();
+      await db.destroy();
+    },
+  };
+}
+
+/**
+ * SQLite only: a second, read-only connection to the same file whose statements run synchronously.
+ * Kysely's single connection is shared by transactions that stay open across awaits, so a read on it
+ * either waits its turn or — if run directly — would see another request's uncommitted writes. A
+ * separate connection in WAL mode reads the last committed state without waiting and without
+ * Kysely's promise chain, which on the hottest reads (settings, token checks) costs more than SQLite
+ * running the statement.
+ */
+const syncReaders = new WeakMap<Kysely<Tables>, BetterSqlite3.Database>();
+
+function openReader(file: string): BetterSqlite3.Database {
+  const reader = new BetterSqlite3(file, { readonly: true });
+  reader.pragma('busy_timeout = 10000');
+  return reader;
 }
 
 const STATEMENT_CACHE_SIZE = 500;
@@ -99,6 +126,17 @@ function withStatementCache(sqlite: BetterSqlite3.Database): BetterSqlite3.Datab
   });
 }
 
+/** A query compiled once per database handle; see {@link preparedQuery}. */
+export interface PreparedQuery<Params extends readonly unknown[], Row> {
+  (db: Kysely<Tables>, ...params: Params): Promise<Row[]>;
+  /**
+   * The rows without waiting, where that is possible: on SQLite's read connection for a top-level
+   * handle (not a transaction's). Undefined on PostgreSQL or inside a transaction, where the caller
+   * awaits the query instead.
+   */
+  now(db: Kysely<Tables>, ...params: Params): Row[] | undefined;
+}
+
 /**
  * A query built and compiled once per database handle, then run with fresh parameter values: it
  * skips Kysely's per-call query building and SQL compilation, which on the hot paths (token
@@ -109,12 +147,21 @@ function withStatementCache(sqlite: BetterSqlite3.Database): BetterSqlite3.Datab
  * first call checks that every one reached the compiled parameters and throws otherwise. The SQL
  * is produced by the dialect in use, so the query is still written once for both databases, and a
  * transaction handle gets its own compilation (it runs on the transaction's connection).
+ *
+ * On SQLite a read-only statement run on the top-level handle goes to the read connection (the
+ * committed state, synchronously); anything else goes through Kysely.
  */
 export function preparedQuery<Params extends readonly unknown[], Row>(
   build: (db: Kysely<Tables>, ...params: Params) => Compilable<Row>,
-): (db: Kysely<Tables>, ...params: Params) => Promise<Row[]> {
-  const compiled = new WeakMap<Kysely<Tables>, { query: CompiledQuery<Row>; slots: number[] }>();
-  return async (db, ...params) => {
+): PreparedQuery<Params, Row> {
+  interface Entry {
+    query: CompiledQuery<Row>;
+    slots: number[];
+    /** The statement on the SQLite read connection; null when the query is not a read or there is none. */
+    statement: BetterSqlite3.Statement | null | undefined;
+  }
+  const compiled = new WeakMap<Kysely<Tables>, Entry>();
+  const entryFor = (db: Kysely<Tables>, params: Params): Entry => {
     let entry = compiled.get(db);
     if (!entry) {
       const markers = params.map((_, index) => `\u0000privgate-parameter-${index}\u0000`);
@@ -123,14 +170,30 @@ export function preparedQuery<Params extends readonly unknown[], Row>(
       markers.forEach((_, index) => {
         if (!slots.includes(index)) throw new Error(`preparedQuery: parameter ${index} is not used as a query value`);
       });
-      entry = { query, slots };
+      entry = { query, slots, statement: undefined };
       compiled.set(db, entry);
     }
-    const { query, slots } = entry;
-    const parameters = slots.map((slot, index) => (slot >= 0 ? params[slot] : query.parameters[index]));
-    const result = await db.executeQuery<Row>({ ...query, parameters, queryId: createQueryId() });
+    return entry;
+  };
+  const parametersOf = (entry: Entry, params: Params): unknown[] =>
+    entry.slots.map((slot, index) => (slot >= 0 ? params[slot] : entry.query.parameters[index]));
+  const now = (db: Kysely<Tables>, ...params: Params): Row[] | undefined => {
+    const entry = entryFor(db, params);
+    if (entry.statement === undefined) {
+      const reader = syncReaders.get(db);
+      const statement = reader?.prepare(entry.query.sql);
+      entry.statement = statement?.reader ? statement : null;
+    }
+    return entry.statement ? (entry.statement.all(parametersOf(entry, params)) as Row[]) : undefined;
+  };
+  const run = async (db: Kysely<Tables>, ...params: Params): Promise<Row[]> => {
+    const rows = now(db, ...params);
+    if (rows) return rows;
+    const entry = entryFor(db, params);
+    const result = await db.executeQuery<Row>({ ...entry.query, parameters: parametersOf(entry, params), queryId: createQueryId() });
     return result.rows;
   };
+  return Object.assign(run, { now });
 }
 
 /** True when `error` is a unique-constraint violation on either database. */

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { forbidden, unauthorized } from '../errors.js';
 import { hasAnyScope, type Principal } from '../services/auth/principal.js';
@@ -8,9 +8,38 @@ type TokenCheckResult = { ok: true; principal: Principal } | { ok: false; reason
 
 /** Turns a bearer token into a principal, or says why it is missing, invalid, expired or revoked. */
 export interface AccessTokenVerifier {
-  check(token: string): Promise<TokenCheckResult>;
+  /** The key the verifier remembers `token` by (a digest; computing it is the costly part of a remembered check). */
+  keyOf(token: string): string;
+  check(token: string, key?: string): Promise<TokenCheckResult>;
   /** The same answer when it is known without waiting (a remembered token), else undefined. */
-  checkRemembered?(token: string): TokenCheckResult | undefined;
+  checkRemembered?(token: string, key?: string): TokenCheckResult | undefined;
+}
+
+/**
+ * The last Authorization header a connection presented and its verifier key. Clients send the same
+ * token on every request of a keep-alive connection, so the digest is computed once per connection
+ * and token. Kept on the connection that presented it: a lookup compares only against that
+ * connection's own previous header.
+ */
+const lastPresented = Symbol('privgate.lastPresentedToken');
+interface PresentedToken {
+  header: string;
+  token: string;
+  key: string;
+}
+type MemoSocket = { [lastPresented]?: PresentedToken };
+
+function presentedToken(request: FastifyRequest, verifier: AccessTokenVerifier): PresentedToken | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const socket = request.raw.socket as unknown as MemoSocket | null;
+  const last = socket?.[lastPresented];
+  if (last !== undefined && last.header === header) return last;
+  const token = BEARER.exec(header)?.[1];
+  if (!token) return undefined;
+  const presented = { header, token, key: verifier.keyOf(token) };
+  if (socket) socket[lastPresented] = presented;
+  return presented;
 }
 
 /** Told about every presented-but-rejected token (for the audit trail). */
@@ -61,6 +90,39 @@ export const authenticatePlugin = fp<{ verifier: AccessTokenVerifier; onRejected
     app.decorate('routeTable', routeTable);
     app.decorateRequest('principal', undefined);
 
+    // Callback style: a token this node already verified, with a recent revocation answer, is
+    // accepted without a promise or a database round trip (see TokenService.checkRemembered).
+    const guard = (permissions: readonly Scope[]): onRequestHookHandler =>
+      function authenticate(request, _reply, done) {
+        const presented = presentedToken(request, options.verifier);
+        if (!presented) {
+          done(unauthorized('missing bearer access token'));
+          return;
+        }
+        const { token, key } = presented;
+        const settle = (result: TokenCheckResult): void => {
+          if (!result.ok) {
+            const rejected = unauthorized('invalid, expired or revoked access token', 'INVALID_TOKEN');
+            if (!options.onRejected) done(rejected);
+            else options.onRejected(request, result.reason).then(() => done(rejected), done);
+            return;
+          }
+          request.principal = result.principal;
+          done(hasAnyScope(result.principal, permissions) ? undefined : forbidden());
+        };
+        let remembered: TokenCheckResult | undefined;
+        try {
+          remembered = options.verifier.checkRemembered?.(token, key);
+        } catch (error) {
+          done(error as Error);
+          return;
+        }
+        if (remembered) settle(remembered);
+        else options.verifier.check(token, key).then(settle, done);
+      };
+
+    // Each non-public route gets the guard as its first onRequest hook, bound to its permissions:
+    // public routes and the not-found handler run no authentication at all.
     app.addHook('onRoute', (route: RouteOptions) => {
       const config = (route.config ?? {}) as { permissions?: readonly Scope[]; public?: boolean };
       const isPublic = config.public === true;
@@ -74,43 +136,7 @@ export const authenticatePlugin = fp<{ verifier: AccessTokenVerifier; onRejected
       for (const method of [route.method].flat()) {
         routeTable.push({ method, url: route.url, public: isPublic, permissions });
       }
-    });
-
-    // Callback style: a token this node already verified, with a recent revocation answer, is
-    // accepted without a promise or a database round trip (see TokenService.checkRemembered).
-    app.addHook('onRequest', (request, _reply, done) => {
-      const config = request.routeOptions.config;
-      // Unknown routes reach the not-found handler without a declaration; it answers 404.
-      if (request.routeOptions.url === undefined || config.public) {
-        done();
-        return;
-      }
-      const header = request.headers.authorization;
-      const match = header ? BEARER.exec(header) : null;
-      const token = match?.[1];
-      if (!token) {
-        done(unauthorized('missing bearer access token'));
-        return;
-      }
-      const settle = (result: TokenCheckResult): void => {
-        if (!result.ok) {
-          const rejected = unauthorized('invalid, expired or revoked access token', 'INVALID_TOKEN');
-          if (!options.onRejected) done(rejected);
-          else options.onRejected(request, result.reason).then(() => done(rejected), done);
-          return;
-        }
-        request.principal = result.principal;
-        done(hasAnyScope(result.principal, config.permissions ?? []) ? undefined : forbidden());
-      };
-      let remembered: TokenCheckResult | undefined;
-      try {
-        remembered = options.verifier.checkRemembered?.(token);
-      } catch (error) {
-        done(error as Error);
-        return;
-      }
-      if (remembered) settle(remembered);
-      else options.verifier.check(token).then(settle, done);
+      if (!isPublic) route.onRequest = [guard(permissions), ...[route.onRequest ?? []].flat()];
     });
   },
   { name: 'authenticate' },

@@ -51,7 +51,11 @@ export const requestParsingPlugin = fp(
     });
 
     app.addHook('preValidation', (request, _reply, done) => {
-      const property = findNul(request.params) ?? findNul(request.query) ?? findNul(request.body);
+      // A NUL reaches params and query only percent-encoded (the HTTP parser refuses a raw one), so
+      // a URL without `%00` needs no walk; most requests carry no body.
+      const inUrl = request.raw.url?.includes('%00') === true;
+      const property =
+        (inUrl ? (findNul(request.params) ?? findNul(request.query)) : undefined) ?? (request.body === undefined ? undefined : findNul(request.body));
       done(
         property === undefined
           ? undefined

@@ -57,6 +57,36 @@ describe.each(testBackends())('preparedQuery on %s', (backend) => {
     });
   });
 
+  it('answers a top-level read with the committed state only, never another transaction’s uncommitted write', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let inserted!: () => void;
+    const insertedYet = new Promise<void>((resolve) => (inserted = resolve));
+    const transaction = database.db.transaction().execute(async (trx) => {
+      await trx.insertInto('token_revocations').values({ key: 'uncommitted', issued_before: null, expires: '2999-01-01T00:00:00.000Z' }).execute();
+      inserted();
+      await held;
+    });
+    await insertedYet;
+    // Neither database makes this read wait for the open transaction (SQLite: the read connection).
+    expect(await revocations(database.db, 'uncommitted', 'none')).toEqual([]);
+    release();
+    await transaction;
+    expect(await revocations(database.db, 'uncommitted', 'none')).toEqual([{ key: 'uncommitted', issued_before: null }]);
+    await database.db.deleteFrom('token_revocations').where('key', '=', 'uncommitted').execute();
+  });
+
+  it('reads without waiting on SQLite’s read connection, and defers to an awaited query elsewhere', async () => {
+    const now = revocations.now(database.db, 'a', 'none');
+    let inTransaction: unknown = 'not run';
+    await database.db.transaction().execute(async (trx) => {
+      inTransaction = revocations.now(trx, 'a', 'none');
+    });
+    if (backend === 'sqlite') expect(now).toEqual([{ key: 'a', issued_before: null }]);
+    else expect(now).toBeUndefined();
+    expect(inTransaction).toBeUndefined();
+  });
+
   it('refuses a builder that does not use a parameter as a query value', async () => {
     const broken = preparedQuery((db, _unused: string) => db.selectFrom('token_revocations').select('key'));
     await expect(broken(database.db, 'a')).rejects.toThrow(/parameter 0/);

@@ -201,9 +201,17 @@ export class TokenService implements AccessTokenVerifier {
     return result.ok ? result.principal : null;
   }
 
-  /** Like {@link verify}, but says why a token was rejected (for the audit trail). */
-  async check(token: string): Promise<TokenCheck> {
-    return this.checkRemembered(token) ?? this.checkFully(token);
+  /**
+   * Like {@link verify}, but says why a token was rejected (for the audit trail). `key` is the
+   * token's {@link keyOf}, when the caller already has it.
+   */
+  async check(token: string, key: string = tokenCacheKey(token)): Promise<TokenCheck> {
+    return this.checkRemembered(token, key) ?? this.checkFully(token, key);
+  }
+
+  /** The key a verified token is remembered by: its SHA-256, so no token is kept in this node's memory. */
+  keyOf(token: string): string {
+    return tokenCacheKey(token);
   }
 
   /**
@@ -211,8 +219,8 @@ export class TokenService implements AccessTokenVerifier {
    * enough (see {@link REVOCATION_PROPAGATION_MS}), without waiting for anything; undefined when
    * that is not the case and {@link check} must be asked.
    */
-  checkRemembered(token: string): TokenCheck | undefined {
-    const verified = this.#verified.get(tokenCacheKey(token));
+  checkRemembered(token: string, key: string = tokenCacheKey(token)): TokenCheck | undefined {
+    const verified = this.#verified.get(key);
     if (!verified || verified.expiresAtMs + TOKEN_CLOCK_TOLERANCE_SECONDS * 1000 <= this.context.clock.now().getTime()) return undefined;
     const byJti = this.freshRevocation(verified.jtiKey);
     const bySubject = this.freshRevocation(verified.subjectKey);
@@ -221,9 +229,8 @@ export class TokenService implements AccessTokenVerifier {
     return revokedBy(byJti, issuedAtMs) || revokedBy(bySubject, issuedAtMs) ? { ok: false, reason: 'revoked' } : { ok: true, principal: verified.principal };
   }
 
-  private async checkFully(token: string): Promise<TokenCheck> {
+  private async checkFully(token: string, cacheKey: string): Promise<TokenCheck> {
     const now = this.context.clock.now();
-    const cacheKey = tokenCacheKey(token);
     let verified = this.#verified.get(cacheKey);
     if (verified && verified.expiresAtMs + TOKEN_CLOCK_TOLERANCE_SECONDS * 1000 <= now.getTime()) {
       this.#verified.delete(cacheKey);
@@ -476,7 +483,7 @@ function signJwtOffThread(claims: AccessClaims, key: ActiveSigningKey): Promise<
 
 /** Verified tokens are remembered by their SHA-256, never by the bearer token itself. */
 function tokenCacheKey(token: string): string {
-  return crypto.createHash('sha256').update(token).digest('base64');
+  return crypto.hash('sha256', token, 'base64');
 }
 
 function subjectKey(type: PrincipalType, id: string): string {

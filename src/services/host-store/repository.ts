@@ -7,7 +7,7 @@ import { timestamp } from '../../lib/time.js';
 import type { Principal } from '../auth/principal.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { findScope, findSection } from '../settings/registry.js';
-import { readSection } from '../settings/repository.js';
+import { readSection, readSectionNow, type SectionState } from '../settings/repository.js';
 import { SERVER_FIELDS, type Host, type HostDocument } from './host-document.js';
 import { bumpPolicyVersion } from './policy-version.js';
 import type { HostSortKey, ServiceType } from './schemas.js';
@@ -31,7 +31,17 @@ function defaultServiceOptionsSection() {
 /** The installation's default service options and their settings version (0 = factory defaults). */
 export async function readDefaultServiceOptions(db: Kysely<Tables>): Promise<{ options: ServiceOptions; version: number }> {
   const { scope, section } = defaultServiceOptionsSection();
-  const state = await readSection(db, scope, section);
+  return asDefaultServiceOptions(await readSection(db, scope, section));
+}
+
+/** {@link readDefaultServiceOptions} without waiting, where the database allows it (see readSectionNow). */
+export function readDefaultServiceOptionsNow(db: Kysely<Tables>): { options: ServiceOptions; version: number } | undefined {
+  const { scope, section } = defaultServiceOptionsSection();
+  const state = readSectionNow(db, scope, section);
+  return state && asDefaultServiceOptions(state);
+}
+
+function asDefaultServiceOptions(state: SectionState): { options: ServiceOptions; version: number } {
   return { options: state.value as ServiceOptions, version: state.version };
 }
 

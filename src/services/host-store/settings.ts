@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { errorResponses } from '../../schemas.js';
 import { formatEtag } from '../settings/repository.js';
-import { readDefaultServiceOptions } from './repository.js';
+import type { ServiceOptions } from '../../lib/service-options.js';
+import { readDefaultServiceOptions, readDefaultServiceOptionsNow } from './repository.js';
 import { ServiceOptionsSchema } from './schemas.js';
 
 /**
@@ -22,10 +23,12 @@ export function registerHostStoreSettingsRoutes(app: FastifyInstance): void {
         response: { 200: ServiceOptionsSchema, ...errorResponses(401, 403) },
       },
     },
-    async (_request, reply) => {
-      const { options, version } = await readDefaultServiceOptions(db);
-      reply.header('etag', formatEtag(String(version)));
-      return options;
+    // Not async: on SQLite the read completes synchronously and the reply goes out without a promise.
+    (_request, reply) => {
+      const send = ({ options, version }: { options: ServiceOptions; version: number }) => reply.header('etag', formatEtag(String(version))).send(options);
+      const now = readDefaultServiceOptionsNow(db);
+      if (now) send(now);
+      else readDefaultServiceOptions(db).then(send, (error: unknown) => reply.send(error));
     },
   );
 }

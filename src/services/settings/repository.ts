@@ -98,6 +98,15 @@ export async function readSection(db: Kysely<Tables>, scope: SettingsScope, sect
   return stateOf(section, row);
 }
 
+/**
+ * {@link readSection} without waiting where the database allows it (SQLite's read connection);
+ * undefined where the caller must await {@link readSection} instead. Same freshness: the row is read.
+ */
+export function readSectionNow(db: Kysely<Tables>, scope: SettingsScope, section: SettingsSection): SectionState | undefined {
+  const rows = selectSection.now(db, scope.name, section.name);
+  return rows && stateOf(section, rows[0]);
+}
+
 /** Current values and versions of every section of a scope, in declaration order (one query). */
 export async function readScope(db: Kysely<Tables>, scope: SettingsScope): Promise<Map<string, SectionState>> {
   const rows = await db.selectFrom('settings').select(['section', 'value', 'version']).where('scope', '=', scope.name).execute();
