@@ -12,7 +12,7 @@ import { authenticatePlugin } from './plugins/authenticate.js';
 import { errorHandlerPlugin } from './plugins/error-handler.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { requestParsingPlugin } from './plugins/request-parsing.js';
-import { deferredChildLogger, loggerOptions } from './logging.js';
+import { deferredChildLogger, levelEnabled, loggerOptions } from './logging.js';
 import { bootstrapInstallation, loadSecretKey } from './bootstrap.js';
 import { rejectedTokenAuditor } from './services/auth/rejection-audit.js';
 import { TokenService } from './services/auth/token-service.js';
@@ -64,6 +64,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const serverOptions: FastifyServerOptions & { https?: { key: string; cert: string } } = {
       logger: loggerOptions(config.logLevel, options.logStream),
       childLoggerFactory: deferredChildLogger,
+      // Fastify's per-request lines are written at info; above it they would be dropped anyway, so
+      // skip building them. (Errors the app answers are logged by the error handler at any level.)
+      disableRequestLogging: () => !levelEnabled(app.log, 'info'),
       bodyLimit: config.bodyLimit,
       exposeHeadRoutes: false,
       genReqId: () => crypto.randomUUID(),

@@ -121,6 +121,12 @@ class DeferredChildLogger implements FastifyBaseLogger {
   }
 }
 
+/** Whether `logger` writes lines at `level` (true for a logger that cannot tell). */
+export function levelEnabled(logger: FastifyBaseLogger, level: LogMethod): boolean {
+  const aware = logger as LevelAware;
+  return typeof aware.isLevelEnabled === 'function' ? aware.isLevelEnabled(level) : true;
+}
+
 /** Fastify's `childLoggerFactory`: a {@link DeferredChildLogger} unless the route sets its own level or serializers. */
 export function deferredChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
   const parent = logger as LevelAware;

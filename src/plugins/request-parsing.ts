@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preValidationHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { Ajv, type Options } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -50,7 +50,7 @@ export const requestParsingPlugin = fp(
       return ajv.compile(schema) as ReturnType<Parameters<FastifyInstance['setValidatorCompiler']>[0]>;
     });
 
-    app.addHook('preValidation', (request, _reply, done) => {
+    const rejectNul: preValidationHookHandler = (request, _reply, done) => {
       // A NUL reaches params and query only percent-encoded (the HTTP parser refuses a raw one), so
       // a URL without `%00` needs no walk; most requests carry no body.
       const inUrl = request.raw.url?.includes('%00') === true;
@@ -61,6 +61,19 @@ export const requestParsingPlugin = fp(
           ? undefined
           : new PrivxError(400, 'VALUE_INCORRECT_FORMAT', 'text must not contain NUL characters', { property }),
       );
+    };
+    // Only routes that take input get the check: a GET without path parameters or a query schema
+    // reads nothing from the request but its headers.
+    app.addHook('onRoute', (route: RouteOptions) => {
+      const schema = (route.schema ?? {}) as { params?: unknown; querystring?: unknown; body?: unknown };
+      const methods = [route.method].flat();
+      const takesInput =
+        schema.params !== undefined ||
+        schema.querystring !== undefined ||
+        schema.body !== undefined ||
+        /[:*]/.test(route.url) ||
+        methods.some((method) => method !== 'GET' && method !== 'HEAD');
+      if (takesInput) route.preValidation = [rejectNul, ...[route.preValidation ?? []].flat()];
     });
 
     // PrivX clients send `Content-Type: application/json` on GETs and empty bodies too.
