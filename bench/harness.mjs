@@ -1,5 +1,5 @@
 // Shared pieces of the benchmarks: child-process servers, autocannon runs, the results table.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -53,6 +53,17 @@ function stop(child) {
   });
 }
 
+/** Kernel clock ticks per second (the unit of /proc CPU times). */
+export const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU time (user + system) of a process so far, in ms, from /proc/PID/stat. */
+export function cpuMs(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of stat (11 and 12 after "state").
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
 /** RSS of a process in MB, from /proc. */
 export function rssMb(pid) {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -60,8 +71,12 @@ export function rssMb(pid) {
   return match ? Number(match[1]) / 1024 : NaN;
 }
 
-/** One autocannon run; returns requests/s and latency percentiles (ms). */
-export async function load(options) {
+/**
+ * One autocannon run; returns requests/s and latency percentiles (ms). With `serverPid`, also the
+ * server's CPU time (user + system) per request in µs.
+ */
+export async function load({ serverPid, ...options }) {
+  const cpuBefore = serverPid === undefined ? 0 : cpuMs(serverPid);
   const result = await autocannon({
     connections: 20,
     duration: 8,
@@ -74,13 +89,14 @@ export async function load(options) {
     p99: result.latency.p99,
     requests: result.requests.total,
     failures: non2xx,
+    ...(serverPid === undefined ? {} : { cpuUsPerRequest: ((cpuMs(serverPid) - cpuBefore) * 1000) / Math.max(result.requests.total, 1) }),
   };
 }
 
 /** Warms a target up briefly, then measures it. */
-export async function measure(options) {
+export async function measure({ serverPid, ...options }) {
   await autocannon({ connections: 10, duration: 2, ...options });
-  return load(options);
+  return load({ serverPid, ...options });
 }
 
 export const rows = [];

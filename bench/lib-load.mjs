@@ -1,8 +1,8 @@
 // Comparing two targets on a shared machine: short alternating rounds (ABBA…) instead of one long
 // run each, so a change in background load hits both sides alike; plus the CPU each side's
 // processes spent per request, which background load disturbs far less than requests/s.
-import { load } from './harness.mjs';
-import { childPids, cpuMs, machineCpuMs, treeCpuMs } from './lib-webproxy.mjs';
+import { cpuMs, load } from './harness.mjs';
+import { childPids, machineCpuMs, treeCpuMs } from './lib-webproxy.mjs';
 
 function combine(results, seconds) {
   const requests = results.reduce((sum, result) => sum + result.requests, 0);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseToml } from 'smol-toml';
-import { ROOT } from './harness.mjs';
+import { CLOCK_TICKS, cpuMs, ROOT } from './harness.mjs';
 
 // PRIVGATE_BENCH_DIST: run another build of privgate (e.g. a patched copy, to measure a proposed
 // fix before it lands); default the repository's dist/.
@@ -336,14 +336,6 @@ export function machineCpuMs() {
   return { busy: ((total - idle) * 1000) / CLOCK_TICKS, total: (total * 1000) / CLOCK_TICKS };
 }
 
-/** CPU time (user + system) of a process so far, in ms, from /proc/PID/stat. */
-export function cpuMs(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of stat (11 and 12 after "state").
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-}
-
 /** Bytes a process has read and written through read/write-family calls (sockets included), /proc/PID/io. */
 export function ioBytes(pid) {
   const text = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
@@ -362,7 +354,6 @@ export function treeCpuMs(pid) {
   }, 0);
 }
 
-export const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 /** Stops everything given (in reverse order), tolerating failures. */
 export async function stopAll(processes) {
