@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import crypto from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.js';
@@ -66,7 +66,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       childLoggerFactory: deferredChildLogger,
       // Fastify's per-request lines are written at info; above it they would be dropped anyway, so
       // skip building them. (Errors the app answers are logged by the error handler at any level.)
-      disableRequestLogging: () => !levelEnabled(app.log, 'info'),
+      logController: new LogController({ disableRequestLogging: () => !levelEnabled(app.log, 'info') }),
       bodyLimit: config.bodyLimit,
       exposeHeadRoutes: false,
       genReqId: () => crypto.randomUUID(),
