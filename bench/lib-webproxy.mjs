@@ -354,7 +354,6 @@ export function treeCpuMs(pid) {
   }, 0);
 }
 
-
 /** Stops everything given (in reverse order), tolerating failures. */
 export async function stopAll(processes) {
   for (const running of [...processes].reverse()) {

@@ -55,7 +55,12 @@ export function loggerOptions(level: LogLevel, stream?: Writable): FastifyServer
 }
 
 type LogMethod = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
-type LevelAware = FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean };
+/** A logger that can say whether a level is enabled (pino's loggers can). */
+type LevelAware = FastifyBaseLogger & { isLevelEnabled(level: string): boolean };
+
+function isLevelAware(logger: FastifyBaseLogger): logger is LevelAware {
+  return typeof (logger as Partial<LevelAware>).isLevelEnabled === 'function';
+}
 
 /**
  * A request's logger that becomes a real pino child (bound to the request id) only when a line is
@@ -66,7 +71,7 @@ class DeferredChildLogger implements FastifyBaseLogger {
   #child: FastifyBaseLogger | undefined;
 
   constructor(
-    readonly parent: LevelAware & { isLevelEnabled: (level: string) => boolean },
+    readonly parent: LevelAware,
     readonly bindings: Bindings,
   ) {}
 
@@ -123,15 +128,13 @@ class DeferredChildLogger implements FastifyBaseLogger {
 
 /** Whether `logger` writes lines at `level` (true for a logger that cannot tell). */
 export function levelEnabled(logger: FastifyBaseLogger, level: LogMethod): boolean {
-  const aware = logger as LevelAware;
-  return typeof aware.isLevelEnabled === 'function' ? aware.isLevelEnabled(level) : true;
+  return isLevelAware(logger) ? logger.isLevelEnabled(level) : true;
 }
 
 /** Fastify's `childLoggerFactory`: a {@link DeferredChildLogger} unless the route sets its own level or serializers. */
 export function deferredChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
-  const parent = logger as LevelAware;
-  if (options.level !== undefined || options.serializers !== undefined || typeof parent.isLevelEnabled !== 'function') {
+  if (options.level !== undefined || options.serializers !== undefined || !isLevelAware(logger)) {
     return logger.child(bindings, options);
   }
-  return new DeferredChildLogger(parent as LevelAware & { isLevelEnabled: (level: string) => boolean }, bindings);
+  return new DeferredChildLogger(logger, bindings);
 }

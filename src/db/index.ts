@@ -177,23 +177,21 @@ export function preparedQuery<Params extends readonly unknown[], Row>(
   };
   const parametersOf = (entry: Entry, params: Params): unknown[] =>
     entry.slots.map((slot, index) => (slot >= 0 ? params[slot] : entry.query.parameters[index]));
-  const now = (db: Kysely<Tables>, ...params: Params): Row[] | undefined => {
-    const entry = entryFor(db, params);
+  const rowsNow = (db: Kysely<Tables>, entry: Entry, params: Params): Row[] | undefined => {
     if (entry.statement === undefined) {
-      const reader = syncReaders.get(db);
-      const statement = reader?.prepare(entry.query.sql);
+      const statement = syncReaders.get(db)?.prepare(entry.query.sql);
       entry.statement = statement?.reader ? statement : null;
     }
     return entry.statement ? (entry.statement.all(parametersOf(entry, params)) as Row[]) : undefined;
   };
   const run = async (db: Kysely<Tables>, ...params: Params): Promise<Row[]> => {
-    const rows = now(db, ...params);
-    if (rows) return rows;
     const entry = entryFor(db, params);
+    const rows = rowsNow(db, entry, params);
+    if (rows) return rows;
     const result = await db.executeQuery<Row>({ ...entry.query, parameters: parametersOf(entry, params), queryId: createQueryId() });
     return result.rows;
   };
-  return Object.assign(run, { now });
+  return Object.assign(run, { now: (db: Kysely<Tables>, ...params: Params) => rowsNow(db, entryFor(db, params), params) });
 }
 
 /** True when `error` is a unique-constraint violation on either database. */
