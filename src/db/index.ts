@@ -77,7 +77,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     schema: undefined,
     close: async () => {
       syncReaders.delete(db);
-      reader.close();
+      reader.connection.close();
       await db.destroy();
     },
   };
@@ -91,12 +91,29 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
  * Kysely's promise chain, which on the hottest reads (settings, token checks) costs more than SQLite
  * running the statement.
  */
-const syncReaders = new WeakMap<Kysely<Tables>, BetterSqlite3.Database>();
+const syncReaders = new WeakMap<Kysely<Tables>, SyncReader>();
 
-function openReader(file: string): BetterSqlite3.Database {
-  const reader = new BetterSqlite3(file, { readonly: true });
-  reader.pragma('busy_timeout = 10000');
-  return reader;
+interface SyncReader {
+  connection: BetterSqlite3.Database;
+  dataVersion: BetterSqlite3.Statement<[], number>;
+}
+
+function openReader(file: string): SyncReader {
+  const connection = new BetterSqlite3(file, { readonly: true });
+  connection.pragma('busy_timeout = 10000');
+  return { connection, dataVersion: connection.prepare<[], number>('PRAGMA data_version').pluck() };
+}
+
+/**
+ * SQLite only: the read connection's `PRAGMA data_version`. SQLite changes it whenever another
+ * connection — this process's writer, or another process on the same file — has committed since
+ * the read connection last looked; equal answers mean nothing was committed in between. A value
+ * read on the read connection after this was taken is therefore current for as long as the
+ * answer stays the same, and checking costs a fraction of reading the row again. Undefined on
+ * PostgreSQL and for a transaction's handle.
+ */
+export function committedDataVersion(db: Kysely<Tables>): number | undefined {
+  return syncReaders.get(db)?.dataVersion.get();
 }
 
 const STATEMENT_CACHE_SIZE = 500;
@@ -179,7 +196,7 @@ export function preparedQuery<Params extends readonly unknown[], Row>(
     entry.slots.map((slot, index) => (slot >= 0 ? params[slot] : entry.query.parameters[index]));
   const rowsNow = (db: Kysely<Tables>, entry: Entry, params: Params): Row[] | undefined => {
     if (entry.statement === undefined) {
-      const statement = syncReaders.get(db)?.prepare(entry.query.sql);
+      const statement = syncReaders.get(db)?.connection.prepare(entry.query.sql);
       entry.statement = statement?.reader ? statement : null;
     }
     return entry.statement ? (entry.statement.all(parametersOf(entry, params)) as Row[]) : undefined;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, preparedQuery, type Database } from '../../src/db/index.js';
+import { committedDataVersion, openDatabase, preparedQuery, type Database } from '../../src/db/index.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { createTestStorage, testBackends, type TestStorage } from '../helpers/backends.js';
 
@@ -90,5 +90,27 @@ describe.each(testBackends())('preparedQuery on %s', (backend) => {
   it('refuses a builder that does not use a parameter as a query value', async () => {
     const broken = preparedQuery((db, _unused: string) => db.selectFrom('token_revocations').select('key'));
     await expect(broken(database.db, 'a')).rejects.toThrow(/parameter 0/);
+  });
+
+  it('committedDataVersion stays while nothing commits and changes after a commit by this process’s writer or another connection (SQLite only)', async () => {
+    const first = committedDataVersion(database.db);
+    if (backend === 'postgres') {
+      expect(first).toBeUndefined();
+      return;
+    }
+    expect(first).toBeTypeOf('number');
+    await revocations(database.db, 'a', 'b');
+    expect(committedDataVersion(database.db)).toBe(first);
+    await database.db.insertInto('token_revocations').values({ key: 'dv-1', issued_before: null, expires: '2999-01-01T00:00:00.000Z' }).execute();
+    const afterOwnWrite = committedDataVersion(database.db);
+    expect(afterOwnWrite).not.toBe(first);
+    const other = await openDatabase(storage);
+    try {
+      await other.db.deleteFrom('token_revocations').where('key', '=', 'dv-1').execute();
+    } finally {
+      await other.close();
+    }
+    expect(committedDataVersion(database.db)).not.toBe(afterOwnWrite);
+    await database.db.transaction().execute(async (trx) => expect(committedDataVersion(trx)).toBeUndefined());
   });
 });

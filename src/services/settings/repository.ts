@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import { preparedQuery } from '../../db/index.js';
+import { committedDataVersion, preparedQuery } from '../../db/index.js';
 import type { Tables } from '../../db/schema.js';
 import { PrivxError } from '../../errors.js';
 import { timestamp } from '../../lib/time.js';
@@ -17,8 +17,10 @@ import type { SettingsScope, SettingsSection } from './registry.js';
  * `update … set version = version + 1 … where version = <read>`. A write conditioned on a version
  * (`If-Match`) that is no longer current fails with 409 CONFLICT and changes nothing; an
  * unconditioned write re-reads and retries, so it is last-write-wins but never loses a version
- * step or an audit record. Every read goes to the database (only the JSON parse of the text last
- * read is reused), so a write is visible to the next read on every node.
+ * step or an audit record. Every read asks the database, so a write is visible to the next read on
+ * every node: PostgreSQL reads the row; SQLite reads it again whenever the file's data version says
+ * any connection has committed since (see readSectionNow). Only the JSON parse of the text last read
+ * is reused.
  */
 
 export interface SectionState {
@@ -70,8 +72,8 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * The last stored text of each section and its shaped value. Only the parsing is remembered: the
- * row is still read on every call, so a write on another node shows on the next read here. The
- * value is frozen because every reader shares it.
+ * stored text decides, so a write on another node shows on the next read here. The value is
+ * frozen because every reader shares it.
  */
 const parsed = new WeakMap<SettingsSection, { text: string | undefined; value: unknown }>();
 
@@ -98,13 +100,28 @@ export async function readSection(db: Kysely<Tables>, scope: SettingsScope, sect
   return stateOf(section, row);
 }
 
+/** Per SQLite handle and section: the state readSectionNow last read and the data version taken before it. */
+const committedStates = new WeakMap<Kysely<Tables>, Map<SettingsSection, { dataVersion: number; state: SectionState }>>();
+
 /**
  * {@link readSection} without waiting where the database allows it (SQLite's read connection);
- * undefined where the caller must await {@link readSection} instead. Same freshness: the row is read.
+ * undefined where the caller must await {@link readSection} instead. Same freshness: SQLite's data
+ * version is taken first and the row read only when it changed since this section was last read,
+ * so a commit by any connection or process is seen by the next call. (Taking the version before
+ * the row means a commit landing between the two only causes one more read, never a stale answer.)
  */
 export function readSectionNow(db: Kysely<Tables>, scope: SettingsScope, section: SettingsSection): SectionState | undefined {
+  const dataVersion = committedDataVersion(db);
+  if (dataVersion === undefined) return undefined;
+  let states = committedStates.get(db);
+  if (!states) committedStates.set(db, (states = new Map()));
+  const known = states.get(section);
+  if (known?.dataVersion === dataVersion) return known.state;
   const rows = selectSection.now(db, scope.name, section.name);
-  return rows && stateOf(section, rows[0]);
+  if (!rows) return undefined;
+  const state = stateOf(section, rows[0]);
+  states.set(section, { dataVersion, state });
+  return state;
 }
 
 /** Current values and versions of every section of a scope, in declaration order (one query). */
