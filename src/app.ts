@@ -1,5 +1,7 @@
 import type { Writable } from 'node:stream';
 import crypto from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -8,7 +10,8 @@ import type { AppContext } from './context.js';
 import { openDatabase, type Database } from './db/index.js';
 import { migrateToLatest } from './db/migrate.js';
 import { systemClock, type Clock } from './lib/time.js';
-import { authenticatePlugin } from './plugins/authenticate.js';
+import { authenticatePlugin, rememberedPrincipal } from './plugins/authenticate.js';
+import { HotReads, hotReadsPlugin } from './plugins/hot-reads.js';
 import { errorHandlerPlugin } from './plugins/error-handler.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { requestParsingPlugin } from './plugins/request-parsing.js';
@@ -37,6 +40,16 @@ export interface BuildOptions {
   logStream?: Writable;
   /** How often this node purges expired security rows (default every 10 minutes). */
   housekeepingIntervalMs?: number;
+}
+
+/** A response's `x-request-id` (and its log lines' `reqId`). */
+const requestId = (): string => crypto.randomUUID();
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The routes answered before Fastify when their answer is known now (see HotReads). */
+    hotReads: HotReads;
+  }
 }
 
 /** The PrivX services privgate serves, each a plugin under its URL prefix. */
@@ -69,12 +82,26 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       logController: new LogController({ disableRequestLogging: () => !levelEnabled(app.log, 'info') }),
       bodyLimit: config.bodyLimit,
       exposeHeadRoutes: false,
-      genReqId: () => crypto.randomUUID(),
+      genReqId: requestId,
       return503OnClosing: true,
       // Clients percent-encode path parameters; ids never legitimately hold a '/', so a long one is an attack.
       routerOptions: { maxParamLength: 500, ignoreTrailingSlash: true },
-      ...(options.https ? { https: options.https } : {}),
+      // Our own server so that hot reads (see HotReads) see a request before Fastify does; set up
+      // with Fastify's own timeouts, as Fastify would set up the server it creates.
+      serverFactory: (handler, factoryOptions) => {
+        const settings = factoryOptions as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number; maxRequestsPerSocket?: number };
+        const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
+          if (!hotReads?.serve(request, response)) handler(request, response);
+        };
+        const server = options.https ? https.createServer(options.https, onRequest) : http.createServer(onRequest);
+        server.keepAliveTimeout = settings.keepAliveTimeout ?? server.keepAliveTimeout;
+        server.requestTimeout = settings.requestTimeout ?? server.requestTimeout;
+        server.setTimeout(settings.connectionTimeout ?? 0);
+        if (settings.maxRequestsPerSocket) server.maxRequestsPerSocket = settings.maxRequestsPerSocket;
+        return server;
+      },
     };
+    let hotReads: HotReads | undefined;
     const app = Fastify(serverOptions).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
 
     const context: AppContext = {
@@ -99,11 +126,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const tokens = new TokenService(context);
     await tokens.start();
     app.decorate('tokens', tokens);
+    hotReads = new HotReads({
+      access: (header, connection, permissions) => rememberedPrincipal(tokens, header, connection, permissions) !== undefined,
+      requestId,
+      log: app.log,
+    });
+    app.decorate('hotReads', hotReads);
 
     // Set before anything can answer, so every response (401s and errors included) carries them; an
     // onRequest hook rather than onSend keeps the response path free of a hook. Callback style: no
-    // promise per request.
-    app.addHook('onRequest', (request, reply, done) => {
+    // promise per request. HotReads sets the same two headers on the answers it gives itself.
+    app.addHook('onRequest', function stampResponse(request, reply, done) {
       reply.header('x-request-id', request.id);
       reply.header('cache-control', 'no-store');
       done();
@@ -113,6 +146,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(requestParsingPlugin);
     await app.register(formbody, { bodyLimit: config.bodyLimit });
     await app.register(authenticatePlugin, { verifier: tokens, onRejected: rejectedTokenAuditor(context) });
+    await app.register(hotReadsPlugin, { hotReads });
     await app.register(openApiPlugin);
     for (const [prefix, service] of SERVICES) await app.register(service, { prefix });
     // Started once the app is ready; stopped before the database closes (onClose runs last-added first).

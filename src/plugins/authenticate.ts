@@ -29,10 +29,9 @@ interface PresentedToken {
 }
 type MemoSocket = { [lastPresented]?: PresentedToken };
 
-function presentedToken(request: FastifyRequest, verifier: AccessTokenVerifier): PresentedToken | undefined {
-  const header = request.headers.authorization;
+function presentedToken(header: string | undefined, connection: object | null, verifier: AccessTokenVerifier): PresentedToken | undefined {
   if (!header) return undefined;
-  const socket = request.raw.socket as unknown as MemoSocket | null;
+  const socket = connection as MemoSocket | null;
   const last = socket?.[lastPresented];
   if (last !== undefined && last.header === header) return last;
   const token = BEARER.exec(header)?.[1];
@@ -40,6 +39,18 @@ function presentedToken(request: FastifyRequest, verifier: AccessTokenVerifier):
   const presented = { header, token, key: verifier.keyOf(token) };
   if (socket) socket[lastPresented] = presented;
   return presented;
+}
+
+/**
+ * The principal of an Authorization header when the verifier already knows the token is good
+ * (a remembered check, no waiting) and it holds one of `permissions`; undefined in every other
+ * case — no or bad header, a token not remembered, rejected or lacking the scope. For answering
+ * without the full guard (see HotReads); the guard itself gives the reasons and the right status.
+ */
+export function rememberedPrincipal(verifier: AccessTokenVerifier, header: string | undefined, connection: object | null, permissions: readonly Scope[]): Principal | undefined {
+  const presented = presentedToken(header, connection, verifier);
+  const result = presented && verifier.checkRemembered?.(presented.token, presented.key);
+  return result?.ok && hasAnyScope(result.principal, permissions) ? result.principal : undefined;
 }
 
 /** Told about every presented-but-rejected token (for the audit trail). */
@@ -94,7 +105,7 @@ export const authenticatePlugin = fp<{ verifier: AccessTokenVerifier; onRejected
     // accepted without a promise or a database round trip (see TokenService.checkRemembered).
     const guard = (permissions: readonly Scope[]): onRequestHookHandler =>
       function authenticate(request, _reply, done) {
-        const presented = presentedToken(request, options.verifier);
+        const presented = presentedToken(request.headers.authorization, request.raw.socket, options.verifier);
         if (!presented) {
           done(unauthorized('missing bearer access token'));
           return;

@@ -6,7 +6,7 @@ import { resolveEffectiveServiceOptions, type EffectiveServiceOptions, type Serv
 import { timestamp } from '../../lib/time.js';
 import type { Principal } from '../auth/principal.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
-import { findScope, findSection } from '../settings/registry.js';
+import { findScope, findSection, type SettingsScope, type SettingsSection } from '../settings/registry.js';
 import { readSection, readSectionNow, type SectionState } from '../settings/repository.js';
 import { SERVER_FIELDS, type Host, type HostDocument } from './host-document.js';
 import { bumpPolicyVersion } from './policy-version.js';
@@ -21,11 +21,14 @@ export interface HostActor {
 
 // ─── default service options ────────────────────────────────────────────────────────────────
 
-function defaultServiceOptionsSection() {
+let defaultServiceOptionsEntry: { scope: SettingsScope; section: SettingsSection } | undefined;
+
+function defaultServiceOptionsSection(): { scope: SettingsScope; section: SettingsSection } {
+  if (defaultServiceOptionsEntry) return defaultServiceOptionsEntry;
   const scope = findScope('host-store');
   const section = scope && findSection(scope, 'default_service_options');
   if (!scope || !section) throw new Error('settings registry lacks host-store/default_service_options');
-  return { scope, section };
+  return (defaultServiceOptionsEntry = { scope, section });
 }
 
 /** The installation's default service options and their settings version (0 = factory defaults). */

@@ -1,9 +1,12 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { errorResponses } from '../../schemas.js';
 import { formatEtag } from '../settings/repository.js';
 import type { ServiceOptions } from '../../lib/service-options.js';
 import { readDefaultServiceOptions, readDefaultServiceOptionsNow } from './repository.js';
 import { ServiceOptionsSchema } from './schemas.js';
+import type { HotAnswer } from '../../plugins/hot-reads.js';
+
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 /**
  * `/host-store/api/v1/settings/*`: the host store's read side of its settings. They are changed
@@ -12,10 +15,32 @@ import { ServiceOptionsSchema } from './schemas.js';
 export function registerHostStoreSettingsRoutes(app: FastifyInstance): void {
   const db = app.context.database.db;
 
+  /**
+   * The answer for a state, serialized once per state: the current value is still asked of the
+   * database on every request (see readSectionNow), only its serialization is reused. A stored
+   * value is parsed into a new object whenever its text changes, and a PUT of the same value bumps
+   * the version, so a changed setting always misses. The value is complete and shaped by the
+   * section's defaults (see readSection), so plain JSON is the documented shape. Kept as a string:
+   * Node sends a string body in one write with the head.
+   */
+  let last: { options: ServiceOptions; version: number; answer: HotAnswer } | undefined;
+  const answerFor = ({ options, version }: { options: ServiceOptions; version: number }): HotAnswer => {
+    if (last?.options !== options || last.version !== version) {
+      last = { options, version, answer: { body: JSON.stringify(options), etag: formatEtag(String(version)) } };
+    }
+    return last.answer;
+  };
+  const send = (reply: FastifyReply, { body, etag }: HotAnswer) => reply.header('etag', etag).type(JSON_CONTENT_TYPE).send(body);
+  // Synchronous on SQLite: polled by every service, so also answered as a hot read.
+  const hotRead = (): HotAnswer | undefined => {
+    const now = readDefaultServiceOptionsNow(db);
+    return now && answerFor(now);
+  };
+
   app.get(
     '/settings/default_service_options',
     {
-      config: { permissions: ['admin', 'hosts-manage', 'service'] },
+      config: { permissions: ['admin', 'hosts-manage', 'service'], hotRead },
       schema: {
         summary: 'Get the default service options',
         description: 'Changed through `PUT /settings/api/v1/settings/host-store/default_service_options`. The `ETag` is the settings version.',
@@ -23,12 +48,11 @@ export function registerHostStoreSettingsRoutes(app: FastifyInstance): void {
         response: { 200: ServiceOptionsSchema, ...errorResponses(401, 403) },
       },
     },
-    // Not async: on SQLite the read completes synchronously and the reply goes out without a promise.
+    // Not async: when the read completes synchronously the reply goes out without a promise.
     (_request, reply) => {
-      const send = ({ options, version }: { options: ServiceOptions; version: number }) => reply.header('etag', formatEtag(String(version))).send(options);
-      const now = readDefaultServiceOptionsNow(db);
-      if (now) send(now);
-      else readDefaultServiceOptions(db).then(send, (error: unknown) => reply.send(error));
+      const now = hotRead();
+      if (now) send(reply, now);
+      else readDefaultServiceOptions(db).then((state) => send(reply, answerFor(state)), (error: unknown) => reply.send(error));
     },
   );
 }
