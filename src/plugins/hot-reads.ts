@@ -81,9 +81,7 @@ export class HotReads {
     if (request.method !== 'GET' || this.#closing) return false;
     const route = this.#routes.get(request.url ?? '');
     if (!route) return false;
-    const authorization = plainGetAuthorization(request.rawHeaders);
-    if (authorization === undefined || !this.#options.access(authorization, request.socket, route.permissions)) return false;
-    const answer = route.read();
+    const answer = this.#answer(route, request);
     if (!answer) return false;
     this.served += 1;
     const id = this.#options.requestId();
@@ -97,6 +95,21 @@ export class HotReads {
     });
     response.end(answer.body);
     return true;
+  }
+
+  /**
+   * The route's answer when the request qualifies, else undefined. A failure here (the database
+   * closing under a read, say) is not ours to report: the request goes to the route, whose error
+   * handling answers and logs it.
+   */
+  #answer(route: HotRoute, request: IncomingMessage): HotAnswer | undefined {
+    try {
+      const authorization = plainGetAuthorization(request.rawHeaders);
+      if (authorization === undefined || !this.#options.access(authorization, request.socket, route.permissions)) return undefined;
+      return route.read();
+    } catch {
+      return undefined;
+    }
   }
 }
 

@@ -1,6 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HotReads } from '../../src/plugins/hot-reads.js';
 import { openDatabase, type Database } from '../../src/db/index.js';
 import { DEFAULT_SERVICE_OPTIONS, type ServiceOptions } from '../../src/lib/service-options.js';
 import { bearer, createTestApp, tokenWith, type TestApp } from '../helpers/app.js';
@@ -196,5 +198,49 @@ describe.each(testBackends())('hot reads of the default service options on %s', 
     expect(at).toBeGreaterThanOrEqual(0);
     const hooks = routes.slice(at + 1).filter((line, index, all) => line.includes('•') && all.slice(0, index).every((earlier) => earlier.includes('•')));
     expect(hooks.map((line) => line.replace(/^[│\s]+/, ''))).toEqual(['• (onRequest) ["stampResponse()","authenticate()"]']);
+  });
+});
+
+describe('HotReads on its own', () => {
+  it('leaves a request to the next handler when the reader or the token check throws, instead of failing the connection', async () => {
+    const logs: string[] = [];
+    const access = (header: string | undefined): boolean => {
+      if (header === 'Bearer throw') throw new Error('token store closed');
+      return header === 'Bearer ok';
+    };
+    const hot = new HotReads({ access, requestId: () => 'id', log: pino({ level: 'warn' }, { write: (line: string) => logs.push(line) }) });
+    hot.add('/broken', ['admin'], () => {
+      throw new Error('database closed');
+    });
+    hot.add('/fine', ['admin'], () => ({ body: '{"a":1}', etag: '"7"' }));
+    const server = http.createServer((request, response) => {
+      if (hot.serve(request, response)) return;
+      response.writeHead(599);
+      response.end('route');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const get = (path: string, authorization: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path, headers: { authorization } }, (response) => {
+            let body = '';
+            response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+            response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+          })
+          .on('error', reject);
+      });
+    try {
+      expect(await get('/broken', 'Bearer ok')).toEqual({ status: 599, body: 'route' });
+      expect(await get('/fine', 'Bearer throw')).toEqual({ status: 599, body: 'route' });
+      expect(await get('/fine', 'Bearer other')).toEqual({ status: 599, body: 'route' });
+      expect(await get('/fine', 'Bearer ok')).toEqual({ status: 200, body: '{"a":1}' });
+      expect(hot.served).toBe(1);
+      hot.close();
+      expect(await get('/fine', 'Bearer ok')).toEqual({ status: 599, body: 'route' });
+      expect(logs).toEqual([]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
