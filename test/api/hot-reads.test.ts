@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HotReads } from '../../src/plugins/hot-reads.js';
 import { openDatabase, type Database } from '../../src/db/index.js';
 import { DEFAULT_SERVICE_OPTIONS, type ServiceOptions } from '../../src/lib/service-options.js';
-import { bearer, createTestApp, tokenWith, type TestApp } from '../helpers/app.js';
+import { bearer, createTestApp, serviceOptionsWith, tokenWith, type TestApp } from '../helpers/app.js';
 import { createTestStorage, testBackends, type TestStorage } from '../helpers/backends.js';
 
 const SEED_URL = '/host-store/api/v1/settings/default_service_options';
@@ -17,11 +17,7 @@ interface Exchange {
   body: string;
 }
 
-function options(change: (value: ServiceOptions) => void): ServiceOptions {
-  const copy = structuredClone(DEFAULT_SERVICE_OPTIONS) as ServiceOptions;
-  change(copy);
-  return copy;
-}
+const options = serviceOptionsWith;
 
 // Hot reads happen in the HTTP server's request event, so these tests talk to a listening node over
 // a real socket (app.inject never reaches that event; it always runs the Fastify route).

@@ -3,17 +3,13 @@ import { DEFAULT_SERVICE_OPTIONS, type ServiceOptions } from '../../src/lib/serv
 import { currentPolicyVersion } from '../../src/services/host-store/policy-version.js';
 import { getDefaultServiceOptions } from '../../src/services/host-store/repository.js';
 import { testBackends } from '../helpers/backends.js';
-import { bearer, createTestApp, envelope, tokenWith, type TestApp } from '../helpers/app.js';
+import { bearer, createTestApp, serviceOptionsWith, envelope, tokenWith, type TestApp } from '../helpers/app.js';
 
 const SECTION_URL = '/settings/api/v1/settings/host-store/default_service_options';
 const SCOPE_URL = '/settings/api/v1/settings/host-store';
 const SEED_URL = '/host-store/api/v1/settings/default_service_options';
 
-function options(change: (options: ServiceOptions) => void = () => undefined): ServiceOptions {
-  const copy = structuredClone(DEFAULT_SERVICE_OPTIONS) as ServiceOptions;
-  change(copy);
-  return copy;
-}
+const options = serviceOptionsWith;
 
 describe.each(testBackends())('settings service on %s', (backend) => {
   let testApp: TestApp;

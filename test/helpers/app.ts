@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Clock } from '../../src/lib/time.js';
+import { DEFAULT_SERVICE_OPTIONS, type ServiceOptions } from '../../src/lib/service-options.js';
 import { createApiClient } from '../../src/services/local-user-store/repository.js';
 import { createRole } from '../../src/services/role-store/repository.js';
 import { ADMIN_ROLE_ID } from '../../src/services/role-store/permissions.js';
@@ -87,6 +88,13 @@ export async function tokenWith(testApp: TestApp, permissions: string[] | 'admin
   const response = await app.inject(passwordGrantRequest(credentials));
   if (response.statusCode !== 200) throw new Error(`password grant failed: ${response.statusCode} ${response.body}`);
   return { token: (response.json() as { access_token: string }).access_token, credentials };
+}
+
+/** A copy of the factory default service options with `change` applied. */
+export function serviceOptionsWith(change: (options: ServiceOptions) => void = () => undefined): ServiceOptions {
+  const copy = structuredClone(DEFAULT_SERVICE_OPTIONS) as ServiceOptions;
+  change(copy);
+  return copy;
 }
 
 export function bearer(token: string): Record<string, string> {
