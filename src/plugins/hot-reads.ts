@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { FastifyBaseLogger, FastifyInstance, RouteOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Scope } from '../services/role-store/permissions.js';
 import { levelEnabled } from '../logging.js';
@@ -39,6 +39,11 @@ interface HotRoute {
 }
 
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/** Sends a hot read's answer through the route (when the hot path left the request to it), with the same headers. */
+export function replyWithAnswer(reply: FastifyReply, answer: HotAnswer): void {
+  reply.header('etag', answer.etag).type(JSON_CONTENT_TYPE).send(answer.body);
+}
 
 /**
  * Hot reads: the GET routes that services and data-plane daemons poll all the time (the default

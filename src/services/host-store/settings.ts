@@ -1,12 +1,10 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { errorResponses } from '../../schemas.js';
 import { formatEtag } from '../settings/repository.js';
 import type { ServiceOptions } from '../../lib/service-options.js';
 import { readDefaultServiceOptions, readDefaultServiceOptionsNow } from './repository.js';
 import { ServiceOptionsSchema } from './schemas.js';
-import type { HotAnswer } from '../../plugins/hot-reads.js';
-
-const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+import { replyWithAnswer, type HotAnswer } from '../../plugins/hot-reads.js';
 
 /**
  * `/host-store/api/v1/settings/*`: the host store's read side of its settings. They are changed
@@ -30,7 +28,6 @@ export function registerHostStoreSettingsRoutes(app: FastifyInstance): void {
     }
     return last.answer;
   };
-  const send = (reply: FastifyReply, { body, etag }: HotAnswer) => reply.header('etag', etag).type(JSON_CONTENT_TYPE).send(body);
   // Synchronous on SQLite: polled by every service, so also answered as a hot read.
   const hotRead = (): HotAnswer | undefined => {
     const now = readDefaultServiceOptionsNow(db);
@@ -51,8 +48,8 @@ export function registerHostStoreSettingsRoutes(app: FastifyInstance): void {
     // Not async: when the read completes synchronously the reply goes out without a promise.
     (_request, reply) => {
       const now = hotRead();
-      if (now) send(reply, now);
-      else readDefaultServiceOptions(db).then((state) => send(reply, answerFor(state)), (error: unknown) => reply.send(error));
+      if (now) replyWithAnswer(reply, now);
+      else readDefaultServiceOptions(db).then((state) => replyWithAnswer(reply, answerFor(state)), (error: unknown) => reply.send(error));
     },
   );
 }
