@@ -1,3 +1,5 @@
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { committedDataVersion, openDatabase, preparedQuery, type Database } from '../../src/db/index.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
@@ -112,5 +114,29 @@ describe.each(testBackends())('preparedQuery on %s', (backend) => {
     }
     expect(committedDataVersion(database.db)).not.toBe(afterOwnWrite);
     await database.db.transaction().execute(async (trx) => expect(committedDataVersion(trx)).toBeUndefined());
+  });
+
+  it('committedDataVersion sees every commit of a burst, and the first commit after a checkpoint that empties the WAL (SQLite only)', async () => {
+    if (backend === 'postgres') return;
+    const seen = new Set<number | undefined>([committedDataVersion(database.db)]);
+    for (let index = 0; index < 5; index += 1) {
+      await database.db.insertInto('token_revocations').values({ key: `burst-${index}`, issued_before: null, expires: '2999-01-01T00:00:00.000Z' }).execute();
+      const version = committedDataVersion(database.db);
+      expect(seen.has(version)).toBe(false);
+      seen.add(version);
+      expect(committedDataVersion(database.db)).toBe(version);
+    }
+    const other = new BetterSqlite3(path.join(storage.dataDir, 'privgate.db'));
+    try {
+      // Restarts the WAL: the WAL index header is rewritten and its frame count drops to zero.
+      expect(other.pragma('wal_checkpoint(TRUNCATE)', { simple: true })).toBe(0);
+      const afterCheckpoint = committedDataVersion(database.db);
+      expect(committedDataVersion(database.db)).toBe(afterCheckpoint);
+      other.prepare('delete from token_revocations where key like ?').run('burst-%');
+      expect(committedDataVersion(database.db)).not.toBe(afterCheckpoint);
+    } finally {
+      other.close();
+    }
+    expect(await database.db.selectFrom('token_revocations').select('key').where('key', 'like', 'burst-%').execute()).toEqual([]);
   });
 });
