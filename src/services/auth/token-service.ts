@@ -86,8 +86,11 @@ const MAX_REFRESH_TOKEN_LENGTH = 2048;
 interface VerifiedToken {
   principal: Principal;
   expiresAtMs: number;
+  issuedAtMs: number;
   jtiKey: string;
   subjectKey: string;
+  /** The answer while the token is not revoked: made once, handed out on every remembered check. */
+  accepted: TokenCheck;
 }
 
 /** What the database said about one revocation key, and when we asked (performance.now()). */
@@ -222,11 +225,12 @@ export class TokenService implements AccessTokenVerifier {
   checkRemembered(token: string, key: string = tokenCacheKey(token)): TokenCheck | undefined {
     const verified = this.#verified.get(key);
     if (!verified || verified.expiresAtMs + TOKEN_CLOCK_TOLERANCE_SECONDS * 1000 <= this.context.clock.now().getTime()) return undefined;
-    const byJti = this.freshRevocation(verified.jtiKey);
-    const bySubject = this.freshRevocation(verified.subjectKey);
-    if (!byJti || !bySubject) return undefined;
-    const issuedAtMs = verified.principal.issuedAt.getTime();
-    return revokedBy(byJti, issuedAtMs) || revokedBy(bySubject, issuedAtMs) ? { ok: false, reason: 'revoked' } : { ok: true, principal: verified.principal };
+    // Both revocation states must be recent enough to act on (fetched within the propagation bound).
+    const freshAfter = performance.now() - REVOCATION_PROPAGATION_MS;
+    const byJti = this.#revocations.get(verified.jtiKey);
+    const bySubject = this.#revocations.get(verified.subjectKey);
+    if (!byJti || !bySubject || byJti.fetchedAt <= freshAfter || bySubject.fetchedAt <= freshAfter) return undefined;
+    return revokedBy(byJti, verified.issuedAtMs) || revokedBy(bySubject, verified.issuedAtMs) ? { ok: false, reason: 'revoked' } : verified.accepted;
   }
 
   private async checkFully(token: string, cacheKey: string): Promise<TokenCheck> {
@@ -240,7 +244,14 @@ export class TokenService implements AccessTokenVerifier {
       const parsed = await this.parse(token, now);
       if (!parsed.ok) return parsed;
       const principal = parsed.principal;
-      verified = { principal, expiresAtMs: principal.expiresAt.getTime(), jtiKey: `jti:${principal.jti}`, subjectKey: subjectKey(principal.type, principal.id) };
+      verified = {
+        principal,
+        expiresAtMs: principal.expiresAt.getTime(),
+        issuedAtMs: principal.issuedAt.getTime(),
+        jtiKey: `jti:${principal.jti}`,
+        subjectKey: subjectKey(principal.type, principal.id),
+        accepted: { ok: true, principal },
+      };
       this.remember(cacheKey, verified);
     }
     const revoked = await this.isRevoked(verified.jtiKey, verified.subjectKey, verified.principal.issuedAt.getTime());
@@ -298,12 +309,6 @@ export class TokenService implements AccessTokenVerifier {
   }
 
   // ─── revocation ──────────────────────────────────────────────────────────────────────────
-
-  /** The remembered state of a revocation key if it is recent enough to act on. */
-  private freshRevocation(key: string): RevocationState | undefined {
-    const state = this.#revocations.get(key);
-    return state && performance.now() - state.fetchedAt < REVOCATION_PROPAGATION_MS ? state : undefined;
-  }
 
   private rememberRevocation(key: string, state: RevocationState): void {
     this.#revocations.delete(key);
