@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HotReads } from '../../src/plugins/hot-reads.js';
+import { REVOCATION_PROPAGATION_MS } from '../../src/services/auth/token-service.js';
 import { openDatabase, type Database } from '../../src/db/index.js';
 import { DEFAULT_SERVICE_OPTIONS, type ServiceOptions } from '../../src/lib/service-options.js';
 import { bearer, createTestApp, serviceOptionsWith, tokenWith, type TestApp } from '../helpers/app.js';
@@ -164,6 +165,30 @@ describe.each(testBackends())('hot reads of the default service options on %s', 
     expect(refused.status).toBe(401);
     expect(JSON.parse(refused.body)).toMatchObject({ error_code: 'INVALID_TOKEN' });
     expect(refused.hot).toBe(false);
+  });
+
+  it('reads a token’s revocation state again once it is over the propagation bound old, and refuses a revocation another node committed', async () => {
+    const { token } = await tokenWith(node, ['hosts-manage']);
+    await warm(token);
+    const pause = () => new Promise((resolve) => setTimeout(resolve, REVOCATION_PROPAGATION_MS + 50));
+    await pause();
+    // The remembered answer is stale now: SQLite reads it again without waiting and stays on the hot path.
+    const rechecked = await sendCounted(SEED_URL, bearer(token));
+    expect(rechecked.status).toBe(200);
+    expect(rechecked.hot).toBe(backend === 'sqlite');
+    const { jti } = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8')) as { jti: string };
+    const other: Database = await openDatabase({ databaseUrl: storage.databaseUrl, databaseSchema: storage.databaseSchema, dataDir: storage.dataDir });
+    try {
+      await other.db.insertInto('token_revocations').values({ key: `jti:${jti}`, issued_before: null, expires: new Date(Date.now() + 3_600_000).toISOString() }).execute();
+    } finally {
+      await other.close();
+    }
+    await pause();
+    const refused = await sendCounted(SEED_URL, bearer(token));
+    expect(refused.status).toBe(401);
+    expect(JSON.parse(refused.body)).toMatchObject({ error_code: 'INVALID_TOKEN' });
+    expect(refused.hot).toBe(false);
+    expect((await send(SEED_URL, bearer(admin))).status).toBe(200);
   });
 
   it('writes the same two request lines at level info as the route does, bound to the response’s request id', async () => {

@@ -105,6 +105,12 @@ const selectRevocations = preparedQuery((db, first: string, second: string) =>
   db.selectFrom('token_revocations').select(['key', 'issued_before']).where('key', 'in', [first, second]),
 );
 
+/** The state of `key` in the rows of {@link selectRevocations} read at `fetchedAt`. */
+function revocationStateOf(rows: readonly { key: string; issued_before: string | null }[], key: string, fetchedAt: number): RevocationState {
+  const row = rows.find((candidate) => candidate.key === key);
+  return { present: row !== undefined, issuedBeforeMs: row?.issued_before ? Date.parse(row.issued_before) : null, fetchedAt };
+}
+
 function revokedBy(state: RevocationState, issuedAtMs: number): boolean {
   return state.present && (state.issuedBeforeMs === null || state.issuedBeforeMs > issuedAtMs);
 }
@@ -225,11 +231,21 @@ export class TokenService implements AccessTokenVerifier {
   checkRemembered(token: string, key: string = tokenCacheKey(token)): TokenCheck | undefined {
     const verified = this.#verified.get(key);
     if (!verified || verified.expiresAtMs + TOKEN_CLOCK_TOLERANCE_SECONDS * 1000 <= this.context.clock.now().getTime()) return undefined;
-    // Both revocation states must be recent enough to act on (fetched within the propagation bound).
+    // Both revocation states must be recent enough to act on (fetched within the propagation bound);
+    // when they are not, they are read again here if the database can answer without waiting.
     const freshAfter = performance.now() - REVOCATION_PROPAGATION_MS;
-    const byJti = this.#revocations.get(verified.jtiKey);
-    const bySubject = this.#revocations.get(verified.subjectKey);
-    if (!byJti || !bySubject || byJti.fetchedAt <= freshAfter || bySubject.fetchedAt <= freshAfter) return undefined;
+    let byJti = this.#revocations.get(verified.jtiKey);
+    let bySubject = this.#revocations.get(verified.subjectKey);
+    if (!byJti || !bySubject || byJti.fetchedAt <= freshAfter || bySubject.fetchedAt <= freshAfter) {
+      const fetchedAt = performance.now();
+      const rows = selectRevocations.now(this.context.database.db, verified.jtiKey, verified.subjectKey);
+      if (!rows) return undefined;
+      byJti = revocationStateOf(rows, verified.jtiKey, fetchedAt);
+      bySubject = revocationStateOf(rows, verified.subjectKey, fetchedAt);
+      // Nothing can have run between the read and this (no await), so no local revocation overlapped.
+      this.rememberRevocation(verified.jtiKey, byJti);
+      this.rememberRevocation(verified.subjectKey, bySubject);
+    }
     return revokedBy(byJti, verified.issuedAtMs) || revokedBy(bySubject, verified.issuedAtMs) ? { ok: false, reason: 'revoked' } : verified.accepted;
   }
 
@@ -326,12 +342,8 @@ export class TokenService implements AccessTokenVerifier {
     const generation = this.#revocationGeneration;
     const fetchedAt = performance.now();
     const rows = await selectRevocations(this.context.database.db, jtiKey, subjectKeyValue);
-    const stateOf = (key: string): RevocationState => {
-      const row = rows.find((candidate) => candidate.key === key);
-      return { present: row !== undefined, issuedBeforeMs: row?.issued_before ? Date.parse(row.issued_before) : null, fetchedAt };
-    };
-    const byJti = stateOf(jtiKey);
-    const bySubject = stateOf(subjectKeyValue);
+    const byJti = revocationStateOf(rows, jtiKey, fetchedAt);
+    const bySubject = revocationStateOf(rows, subjectKeyValue, fetchedAt);
     if (generation === this.#revocationGeneration) {
       this.rememberRevocation(jtiKey, byJti);
       this.rememberRevocation(subjectKeyValue, bySubject);
