@@ -270,7 +270,7 @@ export class TokenService implements AccessTokenVerifier {
       };
       this.remember(cacheKey, verified);
     }
-    const revoked = await this.isRevoked(verified.jtiKey, verified.subjectKey, verified.principal.issuedAt.getTime());
+    const revoked = await this.isRevoked(verified.jtiKey, verified.subjectKey, verified.issuedAtMs);
     return revoked ? { ok: false, reason: 'revoked' } : { ok: true, principal: verified.principal };
   }
 
