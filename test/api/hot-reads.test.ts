@@ -67,6 +67,23 @@ describe.each(testBackends())('hot reads of the default service options on %s', 
   /** A token the node has verified once already (the hot path answers only remembered tokens). */
   const warm = async (token: string) => expect((await send(SEED_URL, bearer(token))).status).toBe(200);
 
+  /** Runs `write` on a second database connection (what another node or process would do), then closes it. */
+  const throughAnotherConnection = async (write: (other: Database) => Promise<void>): Promise<void> => {
+    const other = await openDatabase(storage);
+    try {
+      await write(other);
+    } finally {
+      await other.close();
+    }
+  };
+
+  /** The request went to the route, which refused it with `status` and the PrivX `errorCode`. */
+  const expectRefusedByRoute = (exchange: Exchange & { hot: boolean }, status: number, errorCode: string) => {
+    expect(exchange.status).toBe(status);
+    expect(JSON.parse(exchange.body)).toMatchObject({ error_code: errorCode });
+    expect(exchange.hot).toBe(false);
+  };
+
   const put = (value: ServiceOptions) => node.app.inject({ method: 'PUT', url: SECTION_URL, headers: bearer(manager), payload: value as unknown as Record<string, unknown> });
 
   it('answers a remembered token with exactly what the route answers (body, ETag, headers), on SQLite without Fastify', async () => {
@@ -106,24 +123,22 @@ describe.each(testBackends())('hot reads of the default service options on %s', 
   it('answers a change written through another database connection (another node or process) on the next request', async () => {
     await warm(admin);
     const before = await sendCounted(SEED_URL, bearer(admin));
-    const other: Database = await openDatabase({ databaseUrl: storage.databaseUrl, databaseSchema: storage.databaseSchema, dataDir: storage.dataDir });
     const written = options((value) => (value.ssh.x11 = false));
-    try {
+    let version = 0;
+    await throughAnotherConnection(async (other) => {
       const current = await other.db.selectFrom('settings').select('version').where('scope', '=', 'host-store').where('section', '=', 'default_service_options').executeTakeFirst();
-      const version = (current?.version ?? 0) + 1;
+      version = (current?.version ?? 0) + 1;
       await other.db
         .insertInto('settings')
         .values({ scope: 'host-store', section: 'default_service_options', value: JSON.stringify(written), version, updated: new Date().toISOString(), updated_by: 'test' })
         .onConflict((conflict) => conflict.columns(['scope', 'section']).doUpdateSet({ value: JSON.stringify(written), version }))
         .execute();
-      const after = await sendCounted(SEED_URL, bearer(admin));
-      expect(JSON.parse(after.body)).toEqual(written);
-      expect(after.headers.etag).toBe(`"${version}"`);
-      expect(after.headers.etag).not.toBe(before.headers.etag);
-      expect(after.hot).toBe(backend === 'sqlite');
-    } finally {
-      await other.close();
-    }
+    });
+    const after = await sendCounted(SEED_URL, bearer(admin));
+    expect(JSON.parse(after.body)).toEqual(written);
+    expect(after.headers.etag).toBe(`"${version}"`);
+    expect(after.headers.etag).not.toBe(before.headers.etag);
+    expect(after.hot).toBe(backend === 'sqlite');
   });
 
   it.each([
@@ -148,10 +163,7 @@ describe.each(testBackends())('hot reads of the default service options on %s', 
   it('leaves a token without the permission to the route, which answers 403 PERMISSION_DENIED', async () => {
     const viewer = (await tokenWith(node, ['users-view'])).token;
     expect((await send(SEED_URL, bearer(viewer))).status).toBe(403);
-    const again = await sendCounted(SEED_URL, bearer(viewer));
-    expect(again.status).toBe(403);
-    expect(JSON.parse(again.body)).toMatchObject({ error_code: 'PERMISSION_DENIED' });
-    expect(again.hot).toBe(false);
+    expectRefusedByRoute(await sendCounted(SEED_URL, bearer(viewer)), 403, 'PERMISSION_DENIED');
   });
 
   it('refuses a token on the request after its logout, though the hot path answered it just before', async () => {
@@ -161,10 +173,7 @@ describe.each(testBackends())('hot reads of the default service options on %s', 
     expect(accepted.status).toBe(200);
     expect(accepted.hot).toBe(backend === 'sqlite');
     expect((await node.app.inject({ method: 'POST', url: '/auth/api/v1/logout', headers: bearer(token) })).statusCode).toBe(200);
-    const refused = await sendCounted(SEED_URL, bearer(token));
-    expect(refused.status).toBe(401);
-    expect(JSON.parse(refused.body)).toMatchObject({ error_code: 'INVALID_TOKEN' });
-    expect(refused.hot).toBe(false);
+    expectRefusedByRoute(await sendCounted(SEED_URL, bearer(token)), 401, 'INVALID_TOKEN');
   });
 
   it('reads a token’s revocation state again once it is over the propagation bound old, and refuses a revocation another node committed', async () => {
@@ -177,17 +186,11 @@ describe.each(testBackends())('hot reads of the default service options on %s', 
     expect(rechecked.status).toBe(200);
     expect(rechecked.hot).toBe(backend === 'sqlite');
     const { jti } = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8')) as { jti: string };
-    const other: Database = await openDatabase({ databaseUrl: storage.databaseUrl, databaseSchema: storage.databaseSchema, dataDir: storage.dataDir });
-    try {
+    await throughAnotherConnection(async (other) => {
       await other.db.insertInto('token_revocations').values({ key: `jti:${jti}`, issued_before: null, expires: new Date(Date.now() + 3_600_000).toISOString() }).execute();
-    } finally {
-      await other.close();
-    }
+    });
     await pause();
-    const refused = await sendCounted(SEED_URL, bearer(token));
-    expect(refused.status).toBe(401);
-    expect(JSON.parse(refused.body)).toMatchObject({ error_code: 'INVALID_TOKEN' });
-    expect(refused.hot).toBe(false);
+    expectRefusedByRoute(await sendCounted(SEED_URL, bearer(token)), 401, 'INVALID_TOKEN');
     expect((await send(SEED_URL, bearer(admin))).status).toBe(200);
   });
 
