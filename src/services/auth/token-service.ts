@@ -225,8 +225,8 @@ export class TokenService implements AccessTokenVerifier {
 
   /**
    * The answer for a token this node verified before and whose revocation state it knows recently
-   * enough (see {@link REVOCATION_PROPAGATION_MS}), without waiting for anything; undefined when
-   * that is not the case and {@link check} must be asked.
+   * enough (see {@link REVOCATION_PROPAGATION_MS}) or can read again without waiting (SQLite's read
+   * connection); undefined when that is not the case and {@link check} must be asked.
    */
   checkRemembered(token: string, key: string = tokenCacheKey(token)): TokenCheck | undefined {
     const verified = this.#verified.get(key);
