@@ -91,7 +91,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       serverFactory: (handler, factoryOptions) => {
         const settings = factoryOptions as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number; maxRequestsPerSocket?: number };
         const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
-          if (!hotReads?.serve(request, response)) handler(request, response);
+          if (hotReads) hotReads.serve(request, response, handler);
+          else handler(request, response);
         };
         const server = options.https ? https.createServer(options.https, onRequest) : http.createServer(onRequest);
         server.keepAliveTimeout = settings.keepAliveTimeout ?? server.keepAliveTimeout;

@@ -157,6 +157,11 @@ class WalIndexWatch {
   }
 }
 
+/** Whether reads on `db` can be answered without waiting (SQLite's read connection; not PostgreSQL, not a transaction). */
+export function readsWithoutWaiting(db: Kysely<Tables>): boolean {
+  return syncReaders.has(db);
+}
+
 /**
  * SQLite only: the read connection's `PRAGMA data_version`. SQLite changes it whenever another
  * connection — this process's writer, or another process on the same file — has committed since

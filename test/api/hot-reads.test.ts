@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -225,6 +226,61 @@ describe.each(testBackends())('hot reads of the default service options on %s', 
   });
 });
 
+/** The stand-in for Fastify's handler in the tests of HotReads on its own. */
+function toRoute(_request: http.IncomingMessage, response: http.ServerResponse): void {
+  response.writeHead(599, { 'content-length': 5 });
+  response.end('route');
+}
+
+/** A plain HTTP server whose requests go through `hot`, then to {@link toRoute}. */
+async function listenWith(hot: HotReads) {
+  const server = http.createServer((request, response) => hot.serve(request, response, toRoute));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const get = (path: string, authorization: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path, headers: { authorization } }, (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        })
+        .on('error', reject);
+    });
+  /**
+   * Sends one raw GET on each of `count` fresh connections and blocks this process until all of
+   * them are in the server's socket buffers, so the server reads them in one event-loop turn.
+   * Resolves with each connection's raw response.
+   */
+  const getTogether = async (count: number, path: string, authorization: string): Promise<string[]> => {
+    const sockets = await Promise.all(
+      Array.from({ length: count }, () => new Promise<net.Socket>((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+        socket.on('error', reject);
+      })),
+    );
+    // Let the server accept them all before the requests go out.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const responses = sockets.map(
+      (socket) =>
+        new Promise<string>((resolve) => {
+          let text = '';
+          socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          socket.on('end', () => resolve(text));
+        }),
+    );
+    for (const socket of sockets) socket.write(`GET ${path} HTTP/1.1\r\nHost: test\r\nAuthorization: ${authorization}\r\nConnection: close\r\n\r\n`);
+    const until = Date.now() + 100;
+    while (Date.now() < until) {
+      // Busy: the requests reach the server's sockets while its event loop cannot run.
+    }
+    return Promise.all(responses);
+  };
+  return { get, getTogether, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+const quietLog = (logs: string[] = []) => pino({ level: 'warn' }, { write: (line: string) => logs.push(line) });
+
 describe('HotReads on its own', () => {
   it('leaves a request to the next handler when the reader or the token check throws, instead of failing the connection', async () => {
     const logs: string[] = [];
@@ -232,28 +288,12 @@ describe('HotReads on its own', () => {
       if (header === 'Bearer throw') throw new Error('token store closed');
       return header === 'Bearer ok';
     };
-    const hot = new HotReads({ access, requestId: () => 'id', log: pino({ level: 'warn' }, { write: (line: string) => logs.push(line) }) });
+    const hot = new HotReads({ access, requestId: () => 'id', log: quietLog(logs) });
     hot.add('/broken', ['admin'], () => {
       throw new Error('database closed');
     });
     hot.add('/fine', ['admin'], () => ({ body: '{"a":1}', etag: '"7"' }));
-    const server = http.createServer((request, response) => {
-      if (hot.serve(request, response)) return;
-      response.writeHead(599);
-      response.end('route');
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    const get = (path: string, authorization: string) =>
-      new Promise<{ status: number; body: string }>((resolve, reject) => {
-        http
-          .get({ host: '127.0.0.1', port, path, headers: { authorization } }, (response) => {
-            let body = '';
-            response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-            response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-          })
-          .on('error', reject);
-      });
+    const { get, close } = await listenWith(hot);
     try {
       expect(await get('/broken', 'Bearer ok')).toEqual({ status: 599, body: 'route' });
       expect(await get('/fine', 'Bearer throw')).toEqual({ status: 599, body: 'route' });
@@ -264,7 +304,45 @@ describe('HotReads on its own', () => {
       expect(await get('/fine', 'Bearer ok')).toEqual({ status: 599, body: 'route' });
       expect(logs).toEqual([]);
     } finally {
-      await new Promise((resolve) => server.close(resolve));
+      await close();
+    }
+  });
+
+  it('answers requests that arrived in one event-loop turn with one read made after all of them, and reads again for a later request', async () => {
+    let reads = 0;
+    const hot = new HotReads({ access: (header) => header === 'Bearer ok', requestId: () => 'id', log: quietLog() });
+    hot.add('/counted', ['admin'], () => {
+      reads += 1;
+      return { body: `{"read":${reads}}`, etag: `"${reads}"` };
+    });
+    const { get, getTogether, close } = await listenWith(hot);
+    try {
+      const together = await getTogether(5, '/counted', 'Bearer ok');
+      for (const response of together) {
+        expect(response).toMatch(/^HTTP\/1\.1 200 /);
+        expect(response).toMatch(/\r\n\r\n\{"read":1\}$/);
+      }
+      expect(reads).toBe(1);
+      expect(hot.served).toBe(5);
+      // A request that arrives after that read gets a read of its own.
+      expect(await get('/counted', 'Bearer ok')).toEqual({ status: 200, body: '{"read":2}' });
+      expect(reads).toBe(2);
+    } finally {
+      await close();
+    }
+  });
+
+  it('hands every request of the turn to the next handler when the reader has no answer now', async () => {
+    const hot = new HotReads({ access: (header) => header === 'Bearer ok', requestId: () => 'id', log: quietLog() });
+    hot.add('/later', ['admin'], () => undefined);
+    const { getTogether, close } = await listenWith(hot);
+    try {
+      const together = await getTogether(3, '/later', 'Bearer ok');
+      for (const response of together) expect(response).toMatch(/^HTTP\/1\.1 599 [^]*\r\n\r\nroute$/);
+      expect(hot.served).toBe(0);
+      expect(hot.reads).toBe(1);
+    } finally {
+      await close();
     }
   });
 });

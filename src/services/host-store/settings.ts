@@ -5,6 +5,7 @@ import type { ServiceOptions } from '../../lib/service-options.js';
 import { readDefaultServiceOptions, readDefaultServiceOptionsNow } from './repository.js';
 import { ServiceOptionsSchema } from './schemas.js';
 import { replyWithAnswer, type HotAnswer } from '../../plugins/hot-reads.js';
+import { readsWithoutWaiting } from '../../db/index.js';
 
 /**
  * `/host-store/api/v1/settings/*`: the host store's read side of its settings. They are changed
@@ -28,7 +29,7 @@ export function registerHostStoreSettingsRoutes(app: FastifyInstance): void {
     }
     return last.answer;
   };
-  // Synchronous on SQLite: polled by every service, so also answered as a hot read.
+  // Synchronous on SQLite: polled by every service, so also answered as a hot read there.
   const hotRead = (): HotAnswer | undefined => {
     const now = readDefaultServiceOptionsNow(db);
     return now && answerFor(now);
@@ -37,7 +38,7 @@ export function registerHostStoreSettingsRoutes(app: FastifyInstance): void {
   app.get(
     '/settings/default_service_options',
     {
-      config: { permissions: ['admin', 'hosts-manage', 'service'], hotRead },
+      config: { permissions: ['admin', 'hosts-manage', 'service'], hotRead: readsWithoutWaiting(db) ? hotRead : undefined },
       schema: {
         summary: 'Get the default service options',
         description: 'Changed through `PUT /settings/api/v1/settings/host-store/default_service_options`. The `ETag` is the settings version.',
