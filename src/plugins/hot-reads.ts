@@ -143,8 +143,14 @@ export class HotReads {
         route = waiting[index] as HotRoute;
         answer = this.#read(route);
       }
-      if (answer) this.#send(answer, request, response, waiting[index + 4] as number);
-      else (waiting[index + 3] as RequestHandler)(request, response);
+      try {
+        if (answer) this.#send(answer, request, response, waiting[index + 4] as number);
+        else (waiting[index + 3] as RequestHandler)(request, response);
+      } catch (error) {
+        // Not expected; but one request must not leave the rest of the turn unanswered.
+        this.#options.log.error({ err: error }, 'hot read: answering failed; connection closed');
+        response.destroy();
+      }
     }
   };
 
