@@ -43,6 +43,9 @@ export interface HotReadsOptions {
 interface HotRoute {
   permissions: readonly Scope[];
   read: HotReader;
+  /** The turn (see HotReads.#turn) `answer` was read in. */
+  readIn: number;
+  answer: HotAnswer | undefined;
 }
 
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
@@ -84,8 +87,10 @@ export class HotReads {
   #closing = false;
   /** Requests answered here (for tests and diagnostics). */
   served = 0;
-  /** Reads of a route's answer, one per route per turn with admitted requests (for tests and diagnostics). */
+  /** Reads of a route's answer: one per route per turn in which that route admitted requests (for tests and diagnostics). */
   reads = 0;
+  /** Turns in which admitted requests were answered. */
+  #turn = 0;
 
   constructor(options: HotReadsOptions) {
     this.#options = options;
@@ -93,7 +98,7 @@ export class HotReads {
 
   add(url: string, permissions: readonly Scope[], read: HotReader): void {
     if (permissions.length === 0) throw new Error(`hot read ${url} must declare permissions`);
-    this.#routes.set(url, { permissions, read });
+    this.#routes.set(url, { permissions, read, readIn: 0, answer: undefined });
   }
 
   /** From now on every request goes to Fastify (which answers 503 while closing). */
@@ -134,15 +139,16 @@ export class HotReads {
   readonly #answerWaiting = (): void => {
     const waiting = this.#waiting;
     this.#waiting = [];
-    let route: HotRoute | undefined;
-    let answer: HotAnswer | undefined;
+    const turn = ++this.#turn;
     for (let index = 0; index < waiting.length; index += 5) {
+      const route = waiting[index] as HotRoute;
       const request = waiting[index + 1] as IncomingMessage;
       const response = waiting[index + 2] as ServerResponse;
-      if (waiting[index] !== route) {
-        route = waiting[index] as HotRoute;
-        answer = this.#read(route);
+      if (route.readIn !== turn) {
+        route.readIn = turn;
+        route.answer = this.#read(route);
       }
+      const answer = route.answer;
       try {
         if (answer) this.#send(answer, request, response, waiting[index + 4] as number);
         else (waiting[index + 3] as RequestHandler)(request, response);

@@ -248,13 +248,13 @@ async function listenWith(hot: HotReads) {
         .on('error', reject);
     });
   /**
-   * Sends one raw GET on each of `count` fresh connections and blocks this process until all of
-   * them are in the server's socket buffers, so the server reads them in one event-loop turn.
-   * Resolves with each connection's raw response.
+   * Sends one raw GET of each of `paths` on a fresh connection of its own and blocks this process
+   * until all of them are in the server's socket buffers, so the server reads them in one
+   * event-loop turn. Resolves with each connection's raw response.
    */
-  const getTogether = async (count: number, path: string, authorization: string): Promise<string[]> => {
+  const getTogether = async (paths: string[], authorization: string): Promise<string[]> => {
     const sockets = await Promise.all(
-      Array.from({ length: count }, () => new Promise<net.Socket>((resolve, reject) => {
+      paths.map(() => new Promise<net.Socket>((resolve, reject) => {
         const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
         socket.on('error', reject);
       })),
@@ -269,7 +269,7 @@ async function listenWith(hot: HotReads) {
           socket.on('end', () => resolve(text));
         }),
     );
-    for (const socket of sockets) socket.write(`GET ${path} HTTP/1.1\r\nHost: test\r\nAuthorization: ${authorization}\r\nConnection: close\r\n\r\n`);
+    for (const [index, socket] of sockets.entries()) socket.write(`GET ${paths[index]} HTTP/1.1\r\nHost: test\r\nAuthorization: ${authorization}\r\nConnection: close\r\n\r\n`);
     const until = Date.now() + 100;
     while (Date.now() < until) {
       // Busy: the requests reach the server's sockets while its event loop cannot run.
@@ -308,21 +308,24 @@ describe('HotReads on its own', () => {
     }
   });
 
-  it('answers requests that arrived in one event-loop turn with one read made after all of them, and reads again for a later request', async () => {
+  it('answers requests that arrived in one event-loop turn with one read per route made after all of them, and reads again for a later request', async () => {
     let reads = 0;
+    let otherReads = 0;
     const hot = new HotReads({ access: (header) => header === 'Bearer ok', requestId: () => 'id', log: quietLog() });
     hot.add('/counted', ['admin'], () => {
       reads += 1;
       return { body: `{"read":${reads}}`, etag: `"${reads}"` };
     });
+    hot.add('/other', ['admin'], () => {
+      otherReads += 1;
+      return { body: `{"other":${otherReads}}`, etag: `"${otherReads}"` };
+    });
     const { get, getTogether, close } = await listenWith(hot);
     try {
-      const together = await getTogether(5, '/counted', 'Bearer ok');
-      for (const response of together) {
-        expect(response).toMatch(/^HTTP\/1\.1 200 /);
-        expect(response).toMatch(/\r\n\r\n\{"read":1\}$/);
-      }
-      expect(reads).toBe(1);
+      const together = await getTogether(['/counted', '/other', '/counted', '/other', '/counted'], 'Bearer ok');
+      for (const response of together) expect(response).toMatch(/^HTTP\/1\.1 200 /);
+      expect(together.map((response) => response.slice(response.indexOf('\r\n\r\n') + 4))).toEqual(['{"read":1}', '{"other":1}', '{"read":1}', '{"other":1}', '{"read":1}']);
+      expect([reads, otherReads, hot.reads]).toEqual([1, 1, 2]);
       expect(hot.served).toBe(5);
       // A request that arrives after that read gets a read of its own.
       expect(await get('/counted', 'Bearer ok')).toEqual({ status: 200, body: '{"read":2}' });
@@ -337,7 +340,7 @@ describe('HotReads on its own', () => {
     hot.add('/later', ['admin'], () => undefined);
     const { getTogether, close } = await listenWith(hot);
     try {
-      const together = await getTogether(3, '/later', 'Bearer ok');
+      const together = await getTogether(['/later', '/later', '/later'], 'Bearer ok');
       for (const response of together) expect(response).toMatch(/^HTTP\/1\.1 599 [^]*\r\n\r\nroute$/);
       expect(hot.served).toBe(0);
       expect(hot.reads).toBe(1);
