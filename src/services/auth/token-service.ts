@@ -271,7 +271,7 @@ export class TokenService implements AccessTokenVerifier {
       this.remember(cacheKey, verified);
     }
     const revoked = await this.isRevoked(verified.jtiKey, verified.subjectKey, verified.issuedAtMs);
-    return revoked ? { ok: false, reason: 'revoked' } : { ok: true, principal: verified.principal };
+    return revoked ? { ok: false, reason: 'revoked' } : verified.accepted;
   }
 
   /** Signature and claims only; the result depends on nothing but the token, keys and time. */
