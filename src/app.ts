@@ -10,6 +10,7 @@ import type { AppContext } from './context.js';
 import { openDatabase, type Database } from './db/index.js';
 import { migrateToLatest } from './db/migrate.js';
 import { systemClock, type Clock } from './lib/time.js';
+import { holdTickObjectShape } from './lib/tick-shape.js';
 import { authenticatePlugin, rememberedPrincipal } from './plugins/authenticate.js';
 import { HotReads, hotReadsPlugin } from './plugins/hot-reads.js';
 import { errorHandlerPlugin } from './plugins/error-handler.js';
@@ -68,6 +69,8 @@ const SERVICES = [
  * first start, registers cross-cutting plugins, then one plugin per service.
  */
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  // Before start-up's first full collection, or every process.nextTick is slower for good.
+  holdTickObjectShape();
   const ownsDatabase = options.database === undefined;
   const database =
     options.database ??

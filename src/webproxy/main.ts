@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { createCertificateSigningRequest } from '../lib/pki.js';
+import { holdTickObjectShape } from '../lib/tick-shape.js';
 import { AuditQueue, type AuditSendResult, type WebAuditEvent } from './audit-queue.js';
 import { loadWebProxyConfig, type WebProxyConfig, type WebProxyFlags } from './config.js';
 import { ControlPlaneClient, ControlPlaneError, TokenManager } from './control-plane-client.js';
@@ -48,6 +49,8 @@ function nextBackoff(current: number): number {
 
 /** Starts the daemon with a resolved config; resolves once both listeners are bound. */
 export async function startWebProxy(config: WebProxyConfig, options: { logger?: Logger } = {}): Promise<WebProxyDaemon> {
+  // Before the first full collection, or every process.nextTick is slower for good (see there).
+  holdTickObjectShape();
   const logger =
     options.logger ??
     pino({
