@@ -36,10 +36,13 @@ export function describeValidationIssue(issue: AjvIssue, context: string | undef
     property = jsonPath(issue.instancePath, issue.params.additionalProperty);
   }
   const where = context && context !== 'body' ? `${context} ` : '';
+  // Ajv's own text for a missing property repeats its name ("rdp must have required property 'rdp'").
   const message =
     issue.keyword === 'additionalProperties'
       ? `unknown ${where}property ${property}`
-      : `${where}${property || 'value'} ${issue.message ?? 'is invalid'}`;
+      : issue.keyword === 'required'
+        ? `${where}${property} is required`
+        : `${where}${property || 'value'} ${issue.message ?? 'is invalid'}`;
   const envelope: ErrorEnvelope = { error_code: code, error_message: message };
   if (property) envelope.property = property;
   return envelope;

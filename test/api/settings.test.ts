@@ -189,6 +189,15 @@ describe.each(testBackends())('settings service on %s', (backend) => {
       expect((await get(SECTION_URL)).json()).toEqual(stored);
     });
 
+    it.each([
+      ['a missing block', (({ vnc: _vnc, ...rest }) => rest)(options()), 'vnc is required'],
+      ['a missing key', { ...options(), rdp: { file_transfer: true, audio: true } }, 'rdp.clipboard is required'],
+    ])('%s is named once in the message', async (_name, body, message) => {
+      const response = await put(SECTION_URL, body);
+      expect(response.statusCode).toBe(400);
+      expect(envelope(response).error_message).toBe(message);
+    });
+
     it('an invalid first PUT leaves the defaults in force and no row', async () => {
       const response = await put(SECTION_URL, options((value) => (value.db.max_bytes_upload = -1)));
       expect(response.statusCode).toBe(400);
