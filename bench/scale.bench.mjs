@@ -70,6 +70,18 @@ function cases(bench, ids, size) {
       check: expectCount(NEEDLE_COUNT),
     },
     {
+      key: 'search-service',
+      // Not under the growth budget: its matches grow with the table (100 → 10,000), and the exact
+      // count the API returns reads every one of them.
+      name: `hosts search, service WEB only (${100 / WEB_EVERY} % of hosts match, counted exactly)`,
+      budget: false,
+      request: () => ({ method: 'POST', url: '/host-store/api/v1/hosts/search?limit=50', headers: json, payload: { service: 'WEB' } }),
+      check: (response) => {
+        const body = response.json();
+        if (body.count < size / WEB_EVERY || body.items.length !== 50) throw new Error(`expected ≥ ${size / WEB_EVERY} WEB hosts, got ${body.count} (${body.items.length} items)`);
+      },
+    },
+    {
       key: 'effective',
       name: 'effective_service_options of a random host',
       budget: true,

@@ -84,6 +84,12 @@ export interface HostPage {
   descending: boolean;
 }
 
+/**
+ * A filtered page sorts its matches, when there are at most `sortMatchesMax`, rather than walk the
+ * sort index (see listHosts). Tests lower it to check that both ways give the same pages.
+ */
+export const pageStrategy = { sortMatchesMax: 20_000 };
+
 /** Postings of an index range are counted up to this many; a range reaching it counts as common. */
 const COMMON_POSTINGS = 2_000;
 /** Rare grams intersected per term; one or two usually leave a handful of candidates. */
@@ -234,8 +240,9 @@ function whereFilter(conditions: readonly FilterCondition[]): (eb: HostCondition
  * A page of hosts and the number of hosts matching. Unfiltered, the count is the host_count
  * counter; filtered, a count over the conditions (see {@link whereFilter}). Either way the page is
  * sorted and cut on ids alone — a walk of the sort key's (key, id) index, index-only on PostgreSQL
- * after VACUUM, however deep the offset — and only that page's documents are then fetched by
- * primary key.
+ * after VACUUM, however deep the offset; or, for a filter with at most
+ * `pageStrategy.sortMatchesMax` matches, a sort of just the matches' ids and keys — and only that
+ * page's documents are then fetched by primary key.
  */
 export async function listHosts(db: Kysely<Tables>, filter: HostFilter, page: HostPage): Promise<{ count: number; items: Host[] }> {
   const direction = page.descending ? 'desc' : 'asc';
@@ -248,13 +255,30 @@ export async function listHosts(db: Kysely<Tables>, filter: HostFilter, page: Ho
       ? Number((await matching.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
       : Number((await db.selectFrom('counters').select('value').where('name', '=', 'host_count').executeTakeFirst())?.value ?? 0);
   if (page.limit === 0 || (conditions.length > 0 && page.offset >= count)) return { count, items: [] };
-  const pageRows = await matching
-    .select('hosts.id')
-    .orderBy(`hosts.${page.sortkey}`, direction)
-    .orderBy('hosts.id', direction)
-    .limit(page.limit)
-    .offset(page.offset)
-    .execute();
+  // Few matches: sort them. Walking the sort index instead reads hosts until the page is full,
+  // which for matches that sort late is most of the table (PostgreSQL plans that walk whenever the
+  // matches are a fair share of all hosts, and cannot know where in the order they fall).
+  const pageRows =
+    conditions.length > 0 && count <= pageStrategy.sortMatchesMax
+      ? await db
+          .with(
+            (cte) => cte('matched').materialized(),
+            () => matching.select((eb) => ['hosts.id', eb.ref(`hosts.${page.sortkey}`).as('sortvalue')]),
+          )
+          .selectFrom('matched')
+          .select('matched.id')
+          .orderBy('matched.sortvalue', direction)
+          .orderBy('matched.id', direction)
+          .limit(page.limit)
+          .offset(page.offset)
+          .execute()
+      : await matching
+          .select('hosts.id')
+          .orderBy(`hosts.${page.sortkey}`, direction)
+          .orderBy('hosts.id', direction)
+          .limit(page.limit)
+          .offset(page.offset)
+          .execute();
   if (pageRows.length === 0) return { count, items: [] };
   const rows = await db.selectFrom('hosts').select(HOST_COLUMNS).where('hosts.id', 'in', pageRows.map((row) => row.id)).execute();
   const byId = new Map(rows.map((row) => [row.id, row]));
