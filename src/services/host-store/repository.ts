@@ -154,6 +154,17 @@ interface FilterCondition {
   drive?: (eb: HostConditions) => Expression<SqlBool>;
   probe?: (eb: HostConditions) => Expression<SqlBool>;
   check?: (eb: HostConditions) => Expression<SqlBool>;
+  /**
+   * The number of hosts this condition alone lets through, read off its own index (every index row
+   * belongs to a host: foreign keys, cascading deletes); used when it is the filter's only condition.
+   */
+  countAlone?: () => Promise<number>;
+}
+
+/** Distinct hosts among `host_id`s, as a number. */
+async function countHosts(query: SelectQueryBuilder<Tables, keyof Tables, { host_id: string }>): Promise<number> {
+  const row = await query.clearSelect().select((eb) => eb.fn.count<number>('host_id').distinct().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 /**
@@ -171,6 +182,7 @@ async function filterConditions(db: Kysely<Tables>, filter: HostFilter): Promise
       postings: await cappedCount(db, tagged, smallest()),
       drive: (eb) => eb('hosts.id', 'in', tagged),
       probe: (eb) => eb.exists(eb.selectFrom('host_tags').select(sql.lit(1).as('one')).whereRef('host_tags.host_id', '=', 'hosts.id').where('host_tags.tag', '=', tag)),
+      countAlone: () => countHosts(tagged),
     });
   }
   if (filter.services && filter.services.length > 0) {
@@ -181,6 +193,7 @@ async function filterConditions(db: Kysely<Tables>, filter: HostFilter): Promise
       drive: (eb) => eb('hosts.id', 'in', offering),
       probe: (eb) =>
         eb.exists(eb.selectFrom('host_services').select(sql.lit(1).as('one')).whereRef('host_services.host_id', '=', 'hosts.id').where('host_services.service', 'in', services)),
+      countAlone: () => countHosts(offering),
     });
   }
   for (const term of await planKeywords(db, filter.keywords)) {
@@ -250,10 +263,13 @@ export async function listHosts(db: Kysely<Tables>, filter: HostFilter, page: Ho
   const matching = conditions.length > 0 ? db.selectFrom('hosts').where(whereFilter(conditions)) : db.selectFrom('hosts');
   // The count is its own query: with the page's LIMIT beside it (a window count), PostgreSQL plans
   // a walk of the whole sort index.
+  const countAlone = conditions.length === 1 ? conditions[0]?.countAlone : undefined;
   const count =
-    conditions.length > 0
-      ? Number((await matching.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
-      : Number((await db.selectFrom('counters').select('value').where('name', '=', 'host_count').executeTakeFirst())?.value ?? 0);
+    conditions.length === 0
+      ? Number((await db.selectFrom('counters').select('value').where('name', '=', 'host_count').executeTakeFirst())?.value ?? 0)
+      : countAlone
+        ? await countAlone()
+        : Number((await matching.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   if (page.limit === 0 || (conditions.length > 0 && page.offset >= count)) return { count, items: [] };
   // Few matches: sort them. Walking the sort index instead reads hosts until the page is full,
   // which for matches that sort late is most of the table (PostgreSQL plans that walk whenever the
