@@ -24,10 +24,16 @@ const noop = (): void => {};
  * Node version builds no tick object there; then nothing is held and nothing else changes).
  */
 export function holdTickObjectShape(): object | undefined {
-  if (held !== undefined) return held;
+  held ??= newTickObject();
+  return held;
+}
+
+/** A tick object of a `process.nextTick` call made now, taken from an async hook's `init` (undefined if none is built). */
+export function newTickObject(): object | undefined {
+  let made: object | undefined;
   const hook = createHook({
     init(_asyncId, type, _triggerAsyncId, resource) {
-      if (type === 'TickObject' && held === undefined) held = resource as object;
+      if (type === 'TickObject' && made === undefined) made = resource as object;
     },
   });
   hook.enable();
@@ -36,5 +42,5 @@ export function holdTickObjectShape(): object | undefined {
   } finally {
     hook.disable();
   }
-  return held;
+  return made;
 }

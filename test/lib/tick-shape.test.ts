@@ -8,15 +8,7 @@ import { holdTickObjectShape } from '../../src/lib/tick-shape.js';
 function inFreshNode(body: string): unknown {
   const module = pathToFileURL(path.resolve('dist/lib/tick-shape.js')).href;
   const script = `
-    import { createHook } from 'node:async_hooks';
-    import { holdTickObjectShape } from ${JSON.stringify(module)};
-    const newTickObject = () => {
-      let made;
-      const hook = createHook({ init(_id, type, _trigger, resource) { if (type === 'TickObject') made = resource; } }).enable();
-      process.nextTick(() => {});
-      hook.disable();
-      return made;
-    };
+    import { holdTickObjectShape, newTickObject } from ${JSON.stringify(module)};
     const fullCollectionsWhileIdle = async (count) => {
       for (let index = 0; index < count; index += 1) {
         await new Promise((resolve) => setTimeout(resolve, 5));
