@@ -2,9 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam, ListResponse, PagingQuery } from '../../schemas.js';
-import { recordAuditEvent } from '../monitor-service/audit-log.js';
-import { createApiClient, deleteApiClient, getApiClient, listApiClients, rotateApiClientSecrets, updateApiClient } from './repository.js';
+import { getApiClient, listApiClients } from './repository.js';
 import { Name, RoleRefOut, RoleRefs } from './schemas.js';
+import { createApiClientAs, deleteApiClientAs, rotateApiClientSecretsAs, updateApiClientAs, type LocalUserStoreDeps } from './use-cases.js';
 
 // `secret` and `oauth_client_secret` exist for PrivX clients' strict types but are always empty:
 // privgate keeps only hashes, and shows the values once, in the create/rotate response.
@@ -29,6 +29,7 @@ type ApiClientBody = { name: string; roles?: Array<{ id: string }> | null };
 export function registerApiClientRoutes(app: FastifyInstance): void {
   const { database, clock, secretKey } = app.context;
   const db = database.db;
+  const deps: LocalUserStoreDeps = { db, clock, secretKey, tokens: app.tokens };
 
   app.get(
     '/api-clients',
@@ -48,19 +49,13 @@ export function registerApiClientRoutes(app: FastifyInstance): void {
     {
       config: { permissions: ['api-clients-manage'] },
       schema: {
-        summary: 'Create an API client; the response carries its secrets, shown this once',
+        summary: 'Create an API client (needs every permission of each role it gets); the response carries its secrets, shown this once',
         tags: ['api-clients'],
         body: ApiClientIn,
         response: { 201: Credentials, ...errorResponses(400, 401, 403, 409) },
       },
     },
-    async (request, reply) => {
-      const body = request.body as ApiClientBody;
-      const principal = principalOf(request);
-      const credentials = await createApiClient(db, secretKey, body, principal.id, clock.now());
-      await recordAuditEvent(db, { type: 'api_client_created', outcome: 'success', principal, objectType: 'api-client', objectId: credentials.id, details: { name: body.name }, at: clock.now() });
-      return reply.code(201).send(credentials);
-    },
+    async (request, reply) => reply.code(201).send(await createApiClientAs(deps, principalOf(request), request.body as ApiClientBody)),
   );
 
   app.get(
@@ -76,23 +71,10 @@ export function registerApiClientRoutes(app: FastifyInstance): void {
     '/api-clients/:id',
     {
       config: { permissions: ['api-clients-manage'] },
-      schema: { summary: 'Update an API client', tags: ['api-clients'], params: Params, body: ApiClientIn, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404, 409) } },
+      schema: { summary: 'Update an API client (needs every permission it holds and each role it gets; privx-admin keeps an enabled holder, else 409)', tags: ['api-clients'], params: Params, body: ApiClientIn, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404, 409) } },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as ApiClientBody;
-      const before = await updateApiClient(db, id, body, clock.now());
-      const after = await getApiClient(db, id);
-      if (JSON.stringify(after.roles) !== JSON.stringify(before.roles)) await app.tokens.revokePrincipal('api-client', id);
-      await recordAuditEvent(db, {
-        type: 'api_client_updated',
-        outcome: 'success',
-        principal: principalOf(request),
-        objectType: 'api-client',
-        objectId: id,
-        details: { before: { name: before.name, roles: before.roles }, after: { name: after.name, roles: after.roles } },
-        at: clock.now(),
-      });
+      await updateApiClientAs(deps, principalOf(request), (request.params as { id: string }).id, request.body as ApiClientBody);
       return {};
     },
   );
@@ -102,32 +84,23 @@ export function registerApiClientRoutes(app: FastifyInstance): void {
     {
       config: { permissions: ['api-clients-manage'] },
       schema: {
-        summary: 'Replace the client secret and OAuth client secret; revokes the client’s tokens',
+        summary: 'Replace the client secret and OAuth client secret (needs every permission the client holds); revokes the client’s tokens',
         tags: ['api-clients'],
         params: Params,
         response: { 200: Credentials, ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => {
-      const { id } = request.params as { id: string };
-      const credentials = await rotateApiClientSecrets(db, secretKey, id, clock.now());
-      await app.tokens.revokePrincipal('api-client', id);
-      await recordAuditEvent(db, { type: 'api_client_secret_rotated', outcome: 'success', principal: principalOf(request), objectType: 'api-client', objectId: id, at: clock.now() });
-      return credentials;
-    },
+    async (request) => rotateApiClientSecretsAs(deps, principalOf(request), (request.params as { id: string }).id),
   );
 
   app.delete(
     '/api-clients/:id',
     {
       config: { permissions: ['api-clients-manage'] },
-      schema: { summary: 'Delete an API client and revoke its tokens', tags: ['api-clients'], params: Params, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404) } },
+      schema: { summary: 'Delete an API client and revoke its tokens (needs every permission it holds; privx-admin keeps an enabled holder, else 409)', tags: ['api-clients'], params: Params, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404, 409) } },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const before = await deleteApiClient(db, id);
-      await app.tokens.revokePrincipal('api-client', id);
-      await recordAuditEvent(db, { type: 'api_client_deleted', outcome: 'success', principal: principalOf(request), objectType: 'api-client', objectId: id, details: { name: before.name }, at: clock.now() });
+      await deleteApiClientAs(deps, principalOf(request), (request.params as { id: string }).id);
       return {};
     },
   );

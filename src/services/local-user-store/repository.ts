@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/index.js';
 import { duplicate, notFound, PrivxError } from '../../errors.js';
-import { hashPassword, keyedHash, randomToken } from '../../lib/secrets.js';
+import { keyedHash, randomToken } from '../../lib/secrets.js';
 import { timestamp } from '../../lib/time.js';
 import { roleRefsOf, setRoles, type RoleRef } from '../role-store/repository.js';
 
@@ -28,6 +28,11 @@ export interface UserInput {
   roles?: Array<{ id: string }> | null | undefined;
 }
 
+/** Runs `work` in the caller's transaction when there is one, else in a new one. */
+function atomically<T>(db: Kysely<Tables>, work: (trx: Kysely<Tables>) => Promise<T>): Promise<T> {
+  return db.isTransaction ? work(db) : db.transaction().execute((trx: Transaction<Tables>) => work(trx));
+}
+
 type UserRow = Pick<Tables['users'], 'id' | 'username' | 'email' | 'full_name' | 'disabled' | 'builtin' | 'created' | 'updated' | 'author'>;
 
 const USER_COLUMNS = ['id', 'username', 'email', 'full_name', 'disabled', 'builtin', 'created', 'updated', 'author'] as const;
@@ -50,12 +55,12 @@ export async function getUser(db: Kysely<Tables>, id: string): Promise<User> {
   return toUser(row, roles.get(id) ?? []);
 }
 
-export async function createUser(db: Kysely<Tables>, input: UserInput & { password?: string | undefined }, author: string, now: Date): Promise<string> {
+/** Creates a user; `passwordHash` comes from {@link hashPassword} (hashed before any transaction: scrypt is slow). */
+export async function createUser(db: Kysely<Tables>, input: UserInput, passwordHash: string | null, author: string, now: Date): Promise<string> {
   const id = crypto.randomUUID();
   const at = timestamp(now);
-  const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
   try {
-    await db.transaction().execute(async (trx) => {
+    await atomically(db, async (trx) => {
       await trx
         .insertInto('users')
         .values({
@@ -87,7 +92,7 @@ export async function updateUser(db: Kysely<Tables>, id: string, input: UserInpu
     throw new PrivxError(400, 'INVALID_REQUEST_DATA', 'the built-in admin cannot be renamed', { property: 'username' });
   }
   try {
-    await db.transaction().execute(async (trx) => {
+    await atomically(db, async (trx) => {
       await trx
         .updateTable('users')
         .set({
@@ -108,15 +113,15 @@ export async function updateUser(db: Kysely<Tables>, id: string, input: UserInpu
   return existing;
 }
 
-export async function setUserPassword(db: Kysely<Tables>, id: string, password: string, now: Date): Promise<void> {
+export async function setUserPassword(db: Kysely<Tables>, id: string, passwordHash: string, now: Date): Promise<void> {
   await getUser(db, id);
-  await db.updateTable('users').set({ password_hash: await hashPassword(password), updated: timestamp(now) }).where('id', '=', id).execute();
+  await db.updateTable('users').set({ password_hash: passwordHash, updated: timestamp(now) }).where('id', '=', id).execute();
 }
 
 export async function deleteUser(db: Kysely<Tables>, id: string): Promise<User> {
   const existing = await getUser(db, id);
   if (existing.builtin) throw new PrivxError(400, 'INVALID_REQUEST_DATA', 'the built-in admin cannot be deleted', { property: 'id' });
-  await db.transaction().execute(async (trx) => {
+  await atomically(db, async (trx) => {
     await trx.deleteFrom('role_members').where('principal_type', '=', 'user').where('principal_id', '=', id).execute();
     await trx.deleteFrom('users').where('id', '=', id).execute();
   });
@@ -171,7 +176,7 @@ export async function createApiClient(
   const credentials = newCredentials(crypto.randomUUID());
   const at = timestamp(now);
   try {
-    await db.transaction().execute(async (trx) => {
+    await atomically(db, async (trx) => {
       await trx
         .insertInto('api_clients')
         .values({
@@ -202,7 +207,7 @@ export async function updateApiClient(
 ): Promise<ApiClient> {
   const existing = await getApiClient(db, id);
   try {
-    await db.transaction().execute(async (trx) => {
+    await atomically(db, async (trx) => {
       await trx.updateTable('api_clients').set({ name: input.name, updated: timestamp(now) }).where('id', '=', id).execute();
       if (input.roles) await setRoles(trx, 'api-client', id, input.roles.map((role) => role.id), now);
     });
@@ -231,7 +236,7 @@ export async function rotateApiClientSecrets(db: Kysely<Tables>, secretKey: Buff
 
 export async function deleteApiClient(db: Kysely<Tables>, id: string): Promise<ApiClient> {
   const existing = await getApiClient(db, id);
-  await db.transaction().execute(async (trx) => {
+  await atomically(db, async (trx) => {
     await trx.deleteFrom('role_members').where('principal_type', '=', 'api-client').where('principal_id', '=', id).execute();
     await trx.deleteFrom('api_clients').where('id', '=', id).execute();
   });

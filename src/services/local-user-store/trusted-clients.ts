@@ -2,19 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam, IdResponse, ListResponse, NullableArray, PagingQuery } from '../../schemas.js';
-import { revokeWebProxyCertificates } from '../authorizer/repository.js';
-import { recordAuditEvent } from '../monitor-service/audit-log.js';
+import type { UseCaseDeps } from '../role-store/use-cases.js';
 import { Name } from './schemas.js';
-import {
-  createTrustedClient,
-  deleteTrustedClient,
-  getTrustedClient,
-  listTrustedClients,
-  TRUSTED_CLIENT_TYPES,
-  updateTrustedClient,
-  type TrustedClient,
-  type TrustedClientInput,
-} from './trusted-client-repository.js';
+import { getTrustedClient, listTrustedClients, TRUSTED_CLIENT_TYPES, type TrustedClient, type TrustedClientInput } from './trusted-client-repository.js';
+import { createTrustedClientAs, deleteTrustedClientAs, updateTrustedClientAs } from './use-cases.js';
 
 // `secret` is in the model for PrivX clients' strict types but always "": privgate keeps only a
 // keyed hash of the one-time registration secret, which travels only in a config download.
@@ -77,24 +68,12 @@ function out(client: TrustedClient) {
   return { ...client, secret: '' };
 }
 
-/** What the audit log keeps of a client (no secrets exist in it anyway). */
-function auditView(client: TrustedClient) {
-  return {
-    name: client.name,
-    type: client.type,
-    enabled: client.enabled,
-    permissions: client.permissions,
-    subnets: client.subnets,
-    allow_repeated_registration: client.allow_repeated_registration,
-    web_proxy_address: client.web_proxy_address,
-    web_proxy_port: client.web_proxy_port,
-  };
-}
 
 /** `/local-user-store/api/v1/trusted-clients`: web proxies, extenders, carriers, … */
 export function registerTrustedClientRoutes(app: FastifyInstance): void {
   const { database, clock } = app.context;
   const db = database.db;
+  const deps: UseCaseDeps = { db, clock, tokens: app.tokens };
 
   app.get(
     '/trusted-clients',
@@ -120,15 +99,7 @@ export function registerTrustedClientRoutes(app: FastifyInstance): void {
         response: { 201: IdResponse, ...errorResponses(400, 401, 403, 409) },
       },
     },
-    async (request, reply) => {
-      const body = request.body as TrustedClientInput;
-      const principal = principalOf(request);
-      const now = clock.now();
-      const id = await createTrustedClient(db, body, principal.id, now);
-      const created = await getTrustedClient(db, id);
-      await recordAuditEvent(db, { type: 'trusted_client_created', outcome: 'success', principal, objectType: 'trusted-client', objectId: id, details: auditView(created), at: now });
-      return reply.code(201).send({ id });
-    },
+    async (request, reply) => reply.code(201).send({ id: await createTrustedClientAs(deps, principalOf(request), request.body as TrustedClientInput) }),
   );
 
   app.get(
@@ -153,27 +124,7 @@ export function registerTrustedClientRoutes(app: FastifyInstance): void {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as TrustedClientInput;
-      const principal = principalOf(request);
-      const now = clock.now();
-      const disabled = await db.transaction().execute(async (trx) => {
-        const before = await updateTrustedClient(trx, id, body, now);
-        const after = await getTrustedClient(trx, id);
-        const disabling = before.enabled && !after.enabled;
-        const revoked = disabling ? await revokeWebProxyCertificates(trx, id, now) : [];
-        await recordAuditEvent(trx, {
-          type: 'trusted_client_updated',
-          outcome: 'success',
-          principal,
-          objectType: 'trusted-client',
-          objectId: id,
-          details: { before: auditView(before), after: auditView(after), ...(disabling ? { revoked_certificates: revoked } : {}) },
-          at: now,
-        });
-        return disabling;
-      });
-      if (disabled) await app.tokens.revokePrincipal('trusted-client', id);
+      await updateTrustedClientAs(deps, principalOf(request), (request.params as { id: string }).id, request.body as TrustedClientInput);
       return {};
     },
   );
@@ -190,23 +141,7 @@ export function registerTrustedClientRoutes(app: FastifyInstance): void {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const principal = principalOf(request);
-      const now = clock.now();
-      await db.transaction().execute(async (trx) => {
-        const deleted = await deleteTrustedClient(trx, id);
-        const serials = await revokeWebProxyCertificates(trx, id, now);
-        await recordAuditEvent(trx, {
-          type: 'trusted_client_deleted',
-          outcome: 'success',
-          principal,
-          objectType: 'trusted-client',
-          objectId: id,
-          details: { ...auditView(deleted), revoked_certificates: serials },
-          at: now,
-        });
-      });
-      await app.tokens.revokePrincipal('trusted-client', id);
+      await deleteTrustedClientAs(deps, principalOf(request), (request.params as { id: string }).id);
       return {};
     },
   );

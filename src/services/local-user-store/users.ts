@@ -2,9 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam, IdResponse, ListResponse, PagingQuery } from '../../schemas.js';
-import { recordAuditEvent } from '../monitor-service/audit-log.js';
-import { createUser, deleteUser, getUser, listUsers, setUserPassword, updateUser } from './repository.js';
+import { getUser, listUsers } from './repository.js';
 import { Name, Password, RoleRefOut, RoleRefs } from './schemas.js';
+import { createUserAs, deleteUserAs, setUserPasswordAs, updateUserAs, type LocalUserStoreDeps } from './use-cases.js';
 
 const UserOut = Type.Object({
   id: Type.String(),
@@ -35,8 +35,9 @@ type UserBody = { username: string; email?: string; full_name?: string; disabled
 
 /** `/local-user-store/api/v1/users`: local users; passwords only as scrypt hashes. */
 export function registerUserRoutes(app: FastifyInstance): void {
-  const { database, clock } = app.context;
+  const { database, clock, secretKey } = app.context;
   const db = database.db;
+  const deps: LocalUserStoreDeps = { db, clock, secretKey, tokens: app.tokens };
 
   app.get(
     '/users',
@@ -54,13 +55,10 @@ export function registerUserRoutes(app: FastifyInstance): void {
     '/users',
     {
       config: { permissions: ['users-manage'] },
-      schema: { summary: 'Create a local user', tags: ['users'], body: UserCreate, response: { 201: IdResponse, ...errorResponses(400, 401, 403, 409) } },
+      schema: { summary: 'Create a local user (needs every permission of each role it gets)', tags: ['users'], body: UserCreate, response: { 201: IdResponse, ...errorResponses(400, 401, 403, 409) } },
     },
     async (request, reply) => {
-      const body = request.body as UserBody;
-      const principal = principalOf(request);
-      const id = await createUser(db, body, principal.id, clock.now());
-      await recordAuditEvent(db, { type: 'user_created', outcome: 'success', principal, objectType: 'user', objectId: id, details: { username: body.username }, at: clock.now() });
+      const id = await createUserAs(deps, principalOf(request), request.body as UserBody);
       return reply.code(201).send({ id });
     },
   );
@@ -78,25 +76,10 @@ export function registerUserRoutes(app: FastifyInstance): void {
     '/users/:id',
     {
       config: { permissions: ['users-manage'] },
-      schema: { summary: 'Update a local user', tags: ['users'], params: Params, body: UserIn, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404, 409) } },
+      schema: { summary: 'Update a local user (needs every permission the user holds and each role it gets; privx-admin keeps an enabled holder, else 409)', tags: ['users'], params: Params, body: UserIn, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404, 409) } },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as UserBody;
-      const principal = principalOf(request);
-      const before = await updateUser(db, id, body, clock.now());
-      const after = await getUser(db, id);
-      // New roles or a disabled account must bite now, not when the current token expires.
-      if (after.disabled !== before.disabled || JSON.stringify(after.roles) !== JSON.stringify(before.roles)) await app.tokens.revokePrincipal('user', id);
-      await recordAuditEvent(db, {
-        type: 'user_updated',
-        outcome: 'success',
-        principal,
-        objectType: 'user',
-        objectId: id,
-        details: { before: { username: before.username, disabled: before.disabled, roles: before.roles }, after: { username: after.username, disabled: after.disabled, roles: after.roles } },
-        at: clock.now(),
-      });
+      await updateUserAs(deps, principalOf(request), (request.params as { id: string }).id, request.body as UserBody);
       return {};
     },
   );
@@ -106,7 +89,7 @@ export function registerUserRoutes(app: FastifyInstance): void {
     {
       config: { permissions: ['users-manage'] },
       schema: {
-        summary: "Set a local user's password",
+        summary: "Set a local user's password (needs every permission the user holds)",
         tags: ['users'],
         params: Params,
         body: Type.Object({ password: Password }, { additionalProperties: false }),
@@ -114,10 +97,7 @@ export function registerUserRoutes(app: FastifyInstance): void {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      await setUserPassword(db, id, (request.body as { password: string }).password, clock.now());
-      await app.tokens.revokePrincipal('user', id);
-      await recordAuditEvent(db, { type: 'user_password_set', outcome: 'success', principal: principalOf(request), objectType: 'user', objectId: id, at: clock.now() });
+      await setUserPasswordAs(deps, principalOf(request), (request.params as { id: string }).id, (request.body as { password: string }).password);
       return {};
     },
   );
@@ -126,13 +106,10 @@ export function registerUserRoutes(app: FastifyInstance): void {
     '/users/:id',
     {
       config: { permissions: ['users-manage'] },
-      schema: { summary: 'Delete a local user', tags: ['users'], params: Params, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404) } },
+      schema: { summary: 'Delete a local user (needs every permission the user holds; privx-admin keeps an enabled holder, else 409)', tags: ['users'], params: Params, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404, 409) } },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const before = await deleteUser(db, id);
-      await app.tokens.revokePrincipal('user', id);
-      await recordAuditEvent(db, { type: 'user_deleted', outcome: 'success', principal: principalOf(request), objectType: 'user', objectId: id, details: { username: before.username }, at: clock.now() });
+      await deleteUserAs(deps, principalOf(request), (request.params as { id: string }).id);
       return {};
     },
   );

@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam, IdResponse, ListResponse, NullableArray } from '../../schemas.js';
-import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { registerStatusRoute } from '../status.js';
 import { PERMISSIONS } from './permissions.js';
-import { addMember, createRole, deleteRole, getRole, listRoles, membersOf, removeMember, updateRole, type MemberType } from './repository.js';
+import { getRole, listRoles, membersOf, type MemberType } from './repository.js';
+import { addRoleMemberAs, createRoleAs, deleteRoleAs, removeRoleMemberAs, updateRoleAs, type UseCaseDeps } from './use-cases.js';
 
 const RoleOut = Type.Object({
   id: Type.String(),
@@ -34,6 +34,7 @@ export default async function roleStoreService(app: FastifyInstance): Promise<vo
   registerStatusRoute(app, 'role-store');
   const { database, clock } = app.context;
   const db = database.db;
+  const deps: UseCaseDeps = { db, clock, tokens: app.tokens };
 
   app.get(
     '/permissions',
@@ -60,13 +61,11 @@ export default async function roleStoreService(app: FastifyInstance): Promise<vo
     '/roles',
     {
       config: { permissions: ['roles-manage'] },
-      schema: { summary: 'Create a role', tags: ['roles'], body: RoleIn, response: { 201: IdResponse, ...errorResponses(400, 401, 403, 409) } },
+      schema: { summary: 'Create a role (needs every permission it gets)', tags: ['roles'], body: RoleIn, response: { 201: IdResponse, ...errorResponses(400, 401, 403, 409) } },
     },
     async (request, reply) => {
       const body = request.body as { name: string; comment?: string; permissions: string[] | null };
-      const principal = principalOf(request);
-      const id = await createRole(db, { ...body, permissions: body.permissions ?? [] }, principal.id, clock.now());
-      await recordAuditEvent(db, { type: 'role_created', outcome: 'success', principal, objectType: 'role', objectId: id, details: { name: body.name, permissions: body.permissions ?? [] }, at: clock.now() });
+      const id = await createRoleAs(deps, principalOf(request), { ...body, permissions: body.permissions ?? [] });
       return reply.code(201).send({ id });
     },
   );
@@ -84,25 +83,12 @@ export default async function roleStoreService(app: FastifyInstance): Promise<vo
     '/roles/:id',
     {
       config: { permissions: ['roles-manage'] },
-      schema: { summary: 'Update a role', tags: ['roles'], params: Params, body: RoleIn, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404, 409) } },
+      schema: { summary: 'Update a role (needs every permission it has before and after)', tags: ['roles'], params: Params, body: RoleIn, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404, 409) } },
     },
     async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as { name: string; comment?: string; permissions: string[] | null };
-      const before = await updateRole(db, id, { ...body, permissions: body.permissions ?? [] }, clock.now());
-      // Members' tokens carry the old permissions; make them re-authenticate.
-      if (JSON.stringify([...before.permissions].sort()) !== JSON.stringify([...(body.permissions ?? [])].sort())) {
-        for (const member of await membersOf(db, id)) await app.tokens.revokePrincipal(member.type, member.id);
-      }
-      await recordAuditEvent(db, {
-        type: 'role_updated',
-        outcome: 'success',
-        principal: principalOf(request),
-        objectType: 'role',
-        objectId: id,
-        details: { before: { name: before.name, permissions: before.permissions }, after: { name: body.name, permissions: body.permissions ?? [] } },
-        at: clock.now(),
-      });
+      await updateRoleAs(deps, principalOf(request), id, { ...body, permissions: body.permissions ?? [] });
       return {};
     },
   );
@@ -111,14 +97,10 @@ export default async function roleStoreService(app: FastifyInstance): Promise<vo
     '/roles/:id',
     {
       config: { permissions: ['roles-manage'] },
-      schema: { summary: 'Delete a role (built-in roles cannot be deleted)', tags: ['roles'], params: Params, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404) } },
+      schema: { summary: 'Delete a role (built-in roles cannot be deleted; needs every permission it has)', tags: ['roles'], params: Params, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404) } },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const members = await membersOf(db, id);
-      const before = await deleteRole(db, id);
-      for (const member of members) await app.tokens.revokePrincipal(member.type, member.id);
-      await recordAuditEvent(db, { type: 'role_deleted', outcome: 'success', principal: principalOf(request), objectType: 'role', objectId: id, details: { name: before.name }, at: clock.now() });
+      await deleteRoleAs(deps, principalOf(request), (request.params as { id: string }).id);
       return {};
     },
   );
@@ -140,7 +122,7 @@ export default async function roleStoreService(app: FastifyInstance): Promise<vo
     {
       config: { permissions: ['roles-manage'] },
       schema: {
-        summary: 'Add a user or API client to a role',
+        summary: 'Add a user or API client to a role (needs every permission of the role and of the member)',
         tags: ['roles'],
         params: Params,
         body: Type.Object({ principal_id: IdParam, principal_type: MemberType }, { additionalProperties: false }),
@@ -149,11 +131,7 @@ export default async function roleStoreService(app: FastifyInstance): Promise<vo
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      const body = request.body as { principal_id: string; principal_type: MemberType };
-      if (await addMember(db, id, body.principal_type, body.principal_id, clock.now())) {
-        await app.tokens.revokePrincipal(body.principal_type, body.principal_id);
-        await recordAuditEvent(db, { type: 'role_member_added', outcome: 'success', principal: principalOf(request), objectType: 'role', objectId: id, details: { member: body }, at: clock.now() });
-      }
+      await addRoleMemberAs(deps, principalOf(request), id, request.body as { principal_id: string; principal_type: MemberType });
       return {};
     },
   );
@@ -163,17 +141,15 @@ export default async function roleStoreService(app: FastifyInstance): Promise<vo
     {
       config: { permissions: ['roles-manage'] },
       schema: {
-        summary: 'Remove a member from a role',
+        summary: 'Remove a member from a role (needs every permission the member holds; privx-admin keeps an enabled member, else 409)',
         tags: ['roles'],
         params: Type.Object({ id: IdParam, memberId: IdParam }),
-        response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404) },
+        response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404, 409) },
       },
     },
     async (request) => {
       const { id, memberId } = request.params as { id: string; memberId: string };
-      const type = await removeMember(db, id, memberId);
-      await app.tokens.revokePrincipal(type, memberId);
-      await recordAuditEvent(db, { type: 'role_member_removed', outcome: 'success', principal: principalOf(request), objectType: 'role', objectId: id, details: { member: { principal_id: memberId, principal_type: type } }, at: clock.now() });
+      await removeRoleMemberAs(deps, principalOf(request), id, memberId);
       return {};
     },
   );

@@ -156,6 +156,48 @@ export async function roleRefsOf(db: Kysely<Tables>, type: MemberType, principal
 }
 
 /**
+ * The roles named by `roleIds` (duplicates collapsed, in first-mention order); 400 naming the
+ * first unknown id as `roles[i].id`.
+ */
+export async function rolesByIds(db: Kysely<Tables>, roleIds: readonly string[]): Promise<Role[]> {
+  const unique = [...new Set(roleIds)];
+  if (unique.length === 0) return [];
+  const rows = await db.selectFrom('roles').selectAll().where('id', 'in', unique).execute();
+  const byId = new Map(rows.map((row) => [row.id, toRole(row)]));
+  const index = roleIds.findIndex((id) => !byId.has(id));
+  if (index >= 0) throw invalid('INVALID_REQUEST_DATA', `unknown role id "${roleIds[index]}"`, `roles[${index}].id`);
+  return unique.map((id) => byId.get(id) as Role);
+}
+
+/**
+ * Takes the write lock on the privx-admin role row (a no-op update: a row lock on PostgreSQL, the
+ * write lock on SQLite) so transactions that may take privx-admin away run one after another.
+ */
+export async function lockAdminRole(db: Kysely<Tables>): Promise<void> {
+  await db.updateTable('roles').set((eb) => ({ updated: eb.ref('updated') })).where('id', '=', ADMIN_ROLE_ID).execute();
+}
+
+/** Enabled users plus API clients (which cannot be disabled) holding privx-admin. */
+export async function countEnabledAdmins(db: Kysely<Tables>): Promise<number> {
+  const users = await db
+    .selectFrom('role_members')
+    .innerJoin('users', 'users.id', 'role_members.principal_id')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('role_members.role_id', '=', ADMIN_ROLE_ID)
+    .where('role_members.principal_type', '=', 'user')
+    .where('users.disabled', '=', 0)
+    .executeTakeFirstOrThrow();
+  const clients = await db
+    .selectFrom('role_members')
+    .innerJoin('api_clients', 'api_clients.id', 'role_members.principal_id')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('role_members.role_id', '=', ADMIN_ROLE_ID)
+    .where('role_members.principal_type', '=', 'api-client')
+    .executeTakeFirstOrThrow();
+  return Number(users.n) + Number(clients.n);
+}
+
+/**
  * Sets exactly these roles on a principal. Every id must name an existing role; a ref's name is
  * informative only (clients send `{id, name}` pairs).
  */
@@ -226,10 +268,6 @@ export async function removeMember(db: Kysely<Tables>, roleId: string, principal
     .where('principal_id', '=', principalId)
     .executeTakeFirst();
   if (!row) throw notFound('role member');
-  if (roleId === ADMIN_ROLE_ID) {
-    const remaining = await db.selectFrom('role_members').select((eb) => eb.fn.countAll<number>().as('n')).where('role_id', '=', roleId).executeTakeFirstOrThrow();
-    if (Number(remaining.n) <= 1) throw invalid('INVALID_REQUEST_DATA', 'the last privx-admin member cannot be removed', 'principal_id');
-  }
   await db.deleteFrom('role_members').where('role_id', '=', roleId).where('principal_id', '=', principalId).execute();
   return row.principal_type;
 }

@@ -1,0 +1,264 @@
+import type { Kysely } from 'kysely';
+import type { Tables } from '../../db/schema.js';
+import { hashPassword } from '../../lib/secrets.js';
+import type { Principal } from '../auth/principal.js';
+import { revokeWebProxyCertificates } from '../authorizer/repository.js';
+import { recordAuditEvent } from '../monitor-service/audit-log.js';
+import { assertAnAdminRemains, assertMayGrantPermissions, assertMayGrantRoles, assertMayManage, lockAdmins, type Holding } from '../role-store/grant-rule.js';
+import { isPermission } from '../role-store/permissions.js';
+import { rolesByIds } from '../role-store/repository.js';
+import { holdingOf, type UseCaseDeps } from '../role-store/use-cases.js';
+import {
+  createApiClient,
+  createUser,
+  deleteApiClient,
+  deleteUser,
+  getApiClient,
+  getUser,
+  rotateApiClientSecrets,
+  setUserPassword,
+  updateApiClient,
+  updateUser,
+  type ApiClientCredentials,
+  type UserInput,
+} from './repository.js';
+import { createTrustedClient, deleteTrustedClient, getTrustedClient, updateTrustedClient, type TrustedClient, type TrustedClientInput } from './trusted-client-repository.js';
+
+/** The local user store's use cases also make secrets. */
+export interface LocalUserStoreDeps extends UseCaseDeps {
+  secretKey: Buffer;
+}
+
+type RoleRefsInput = Array<{ id: string }> | null | undefined;
+
+/**
+ * The grant check for a `roles` array of a request: every role must exist (400 naming
+ * `roles[i].id`) and the actor must hold every permission of each (403 naming what it lacks).
+ */
+async function assertMayGrantRoleRefs(trx: Kysely<Tables>, actor: Principal, refs: RoleRefsInput): Promise<void> {
+  if (!refs || refs.length === 0) return;
+  const ids = refs.map((ref) => ref.id);
+  const byId = new Map((await rolesByIds(trx, ids)).map((role) => [role.id, role]));
+  assertMayGrantRoles(
+    actor,
+    ids.map((id) => byId.get(id) as { id: string; permissions: string[] }),
+    (index) => `roles[${index}].id`,
+  );
+}
+
+const sameRoles = (a: ReadonlyArray<{ id: string }>, b: ReadonlyArray<{ id: string }>) => JSON.stringify(a.map((role) => role.id).sort()) === JSON.stringify(b.map((role) => role.id).sort());
+
+// ─── users ─────────────────────────────────────────────────────────────────────────────────────
+
+export async function createUserAs(deps: LocalUserStoreDeps, actor: Principal, input: UserInput & { password?: string | undefined }): Promise<string> {
+  // Hashed before the transaction: scrypt takes tens of milliseconds.
+  const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
+  const now = deps.clock.now();
+  return deps.db.transaction().execute(async (trx) => {
+    await assertMayGrantRoleRefs(trx, actor, input.roles);
+    const id = await createUser(trx, input, passwordHash, actor.id, now);
+    await recordAuditEvent(trx, { type: 'user_created', outcome: 'success', principal: actor, objectType: 'user', objectId: id, details: { username: input.username }, at: now });
+    return id;
+  });
+}
+
+/** Updates a user: the actor must hold everything the user holds and every role it gets; privx-admin keeps an enabled holder. */
+export async function updateUserAs(deps: LocalUserStoreDeps, actor: Principal, id: string, input: UserInput): Promise<void> {
+  const now = deps.clock.now();
+  const revoke = await deps.db.transaction().execute(async (trx) => {
+    await lockAdmins(trx);
+    await getUser(trx, id);
+    assertMayManage(actor, `changing user ${id}`, await holdingOf(trx, 'user', id));
+    await assertMayGrantRoleRefs(trx, actor, input.roles);
+    const before = await updateUser(trx, id, input, now);
+    const after = await getUser(trx, id);
+    await assertAnAdminRemains(trx);
+    await recordAuditEvent(trx, {
+      type: 'user_updated',
+      outcome: 'success',
+      principal: actor,
+      objectType: 'user',
+      objectId: id,
+      details: { before: { username: before.username, disabled: before.disabled, roles: before.roles }, after: { username: after.username, disabled: after.disabled, roles: after.roles } },
+      at: now,
+    });
+    // New roles or a disabled account must bite now, not when the current token expires.
+    return after.disabled !== before.disabled || !sameRoles(after.roles, before.roles);
+  });
+  if (revoke) await deps.tokens.revokePrincipal('user', id);
+}
+
+/** Sets a password (a credential): the actor must hold everything the user holds. */
+export async function setUserPasswordAs(deps: LocalUserStoreDeps, actor: Principal, id: string, password: string): Promise<void> {
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (trx) => {
+    await getUser(trx, id);
+    assertMayManage(actor, `changing the password of user ${id}`, await holdingOf(trx, 'user', id));
+  });
+  const passwordHash = await hashPassword(password);
+  await deps.db.transaction().execute(async (trx) => {
+    // Again, now in the transaction that writes: the user's roles may have changed while hashing.
+    await getUser(trx, id);
+    assertMayManage(actor, `changing the password of user ${id}`, await holdingOf(trx, 'user', id));
+    await setUserPassword(trx, id, passwordHash, now);
+    await recordAuditEvent(trx, { type: 'user_password_set', outcome: 'success', principal: actor, objectType: 'user', objectId: id, at: now });
+  });
+  await deps.tokens.revokePrincipal('user', id);
+}
+
+export async function deleteUserAs(deps: LocalUserStoreDeps, actor: Principal, id: string): Promise<void> {
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (trx) => {
+    await lockAdmins(trx);
+    await getUser(trx, id);
+    assertMayManage(actor, `deleting user ${id}`, await holdingOf(trx, 'user', id));
+    const before = await deleteUser(trx, id);
+    await assertAnAdminRemains(trx);
+    await recordAuditEvent(trx, { type: 'user_deleted', outcome: 'success', principal: actor, objectType: 'user', objectId: id, details: { username: before.username }, at: now });
+  });
+  await deps.tokens.revokePrincipal('user', id);
+}
+
+// ─── API clients ───────────────────────────────────────────────────────────────────────────────
+
+type ApiClientInput = { name: string; roles?: RoleRefsInput };
+
+export async function createApiClientAs(deps: LocalUserStoreDeps, actor: Principal, input: ApiClientInput): Promise<ApiClientCredentials> {
+  const now = deps.clock.now();
+  return deps.db.transaction().execute(async (trx) => {
+    await assertMayGrantRoleRefs(trx, actor, input.roles);
+    const credentials = await createApiClient(trx, deps.secretKey, input, actor.id, now);
+    await recordAuditEvent(trx, { type: 'api_client_created', outcome: 'success', principal: actor, objectType: 'api-client', objectId: credentials.id, details: { name: input.name }, at: now });
+    return credentials;
+  });
+}
+
+export async function updateApiClientAs(deps: LocalUserStoreDeps, actor: Principal, id: string, input: ApiClientInput): Promise<void> {
+  const now = deps.clock.now();
+  const revoke = await deps.db.transaction().execute(async (trx) => {
+    await lockAdmins(trx);
+    await getApiClient(trx, id);
+    assertMayManage(actor, `changing API client ${id}`, await holdingOf(trx, 'api-client', id));
+    await assertMayGrantRoleRefs(trx, actor, input.roles);
+    const before = await updateApiClient(trx, id, input, now);
+    const after = await getApiClient(trx, id);
+    await assertAnAdminRemains(trx);
+    await recordAuditEvent(trx, {
+      type: 'api_client_updated',
+      outcome: 'success',
+      principal: actor,
+      objectType: 'api-client',
+      objectId: id,
+      details: { before: { name: before.name, roles: before.roles }, after: { name: after.name, roles: after.roles } },
+      at: now,
+    });
+    return !sameRoles(after.roles, before.roles);
+  });
+  if (revoke) await deps.tokens.revokePrincipal('api-client', id);
+}
+
+/** New secrets are credentials: the actor must hold everything the client holds. */
+export async function rotateApiClientSecretsAs(deps: LocalUserStoreDeps, actor: Principal, id: string): Promise<ApiClientCredentials> {
+  const now = deps.clock.now();
+  const credentials = await deps.db.transaction().execute(async (trx) => {
+    await getApiClient(trx, id);
+    assertMayManage(actor, `rotating the secrets of API client ${id}`, await holdingOf(trx, 'api-client', id));
+    const credentials = await rotateApiClientSecrets(trx, deps.secretKey, id, now);
+    await recordAuditEvent(trx, { type: 'api_client_secret_rotated', outcome: 'success', principal: actor, objectType: 'api-client', objectId: id, at: now });
+    return credentials;
+  });
+  await deps.tokens.revokePrincipal('api-client', id);
+  return credentials;
+}
+
+export async function deleteApiClientAs(deps: LocalUserStoreDeps, actor: Principal, id: string): Promise<void> {
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (trx) => {
+    await lockAdmins(trx);
+    await getApiClient(trx, id);
+    assertMayManage(actor, `deleting API client ${id}`, await holdingOf(trx, 'api-client', id));
+    const before = await deleteApiClient(trx, id);
+    await assertAnAdminRemains(trx);
+    await recordAuditEvent(trx, { type: 'api_client_deleted', outcome: 'success', principal: actor, objectType: 'api-client', objectId: id, details: { name: before.name }, at: now });
+  });
+  await deps.tokens.revokePrincipal('api-client', id);
+}
+
+// ─── trusted clients ───────────────────────────────────────────────────────────────────────────
+
+/**
+ * What a trusted client holds for the grant rule: the names in its `permissions` list that are
+ * role permissions (other strings are PrivX's own labels and grant nothing). Its tokens carry the
+ * `service` scope only, which `api-clients-manage` (the routes' permission) hands out by design.
+ */
+export function trustedClientHolding(client: Pick<TrustedClient, 'permissions'>): Holding {
+  return { admin: false, permissions: client.permissions.filter(isPermission) };
+}
+
+/** What the audit log keeps of a client (no secrets exist in it anyway). */
+function auditView(client: TrustedClient) {
+  return {
+    name: client.name,
+    type: client.type,
+    enabled: client.enabled,
+    permissions: client.permissions,
+    subnets: client.subnets,
+    allow_repeated_registration: client.allow_repeated_registration,
+    web_proxy_address: client.web_proxy_address,
+    web_proxy_port: client.web_proxy_port,
+  };
+}
+
+export async function createTrustedClientAs(deps: UseCaseDeps, actor: Principal, input: TrustedClientInput): Promise<string> {
+  assertMayGrantPermissions(actor, 'a trusted client with these permissions', input.permissions ?? [], 'permissions');
+  const now = deps.clock.now();
+  return deps.db.transaction().execute(async (trx) => {
+    const id = await createTrustedClient(trx, input, actor.id, now);
+    const created = await getTrustedClient(trx, id);
+    await recordAuditEvent(trx, { type: 'trusted_client_created', outcome: 'success', principal: actor, objectType: 'trusted-client', objectId: id, details: auditView(created), at: now });
+    return id;
+  });
+}
+
+/** Disabling drops the registration, revokes the web-proxy certificate and (after commit) the tokens. */
+export async function updateTrustedClientAs(deps: UseCaseDeps, actor: Principal, id: string, input: TrustedClientInput): Promise<void> {
+  const now = deps.clock.now();
+  const disabled = await deps.db.transaction().execute(async (trx) => {
+    assertMayManage(actor, `changing trusted client ${id}`, trustedClientHolding(await getTrustedClient(trx, id)));
+    assertMayGrantPermissions(actor, 'a trusted client with these permissions', input.permissions ?? [], 'permissions');
+    const before = await updateTrustedClient(trx, id, input, now);
+    const after = await getTrustedClient(trx, id);
+    const disabling = before.enabled && !after.enabled;
+    const revoked = disabling ? await revokeWebProxyCertificates(trx, id, now) : [];
+    await recordAuditEvent(trx, {
+      type: 'trusted_client_updated',
+      outcome: 'success',
+      principal: actor,
+      objectType: 'trusted-client',
+      objectId: id,
+      details: { before: auditView(before), after: auditView(after), ...(disabling ? { revoked_certificates: revoked } : {}) },
+      at: now,
+    });
+    return disabling;
+  });
+  if (disabled) await deps.tokens.revokePrincipal('trusted-client', id);
+}
+
+export async function deleteTrustedClientAs(deps: UseCaseDeps, actor: Principal, id: string): Promise<void> {
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (trx) => {
+    assertMayManage(actor, `deleting trusted client ${id}`, trustedClientHolding(await getTrustedClient(trx, id)));
+    const deleted = await deleteTrustedClient(trx, id);
+    const serials = await revokeWebProxyCertificates(trx, id, now);
+    await recordAuditEvent(trx, {
+      type: 'trusted_client_deleted',
+      outcome: 'success',
+      principal: actor,
+      objectType: 'trusted-client',
+      objectId: id,
+      details: { ...auditView(deleted), revoked_certificates: serials },
+      at: now,
+    });
+  });
+  await deps.tokens.revokePrincipal('trusted-client', id);
+}

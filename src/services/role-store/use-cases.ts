@@ -1,0 +1,106 @@
+import type { Kysely } from 'kysely';
+import type { Tables } from '../../db/schema.js';
+import type { Clock } from '../../lib/time.js';
+import type { Principal, PrincipalType } from '../auth/principal.js';
+import { recordAuditEvent } from '../monitor-service/audit-log.js';
+import { assertAnAdminRemains, assertMayGrantPermissions, assertMayGrantRoles, assertMayManage, holdingOfRoles, lockAdmins } from './grant-rule.js';
+import { ADMIN_ROLE_ID } from './permissions.js';
+import { addMember, createRole, deleteRole, getRole, membersOf, removeMember, rolesOf, updateRole, validatePermissions, type MemberType, type RoleInput } from './repository.js';
+
+/** What a use case needs from the app: the database, the clock and token revocation. */
+export interface UseCaseDeps {
+  db: Kysely<Tables>;
+  clock: Clock;
+  tokens: { revokePrincipal(type: PrincipalType, id: string): Promise<void> };
+}
+
+/** Revokes after the change committed: revocation writes through its own connection. */
+async function revokeAll(deps: UseCaseDeps, principals: ReadonlyArray<{ type: PrincipalType; id: string }>): Promise<void> {
+  for (const principal of principals) await deps.tokens.revokePrincipal(principal.type, principal.id);
+}
+
+/** What a user or API client holds now, from the database. */
+export async function holdingOf(db: Kysely<Tables>, type: MemberType, id: string) {
+  return holdingOfRoles(await rolesOf(db, type, id));
+}
+
+/** Creates a role; the actor must hold every permission it gets. */
+export async function createRoleAs(deps: UseCaseDeps, actor: Principal, input: RoleInput): Promise<string> {
+  const permissions = validatePermissions(input.permissions);
+  assertMayGrantPermissions(actor, 'a role with these permissions', permissions, 'permissions');
+  const now = deps.clock.now();
+  return deps.db.transaction().execute(async (trx) => {
+    const id = await createRole(trx, { ...input, permissions }, actor.id, now);
+    await recordAuditEvent(trx, { type: 'role_created', outcome: 'success', principal: actor, objectType: 'role', objectId: id, details: { name: input.name, permissions }, at: now });
+    return id;
+  });
+}
+
+/**
+ * Updates a role. Its permissions are held by every member, so the actor must hold every permission
+ * the role has before and after (editing privx-admin needs privx-admin). Members are revoked when
+ * the permissions changed: their tokens carry the old ones.
+ */
+export async function updateRoleAs(deps: UseCaseDeps, actor: Principal, id: string, input: RoleInput): Promise<void> {
+  const permissions = validatePermissions(input.permissions);
+  const now = deps.clock.now();
+  const { before, members } = await deps.db.transaction().execute(async (trx) => {
+    const existing = await getRole(trx, id);
+    assertMayGrantRoles(actor, [existing, { id, permissions }]);
+    const previous = await updateRole(trx, id, { ...input, permissions }, now);
+    await recordAuditEvent(trx, {
+      type: 'role_updated',
+      outcome: 'success',
+      principal: actor,
+      objectType: 'role',
+      objectId: id,
+      details: { before: { name: previous.name, permissions: previous.permissions }, after: { name: input.name, permissions } },
+      at: now,
+    });
+    return { before: previous, members: await membersOf(trx, id) };
+  });
+  if (JSON.stringify([...before.permissions].sort()) !== JSON.stringify([...permissions].sort())) await revokeAll(deps, members);
+}
+
+/** Deletes a role (not a built-in one); like emptying it, it needs every permission it has. */
+export async function deleteRoleAs(deps: UseCaseDeps, actor: Principal, id: string): Promise<void> {
+  const now = deps.clock.now();
+  const members = await deps.db.transaction().execute(async (trx) => {
+    assertMayGrantRoles(actor, [await getRole(trx, id)]);
+    const members = await membersOf(trx, id);
+    const before = await deleteRole(trx, id);
+    await recordAuditEvent(trx, { type: 'role_deleted', outcome: 'success', principal: actor, objectType: 'role', objectId: id, details: { name: before.name }, at: now });
+    return members;
+  });
+  await revokeAll(deps, members);
+}
+
+/** Adds a member: the actor must hold the role (it grants it) and everything the member holds (it changes its roles). */
+export async function addRoleMemberAs(deps: UseCaseDeps, actor: Principal, roleId: string, member: { principal_id: string; principal_type: MemberType }): Promise<void> {
+  const now = deps.clock.now();
+  const added = await deps.db.transaction().execute(async (trx) => {
+    assertMayGrantRoles(actor, [await getRole(trx, roleId)]);
+    assertMayManage(actor, `changing the roles of ${member.principal_type} ${member.principal_id}`, await holdingOf(trx, member.principal_type, member.principal_id));
+    if (!(await addMember(trx, roleId, member.principal_type, member.principal_id, now))) return false;
+    await recordAuditEvent(trx, { type: 'role_member_added', outcome: 'success', principal: actor, objectType: 'role', objectId: roleId, details: { member }, at: now });
+    return true;
+  });
+  if (added) await deps.tokens.revokePrincipal(member.principal_type, member.principal_id);
+}
+
+/** Removes a member: the actor must hold everything the member holds; privx-admin keeps an enabled member. */
+export async function removeRoleMemberAs(deps: UseCaseDeps, actor: Principal, roleId: string, memberId: string): Promise<void> {
+  const now = deps.clock.now();
+  const type = await deps.db.transaction().execute(async (trx) => {
+    if (roleId === ADMIN_ROLE_ID) await lockAdmins(trx);
+    const type = await removeMember(trx, roleId, memberId);
+    // Read after the removal: the member still holds what it held, except this role.
+    const remaining = await holdingOf(trx, type, memberId);
+    const removed = holdingOfRoles([await getRole(trx, roleId)]);
+    assertMayManage(actor, `changing the roles of ${type} ${memberId}`, { admin: remaining.admin || removed.admin, permissions: [...remaining.permissions, ...removed.permissions] });
+    if (roleId === ADMIN_ROLE_ID) await assertAnAdminRemains(trx);
+    await recordAuditEvent(trx, { type: 'role_member_removed', outcome: 'success', principal: actor, objectType: 'role', objectId: roleId, details: { member: { principal_id: memberId, principal_type: type } }, at: now });
+    return type;
+  });
+  await deps.tokens.revokePrincipal(type, memberId);
+}
