@@ -92,11 +92,26 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
+/** How a scope reads in a refusal: `admin` is the privx-admin role, `service` a registered trusted client. */
+function scopeName(scope: Scope): string {
+  if (scope === 'admin') return 'privx-admin';
+  if (scope === 'service') return 'service (a registered trusted client)';
+  return scope;
+}
+
+/**
+ * The message of the guard's 403: what the route declares, which the OpenAPI document publishes
+ * anyway (`x-privgate-permissions`), so it tells the caller nothing secret.
+ */
+export function deniedMessage(permissions: readonly Scope[]): string {
+  return `needs one of the permissions: ${permissions.map(scopeName).join(', ')}`;
+}
+
 /**
  * Authentication and the permission guard. A route declares `config.permissions` (any-of) or
  * `config.public: true`; a route declaring neither fails at registration, so nothing is
  * accidentally open. Missing/invalid/expired/revoked token → 401 with `WWW-Authenticate`; a valid
- * token lacking every listed scope → 403 PERMISSION_DENIED.
+ * token lacking every listed scope → 403 PERMISSION_DENIED naming them.
  */
 export const authenticatePlugin = fp<{ verifier: AccessTokenVerifier; onRejected?: RejectedTokenListener }>(
   async (app: FastifyInstance, options) => {
@@ -106,8 +121,9 @@ export const authenticatePlugin = fp<{ verifier: AccessTokenVerifier; onRejected
 
     // Callback style: a token this node already verified, with a recent revocation answer, is
     // accepted without a promise or a database round trip (see TokenService.checkRemembered).
-    const guard = (permissions: readonly Scope[]): onRequestHookHandler =>
-      function authenticate(request, _reply, done) {
+    const guard = (permissions: readonly Scope[]): onRequestHookHandler => {
+      const denial = deniedMessage(permissions);
+      return function authenticate(request, _reply, done) {
         const presented = presentedToken(request.headers.authorization, request.raw.socket, options.verifier);
         if (!presented) {
           done(unauthorized('missing bearer access token'));
@@ -122,7 +138,7 @@ export const authenticatePlugin = fp<{ verifier: AccessTokenVerifier; onRejected
             return;
           }
           request.principal = result.principal;
-          done(hasAnyScope(result.principal, permissions) ? undefined : forbidden());
+          done(hasAnyScope(result.principal, permissions) ? undefined : forbidden(denial));
         };
         let remembered: TokenCheckResult | undefined;
         try {
@@ -134,6 +150,7 @@ export const authenticatePlugin = fp<{ verifier: AccessTokenVerifier; onRejected
         if (remembered) settle(remembered);
         else options.verifier.check(token, key).then(settle, done);
       };
+    };
 
     // Each non-public route gets the guard as its first onRequest hook, bound to its permissions:
     // public routes and the not-found handler run no authentication at all.
