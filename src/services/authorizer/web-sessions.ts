@@ -8,7 +8,6 @@ import { timestamp } from '../../lib/time.js';
 import { WEB_SESSION_AUDIENCE, type WebSessionClaims } from '../../lib/web-policy.js';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam } from '../../schemas.js';
-import type { Principal } from '../auth/principal.js';
 import { bumpPolicyVersion } from '../host-store/policy-version.js';
 import { getDefaultServiceOptions, getHost } from '../host-store/repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
@@ -24,15 +23,6 @@ const SessionIn = Type.Object(
 const SessionOut = Type.Object({ session_id: Type.String(), token: Type.String(), expires: Type.String() });
 const Params = Type.Object({ session_id: IdParam });
 
-/**
- * Who may open a web session. Roles and access groups per host are not modelled yet, so the
- * check is installation-wide: `web-access` (or `hosts-manage`, or privx-admin) opens a session
- * to any WEB host principal.
- */
-function mayOpenWebSessions(principal: Principal): boolean {
-  return principal.admin || principal.permissions.has('web-access') || principal.permissions.has('hosts-manage');
-}
-
 /** `/icap/sessions`: short-lived, revocable web sessions (ES256 tokens the web proxy verifies). */
 export function registerWebSessionRoutes(app: FastifyInstance): void {
   const { database, clock, config } = app.context;
@@ -41,7 +31,9 @@ export function registerWebSessionRoutes(app: FastifyInstance): void {
   app.post(
     '/icap/sessions',
     {
-      config: { permissions: ['user'] },
+      // Installation-wide for now (per-host roles and access groups are not modelled): web-access
+      // or hosts-manage opens a session to any WEB host principal; privx-admin passes any-of.
+      config: { permissions: ['web-access', 'hosts-manage'] },
       schema: {
         summary: 'Open a web session to a WEB host as one of its principals',
         description:
@@ -54,7 +46,6 @@ export function registerWebSessionRoutes(app: FastifyInstance): void {
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      if (!mayOpenWebSessions(principal)) throw forbidden('opening a web session needs the web-access permission');
       const body = request.body as { host_id: string; principal: string };
       const [host, defaults] = await Promise.all([getHost(db, body.host_id), getDefaultServiceOptions(db)]);
       const services = host.services.filter((service) => service.service === 'WEB');
@@ -114,6 +105,8 @@ export function registerWebSessionRoutes(app: FastifyInstance): void {
   app.delete(
     '/icap/sessions/:session_id',
     {
+      // Any principal may ask; whether it may revoke THIS session is an ownership rule on the
+      // object (its own session, or privx-admin), checked below, not a permission.
       config: { permissions: ['user'] },
       schema: {
         summary: 'Revoke a web session (its own user or an admin); web proxies learn it from the policy feed',
