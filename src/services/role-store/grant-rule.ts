@@ -44,8 +44,9 @@ export function holdingOfRoles(roles: ReadonlyArray<{ id: string; permissions: r
 /** What `actor` lacks of `needed`, sorted; privx-admin lacks nothing, and only privx-admin has privx-admin. */
 export function missingFrom(actor: Actor, needed: Holding): string[] {
   if (actor.admin) return [];
+  // privx-admin subsumes every permission: naming it alone says what is needed.
+  if (needed.admin) return [ADMIN_ROLE_NAME];
   const missing = new Set<string>();
-  if (needed.admin) missing.add(ADMIN_ROLE_NAME);
   for (const permission of needed.permissions) if (!actor.permissions.has(permission)) missing.add(permission);
   return [...missing].sort();
 }
