@@ -25,6 +25,19 @@ describe.each(testBackends())('permission guard and identity objects on %s', (ba
     expect((await testApp.app.inject({ method: 'POST', url: '/role-store/api/v1/roles', headers: bearer(viewer), payload: { name: 'x', permissions: [] } })).statusCode).toBe(403);
   });
 
+  it('a 403 PERMISSION_DENIED from the guard names the permissions the route needs, and nothing else', async () => {
+    const noRole = (await tokenWith(testApp, [])).token;
+    const roles = await testApp.app.inject({ method: 'GET', url: '/role-store/api/v1/roles', headers: bearer(noRole) });
+    expect(roles.statusCode).toBe(403);
+    expect(envelope(roles)).toEqual({ error_code: 'PERMISSION_DENIED', error_message: 'needs one of the permissions: roles-view, roles-manage' });
+    const usersManager = (await tokenWith(testApp, ['users-view'])).token;
+    const create = await testApp.app.inject({ method: 'POST', url: '/local-user-store/api/v1/users', headers: bearer(usersManager), payload: { username: 'nobody' } });
+    expect(envelope(create)).toEqual({ error_code: 'PERMISSION_DENIED', error_message: 'needs one of the permissions: users-manage' });
+    const settings = await testApp.app.inject({ method: 'GET', url: '/host-store/api/v1/settings/default_service_options', headers: bearer(noRole) });
+    expect(settings.statusCode).toBe(403);
+    expect(envelope(settings).error_message).toBe('needs one of the permissions: privx-admin, hosts-manage, service (a registered trusted client)');
+  });
+
   it('a role with an unknown permission is 400 naming it, and nothing is created', async () => {
     const response = await testApp.app.inject({ method: 'POST', url: '/role-store/api/v1/roles', headers: bearer(admin), payload: { name: 'bad-role', permissions: ['hosts-view', 'fly'] } });
     expect(response.statusCode).toBe(400);
