@@ -1,3 +1,4 @@
+import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subjectFor } from '../../src/services/auth/subjects.js';
 import { ADMIN_ROLE_ID, USER_ROLE_ID } from '../../src/services/role-store/permissions.js';
@@ -8,6 +9,8 @@ const USERS = '/local-user-store/api/v1/users';
 const API_CLIENTS = '/local-user-store/api/v1/api-clients';
 const TRUSTED_CLIENTS = '/local-user-store/api/v1/trusted-clients';
 const ROLES = '/role-store/api/v1/roles';
+
+type Request = { method: 'POST' | 'PUT' | 'DELETE'; url: string; headers: Record<string, string>; payload?: InjectOptions['payload'] };
 
 /** Every row of the tables a grant can touch, in a stable order: "nothing changed" is equality. */
 async function snapshot(testApp: TestApp): Promise<string> {
@@ -35,9 +38,9 @@ async function userToken(testApp: TestApp, id: string, name: string): Promise<st
 }
 
 /** Expects the grant rule's refusal: 403 PERMISSION_DENIED naming `missing`, and nothing changed. */
-async function expectRefused(testApp: TestApp, request: Parameters<TestApp['app']['inject']>[0] & object, missing: string[], property?: string): Promise<void> {
+async function expectRefused(testApp: TestApp, request: Request, missing: string[], property?: string): Promise<void> {
   const before = await snapshot(testApp);
-  const response = await testApp.app.inject(request);
+  const response = await testApp.app.inject(request as InjectOptions);
   expect(response.statusCode, response.body).toBe(403);
   const body = envelope(response);
   expect(body.error_code).toBe('PERMISSION_DENIED');
@@ -220,9 +223,9 @@ describe.each(testBackends())('the last enabled privx-admin holder stays, on %s'
   });
   afterAll(async () => testApp?.close());
 
-  async function expectConflict(request: Parameters<TestApp['app']['inject']>[0] & object): Promise<void> {
+  async function expectConflict(request: Request): Promise<void> {
     const before = await snapshot(testApp);
-    const response = await testApp.app.inject(request);
+    const response = await testApp.app.inject(request as InjectOptions);
     expect(response.statusCode, response.body).toBe(409);
     expect(envelope(response)).toMatchObject({ error_code: 'CONFLICT', error_message: expect.stringContaining('privx-admin') });
     expect(await snapshot(testApp)).toBe(before);
