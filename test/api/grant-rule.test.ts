@@ -249,4 +249,17 @@ describe.each(testBackends())('the last enabled privx-admin holder stays, on %s'
     expect((await testApp.app.inject({ method: 'PUT', url: `${USERS}/${adminId}`, headers: bearer(second.token), payload: { username: 'admin', disabled: false } })).statusCode).toBe(200);
     expect((await testApp.app.inject({ method: 'DELETE', url: `${ROLES}/${ADMIN_ROLE_ID}/members/${second.credentials.id}`, headers: bearer(second.token) })).statusCode).toBe(200);
   });
+
+  it('two last holders deleting each other at the same time: one wins, the other gets 409, one holder remains', async () => {
+    const first = await tokenWith(testApp, 'admin');
+    const second = await tokenWith(testApp, 'admin');
+    expect((await testApp.app.inject({ method: 'PUT', url: `${USERS}/${adminId}`, headers: bearer(first.token), payload: { username: 'admin', disabled: true } })).statusCode).toBe(200);
+    const answers = await Promise.all([
+      testApp.app.inject({ method: 'DELETE', url: `${API_CLIENTS}/${second.credentials.id}`, headers: bearer(first.token) }),
+      testApp.app.inject({ method: 'DELETE', url: `${API_CLIENTS}/${first.credentials.id}`, headers: bearer(second.token) }),
+    ]);
+    expect(answers.map((answer) => answer.statusCode).sort()).toEqual([200, 409]);
+    const holders = await testApp.app.context.database.db.selectFrom('role_members').select('principal_id').where('role_id', '=', ADMIN_ROLE_ID).where('principal_type', '=', 'api-client').execute();
+    expect(holders).toHaveLength(1);
+  });
 });
