@@ -13,7 +13,7 @@ import { systemClock, type Clock } from './lib/time.js';
 import { holdTickObjectShape } from './lib/tick-shape.js';
 import { authenticatePlugin, rememberedPrincipal } from './plugins/authenticate.js';
 import { HotReads, hotReadsPlugin } from './plugins/hot-reads.js';
-import { errorHandlerPlugin } from './plugins/error-handler.js';
+import { answerUnhandled, clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler } from './plugins/error-handler.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { requestParsingPlugin } from './plugins/request-parsing.js';
 import { deferredChildLogger, levelEnabled, loggerOptions } from './logging.js';
@@ -77,7 +77,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     (await openDatabase({ databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir }));
   try {
     await migrateToLatest(database);
-    const serverOptions: FastifyServerOptions & { https?: { key: string; cert: string } } = {
+    const serverOptions: FastifyServerOptions & { https?: boolean } = {
+      // The server is ours (serverFactory), so this only tells Fastify the scheme it serves: its
+      // "Server listening at" line and listeningOrigin say https.
+      https: options.https !== undefined,
       logger: loggerOptions(config.logLevel, options.logStream),
       childLoggerFactory: deferredChildLogger,
       // Fastify's per-request lines are written at info; above it they would be dropped anyway, so
@@ -89,13 +92,22 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       return503OnClosing: true,
       // Clients percent-encode path parameters; ids never legitimately hold a '/', so a long one is an attack.
       routerOptions: { maxParamLength: 500, ignoreTrailingSlash: true },
+      // Fastify's own answers (a URL that is not valid percent-encoding, an over-long parameter,
+      // a request Node's parser refuses) in the envelope too.
+      frameworkErrors: frameworkErrorHandler,
+      clientErrorHandler,
       // Our own server so that hot reads (see HotReads) see a request before Fastify does; set up
       // with Fastify's own timeouts, as Fastify would set up the server it creates.
       serverFactory: (handler, factoryOptions) => {
         const settings = factoryOptions as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number; maxRequestsPerSocket?: number };
         const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
-          if (hotReads) hotReads.serve(request, response, handler);
-          else handler(request, response);
+          try {
+            if (hotReads) hotReads.serve(request, response, handler);
+            else handler(request, response);
+          } catch (error) {
+            // Thrown in the request event, it would end the process; it ends this request instead.
+            answerUnhandled(app.log, response, error);
+          }
         };
         const server = options.https ? https.createServer(options.https, onRequest) : http.createServer(onRequest);
         server.keepAliveTimeout = settings.keepAliveTimeout ?? server.keepAliveTimeout;

@@ -6,7 +6,23 @@ import type { LogLevel } from './config.js';
 /** Query parameters whose values are secrets and never reach a log line. */
 const SECRET_QUERY_KEYS = /^(token|code|code_verifier|state|refresh_token|access_token|password|secret|session_id|client_secret)$/i;
 
-/** A request URL with secret-bearing query values and config-session path segments masked. */
+/**
+ * A query key as the query parser reads it, or undefined when it is not valid percent-encoding.
+ * Never throws: it runs inside the request serializer, where a throw would end the process.
+ */
+function decodedKey(key: string): string | undefined {
+  if (!key.includes('%') && !key.includes('+')) return key;
+  try {
+    return decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A request URL with secret-bearing query values and config-session path segments masked. A value
+ * whose key cannot be decoded is masked too (fail closed): no one can tell what such a key names.
+ */
 export function redactUrl(url: string): string {
   const [path = '', query] = url.split('?', 2);
   // /icap/conf/{tcid}/{sid} and /carrier/conf/{tcid}/{sid}: the session id is a one-time secret.
@@ -16,10 +32,23 @@ export function redactUrl(url: string): string {
     .split('&')
     .map((pair) => {
       const [key = '', value] = pair.split('=', 2);
-      return value !== undefined && SECRET_QUERY_KEYS.test(decodeURIComponent(key)) ? `${key}=[redacted]` : pair;
+      if (value === undefined) return pair;
+      const decoded = decodedKey(key);
+      return decoded === undefined || SECRET_QUERY_KEYS.test(decoded) ? `${key}=[redacted]` : pair;
     })
     .join('&');
   return `${safePath}?${masked}`;
+}
+
+/** The request fields a log line carries. Never throws (see {@link decodedKey}); a URL it cannot read is replaced, not logged. */
+export function serializeRequest(request: { method: string; url: string; ip?: string }): { method: string; url: string; remote_address: string | undefined } {
+  let url: string;
+  try {
+    url = redactUrl(request.url);
+  } catch {
+    url = '[unreadable url]';
+  }
+  return { method: request.method, url, remote_address: request.ip };
 }
 
 /** pino options for the control plane: JSON lines, request ids, secrets redacted. */
@@ -45,11 +74,7 @@ export function loggerOptions(level: LogLevel, stream?: Writable): FastifyServer
       censor: '[redacted]',
     },
     serializers: {
-      req: (request: { method: string; url: string; ip?: string; id?: string }) => ({
-        method: request.method,
-        url: redactUrl(request.url),
-        remote_address: request.ip,
-      }),
+      req: serializeRequest,
     },
   };
 }
@@ -82,7 +107,13 @@ class DeferredChildLogger implements FastifyBaseLogger {
   #write(level: LogMethod, args: unknown[]): void {
     if (this.#child === undefined && !this.parent.isLevelEnabled(level)) return;
     const real = this.#real();
-    (real[level] as (...values: unknown[]) => void).apply(real, args);
+    try {
+      (real[level] as (...values: unknown[]) => void).apply(real, args);
+    } catch (error) {
+      // A line that cannot be written (a serializer that throws) must not fail the request that
+      // logs it, nor — in Fastify's request event — the process. Say that a line was lost.
+      reportLostLine(real, error);
+    }
   }
 
   get level(): string {
@@ -123,6 +154,15 @@ class DeferredChildLogger implements FastifyBaseLogger {
 
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
     return this.#real().child(bindings, options);
+  }
+}
+
+/** Writes that a log line could not be written, without its content (which is what failed); never throws. */
+export function reportLostLine(logger: FastifyBaseLogger, error: unknown): void {
+  try {
+    logger.error({ lost_line_error: error instanceof Error ? error.name : typeof error }, 'a log line could not be written');
+  } catch {
+    // Nothing left to tell it to.
   }
 }
 

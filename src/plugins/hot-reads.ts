@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Scope } from '../services/role-store/permissions.js';
-import { levelEnabled } from '../logging.js';
+import { levelEnabled, reportLostLine } from '../logging.js';
+import { answerUnhandled } from './error-handler.js';
 
 /** A hot read's answer: the serialized 200 body and its entity tag. */
 export interface HotAnswer {
@@ -153,9 +154,9 @@ export class HotReads {
         if (answer) this.#send(answer, request, response, waiting[index + 4] as number);
         else (waiting[index + 3] as RequestHandler)(request, response);
       } catch (error) {
-        // Not expected; but one request must not leave the rest of the turn unanswered.
-        this.#options.log.error({ err: error }, 'hot read: answering failed; connection closed');
-        response.destroy();
+        // Not expected; but one request must not leave the rest of the turn unanswered, nor (thrown
+        // from a setImmediate) end the process.
+        answerUnhandled(this.#options.log, response, error);
       }
     }
   };
@@ -215,8 +216,19 @@ function plainGetAuthorization(raw: readonly string[]): string | undefined {
 function logExchange(log: FastifyBaseLogger, id: string, request: IncomingMessage, response: ServerResponse, arrived: number): void {
   const started = arrived || performance.now();
   const child = log.child({ reqId: id });
-  child.info({ req: { method: request.method, url: request.url, ip: request.socket.remoteAddress } }, 'incoming request');
-  response.once('finish', () => child.info({ res: { statusCode: response.statusCode }, responseTime: performance.now() - started }, 'request completed'));
+  // A line that cannot be written must not cost the answer (nor, in the 'finish' event, the process).
+  try {
+    child.info({ req: { method: request.method, url: request.url, ip: request.socket.remoteAddress } }, 'incoming request');
+  } catch (error) {
+    reportLostLine(log, error);
+  }
+  response.once('finish', () => {
+    try {
+      child.info({ res: { statusCode: response.statusCode }, responseTime: performance.now() - started }, 'request completed');
+    } catch (error) {
+      reportLostLine(log, error);
+    }
+  });
 }
 
 /**

@@ -5,7 +5,9 @@ import addFormats from 'ajv-formats';
 import { PrivxError } from '../errors.js';
 
 function makeAjv(options: Options): Ajv {
-  const ajv = new Ajv({ strict: false, allErrors: false, useDefaults: true, ...options });
+  // verbose: an error carries its keyword's schema, so a failed union of constants can list them
+  // (see the error handler). It only adds to error objects; passing validation is unchanged.
+  const ajv = new Ajv({ strict: false, allErrors: false, useDefaults: true, verbose: true, ...options });
   (addFormats as unknown as (ajv: Ajv) => void)(ajv);
   return ajv;
 }
@@ -35,6 +37,39 @@ export function findNul(root: unknown): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * How deep a JSON body may nest. PrivX objects nest a handful of levels; a body nested thousands
+ * deep inside a property a schema leaves open overflows the stack of every recursive reader after
+ * the parser (JSON.stringify into the database, the proto-poisoning scan, serializers).
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Whether JSON `text` nests arrays and objects deeper than `limit`. One pass over the characters,
+ * skipping string contents; a body no longer than `limit` cannot, so most bodies are not scanned.
+ * Text that is not JSON may be miscounted, which is harmless: the parser refuses it anyway.
+ */
+export function nestsDeeperThan(text: string, limit: number): boolean {
+  if (text.length <= limit) return false;
+  let depth = 0;
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text.charCodeAt(index);
+    if (char === 0x22 /* " */) {
+      for (index += 1; index < text.length; index += 1) {
+        const inString = text.charCodeAt(index);
+        if (inString === 0x5c /* \ */) index += 1;
+        else if (inString === 0x22) break;
+      }
+    } else if (char === 0x5b /* [ */ || char === 0x7b /* { */) {
+      depth += 1;
+      if (depth > limit) return true;
+    } else if (char === 0x5d /* ] */ || char === 0x7d /* } */) {
+      depth -= 1;
+    }
+  }
+  return false;
 }
 
 /**
@@ -83,6 +118,10 @@ export const requestParsingPlugin = fp(
       const text = body as string;
       if (text.trim() === '') {
         done(null, undefined);
+        return;
+      }
+      if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+        done(new PrivxError(400, 'VALUE_OUT_OF_BOUNDS', `request body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
         return;
       }
       parseJson(request, text, done);

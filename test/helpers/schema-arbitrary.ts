@@ -115,3 +115,37 @@ export function mutate(value: unknown, pathSeed: number, replacement: unknown): 
   (clone as Record<string, unknown>)[key] = pathSeed % 3 === 0 && typeof inner === 'object' && inner !== null ? mutate(inner, Math.floor(pathSeed / 3), replacement) : replacement;
   return clone;
 }
+
+/**
+ * Path segments sent as they are (not percent-encoded again): bad percent-encoding, overlong UTF-8
+ * (`%C0%AE` is '.'), unpaired surrogates, NUL, traversal, and ids beyond the router's limit.
+ */
+export const HOSTILE_PATH_SEGMENTS = ['%zz', '%', '%C0%AE', '%FF%FE', '%00', '%E0%A4%A', '%ED%A0%80', '%2e%2e%2f%2e%2e%2fetc%2fpasswd', '..%2f', 'a'.repeat(120), 'a'.repeat(600)];
+
+/** Query strings sent as they are: bad percent-encoding in keys and values, NUL, a 10 KB key, repeats. */
+export const HOSTILE_QUERIES = ['%=1', '%zz=%zz', 'a=%C0%AE&%FF%FE=1', 'token%=secret', 'x=%00', `${'k'.repeat(10_000)}=1`, 'limit=%FF&offset=%C0%AE', '&&&==&', 'offset=-1&limit=1e999', 'sortdir=%00', 'limit=1&limit=2'];
+
+/** An object nested `depth` levels, as JSON text (built as text: JSON.stringify itself overflows on deep values). */
+export function deepJson(depth: number, kind: 'array' | 'object'): string {
+  return kind === 'array' ? `${'['.repeat(depth)}${']'.repeat(depth)}` : `${'{"d":'.repeat(depth)}1${'}'.repeat(depth)}`;
+}
+
+/** Header variations beyond the token and JSON content type every fuzz request carries; `auth` ones replace the token. */
+export interface HeaderCase {
+  name: string;
+  /** The request no longer carries a usable token: 401 is the right answer. */
+  breaksAuth: boolean;
+  headers(token: string): Record<string, string | string[]>;
+}
+
+export const HEADER_CASES: HeaderCase[] = [
+  { name: 'empty bearer', breaksAuth: true, headers: () => ({ authorization: 'Bearer ', 'content-type': 'application/json' }) },
+  { name: 'bearer without a token', breaksAuth: true, headers: () => ({ authorization: 'Bearer', 'content-type': 'application/json' }) },
+  { name: 'empty authorization', breaksAuth: true, headers: () => ({ authorization: '', 'content-type': 'application/json' }) },
+  { name: 'two authorizations', breaksAuth: true, headers: (token) => ({ authorization: [`Bearer ${token}`, 'Bearer x'], 'content-type': 'application/json' }) },
+  { name: '10 KB bearer', breaksAuth: true, headers: () => ({ authorization: `Bearer ${'A'.repeat(10_000)}`, 'content-type': 'application/json' }) },
+  { name: 'repeated content type', breaksAuth: false, headers: (token) => ({ authorization: `Bearer ${token}`, 'content-type': ['application/json', 'text/plain'] }) },
+  { name: 'empty content type', breaksAuth: false, headers: (token) => ({ authorization: `Bearer ${token}`, 'content-type': '' }) },
+  { name: 'odd content type', breaksAuth: false, headers: (token) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json; charset=utf-16' }) },
+  { name: 'accept-version and 10 KB header', breaksAuth: false, headers: (token) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json', 'accept-version': '%zz', 'x-long': 'x'.repeat(10_000) }) },
+];
