@@ -17,7 +17,6 @@ describe.each(testBackends())('revoking a principal revokes the web sessions it 
   let webRole: string;
 
   const db = () => testApp.app.context.database.db;
-  const inject = (...args: Parameters<TestApp['app']['inject']>) => testApp.app.inject(...args);
 
   beforeAll(async () => {
     testApp = await createTestApp(backend);
@@ -33,7 +32,7 @@ describe.each(testBackends())('revoking a principal revokes the web sessions it 
   /** A local user in the web-access role, logged in through the console flow. */
   async function webUser(): Promise<{ id: string; username: string; token: string }> {
     const username = `user-${crypto.randomUUID().slice(0, 8)}`;
-    const created = await inject({ method: 'POST', url: USERS, headers: bearer(admin), payload: { username, password: PASSWORD, roles: [{ id: webRole }] } });
+    const created = await testApp.app.inject({ method: 'POST', url: USERS, headers: bearer(admin), payload: { username, password: PASSWORD, roles: [{ id: webRole }] } });
     expect(created.statusCode, created.body).toBe(201);
     return { id: (created.json() as { id: string }).id, username, token: await userLogin(testApp, username, PASSWORD) };
   }
@@ -54,7 +53,7 @@ describe.each(testBackends())('revoking a principal revokes the web sessions it 
       expect(before.policy.revoked_sessions).not.toContain(id);
       expect(await revokedInDatabase(id)).toBe(false);
     }
-    const waiting = inject({ method: 'GET', url: `${POLICY}?wait=20`, headers: { ...bearer(proxy), 'if-none-match': before.etag } });
+    const waiting = testApp.app.inject({ method: 'GET', url: `${POLICY}?wait=20`, headers: { ...bearer(proxy), 'if-none-match': before.etag } });
     await new Promise((resolve) => setTimeout(resolve, 100));
     await revoke();
     const woken = await waiting;
@@ -80,7 +79,7 @@ describe.each(testBackends())('revoking a principal revokes the web sessions it 
     const second = await openWebSession(testApp, secondLogin, hostId, 'bob');
     const others = await openWebSession(testApp, other.token, hostId, 'alice');
     await expectFeedRevokes(
-      async () => expect((await inject({ method: 'POST', url: '/auth/api/v1/logout', headers: bearer(user.token) })).statusCode).toBe(200),
+      async () => expect((await testApp.app.inject({ method: 'POST', url: '/auth/api/v1/logout', headers: bearer(user.token) })).statusCode).toBe(200),
       [first.session_id, second.session_id],
       [others.session_id],
     );
@@ -88,7 +87,7 @@ describe.each(testBackends())('revoking a principal revokes the web sessions it 
     const audit = await db().selectFrom('audit_events').select('type').where('type', '=', 'logout').where('principal_id', '=', user.id).execute();
     expect(audit).toHaveLength(1);
     // Tokens of the logged-out principal are gone; opening a new session needs a new login.
-    expect((await inject({ method: 'POST', url: '/authorizer/api/v1/icap/sessions', headers: bearer(secondLogin), payload: { host_id: hostId, principal: 'alice' } })).statusCode).toBe(401);
+    expect((await testApp.app.inject({ method: 'POST', url: '/authorizer/api/v1/icap/sessions', headers: bearer(secondLogin), payload: { host_id: hostId, principal: 'alice' } })).statusCode).toBe(401);
     const fresh = await openWebSession(testApp, await userLogin(testApp, user.username, PASSWORD), hostId);
     expect(await revokedInDatabase(fresh.session_id)).toBe(false);
   });
@@ -96,7 +95,7 @@ describe.each(testBackends())('revoking a principal revokes the web sessions it 
   it('deleting the user revokes its web sessions', async () => {
     const user = await webUser();
     const session = await openWebSession(testApp, user.token, hostId);
-    await expectFeedRevokes(async () => expect((await inject({ method: 'DELETE', url: `${USERS}/${user.id}`, headers: bearer(admin) })).statusCode).toBe(200), [session.session_id], []);
+    await expectFeedRevokes(async () => expect((await testApp.app.inject({ method: 'DELETE', url: `${USERS}/${user.id}`, headers: bearer(admin) })).statusCode).toBe(200), [session.session_id], []);
   });
 
   it('disabling the user revokes its web sessions', async () => {
@@ -104,7 +103,7 @@ describe.each(testBackends())('revoking a principal revokes the web sessions it 
     const session = await openWebSession(testApp, user.token, hostId);
     await expectFeedRevokes(
       async () => {
-        const disabled = await inject({ method: 'PUT', url: `${USERS}/${user.id}`, headers: bearer(admin), payload: { username: user.username, disabled: true, roles: [{ id: webRole }] } });
+        const disabled = await testApp.app.inject({ method: 'PUT', url: `${USERS}/${user.id}`, headers: bearer(admin), payload: { username: user.username, disabled: true, roles: [{ id: webRole }] } });
         expect(disabled.statusCode, disabled.body).toBe(200);
       },
       [session.session_id],
@@ -115,17 +114,17 @@ describe.each(testBackends())('revoking a principal revokes the web sessions it 
   it('removing the user from the role that let it open the session revokes the session', async () => {
     const user = await webUser();
     const session = await openWebSession(testApp, user.token, hostId);
-    await expectFeedRevokes(async () => expect((await inject({ method: 'DELETE', url: `${ROLES}/${webRole}/members/${user.id}`, headers: bearer(admin) })).statusCode).toBe(200), [session.session_id], []);
+    await expectFeedRevokes(async () => expect((await testApp.app.inject({ method: 'DELETE', url: `${ROLES}/${webRole}/members/${user.id}`, headers: bearer(admin) })).statusCode).toBe(200), [session.session_id], []);
   });
 
   it('taking web-access away from a role revokes its members’ web sessions', async () => {
-    const role = (await inject({ method: 'POST', url: ROLES, headers: bearer(admin), payload: { name: `web ${crypto.randomUUID()}`, permissions: ['web-access'] } })).json() as { id: string };
+    const role = (await testApp.app.inject({ method: 'POST', url: ROLES, headers: bearer(admin), payload: { name: `web ${crypto.randomUUID()}`, permissions: ['web-access'] } })).json() as { id: string };
     const username = `user-${crypto.randomUUID().slice(0, 8)}`;
-    const created = await inject({ method: 'POST', url: USERS, headers: bearer(admin), payload: { username, password: PASSWORD, roles: [{ id: role.id }] } });
+    const created = await testApp.app.inject({ method: 'POST', url: USERS, headers: bearer(admin), payload: { username, password: PASSWORD, roles: [{ id: role.id }] } });
     expect(created.statusCode, created.body).toBe(201);
     const session = await openWebSession(testApp, await userLogin(testApp, username, PASSWORD), hostId);
     await expectFeedRevokes(
-      async () => expect((await inject({ method: 'PUT', url: `${ROLES}/${role.id}`, headers: bearer(admin), payload: { name: `no web ${role.id}`, permissions: ['roles-view'] } })).statusCode).toBe(200),
+      async () => expect((await testApp.app.inject({ method: 'PUT', url: `${ROLES}/${role.id}`, headers: bearer(admin), payload: { name: `no web ${role.id}`, permissions: ['roles-view'] } })).statusCode).toBe(200),
       [session.session_id],
       [],
     );
@@ -135,18 +134,18 @@ describe.each(testBackends())('revoking a principal revokes the web sessions it 
     const client: { token: string; credentials: ClientCredentials } = await tokenWith(testApp, ['web-access']);
     const session = await openWebSession(testApp, client.token, hostId);
     await expectFeedRevokes(
-      async () => expect((await inject({ method: 'DELETE', url: `/local-user-store/api/v1/api-clients/${client.credentials.id}`, headers: bearer(admin) })).statusCode).toBe(200),
+      async () => expect((await testApp.app.inject({ method: 'DELETE', url: `/local-user-store/api/v1/api-clients/${client.credentials.id}`, headers: bearer(admin) })).statusCode).toBe(200),
       [session.session_id],
       [],
     );
-    expect((await inject(passwordGrantRequest(client.credentials))).statusCode).toBe(401);
+    expect((await testApp.app.inject(passwordGrantRequest(client.credentials))).statusCode).toBe(401);
   });
 
   it('a principal revocation that ends no web session leaves the policy version alone (no needless wake-ups)', async () => {
     const { etag } = await readPolicy(testApp, proxy);
     const user = await webUser();
-    expect((await inject({ method: 'POST', url: '/auth/api/v1/logout', headers: bearer(user.token) })).statusCode).toBe(200);
-    expect((await inject({ method: 'GET', url: POLICY, headers: { ...bearer(proxy), 'if-none-match': etag } })).statusCode).toBe(304);
+    expect((await testApp.app.inject({ method: 'POST', url: '/auth/api/v1/logout', headers: bearer(user.token) })).statusCode).toBe(200);
+    expect((await testApp.app.inject({ method: 'GET', url: POLICY, headers: { ...bearer(proxy), 'if-none-match': etag } })).statusCode).toBe(304);
   });
 
   it('a revocation written in a caller’s transaction that rolls back revokes nothing', async () => {
@@ -163,6 +162,6 @@ describe.each(testBackends())('revoking a principal revokes the web sessions it 
     ).rejects.toThrow('the caller’s change failed');
     expect(await revokedInDatabase(session.session_id)).toBe(false);
     expect(await db().selectFrom('token_revocations').select('key').where('key', '=', `sub:user:${user.id}`).execute()).toEqual([]);
-    expect((await inject({ method: 'GET', url: POLICY, headers: { ...bearer(proxy), 'if-none-match': etag } })).statusCode).toBe(304);
+    expect((await testApp.app.inject({ method: 'GET', url: POLICY, headers: { ...bearer(proxy), 'if-none-match': etag } })).statusCode).toBe(304);
   });
 });
