@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importSigningKey, signJwt } from '../../src/lib/jwt.js';
 import { createCertificateAuthority, issueServerCertificate } from '../../src/lib/pki.js';
 import { DEFAULT_SERVICE_OPTIONS } from '../../src/lib/service-options.js';
+import { POLICY_PROPAGATION_MS } from '../../src/services/authorizer/policy-routes.js';
 import { freePort, startPrivgate, waitFor, type RunningProcess } from '../helpers/processes.js';
 import { startSquid, type RunningSquid } from '../helpers/squid.js';
 
@@ -419,6 +420,52 @@ describe('privgate web-proxy behind Squid', () => {
     expect(originHits.length).toBe(afterRevocation);
 
     await waitFor(async () => (await auditEvents('web_request')).some((event) => event.details.reason === 'session_revoked'), 8000, 'the audit event');
+  });
+
+  it(`revoking the principal that opened a web session (logout, deletion) blocks the session within ${POLICY_PROPAGATION_MS} ms`, async () => {
+    const role = await apiJson<{ id: string }>('POST', '/role-store/api/v1/roles', { name: 'e2e web users', permissions: ['web-access'] });
+    /** A new API client in the web-access role, its access token, and a web session it opened. */
+    const sessionOfNewPrincipal = async (name: string) => {
+      const client = await apiJson<{ id: string; secret: string; oauth_client_id: string; oauth_client_secret: string }>('POST', '/local-user-store/api/v1/api-clients', { name, roles: [{ id: role.id }] });
+      const basic = `Basic ${Buffer.from(`${client.oauth_client_id}:${client.oauth_client_secret}`).toString('base64')}`;
+      const grant = await api('POST', '/auth/api/v1/oauth/token', new URLSearchParams({ grant_type: 'password', username: client.id, password: client.secret }).toString(), basic);
+      const token = (JSON.parse(grant.body) as { access_token: string }).access_token;
+      const opened = await api('POST', '/authorizer/api/v1/icap/sessions', { host_id: hostId, principal: 'alice' }, token);
+      expect(opened.status, opened.body).toBe(201);
+      return { id: client.id, token, session: JSON.parse(opened.body) as { session_id: string; token: string } };
+    };
+    /** Milliseconds from now until the proxy refuses `sessionToken` (polling through Squid), or Infinity. */
+    const msUntilBlocked = async (sessionToken: string): Promise<number> => {
+      const start = performance.now();
+      while (performance.now() - start < POLICY_PROPAGATION_MS + 4000) {
+        const answer = await proxied('GET', app('/page'), { token: sessionToken });
+        if (answer.status === 407) {
+          expect(answer.headers['x-privgate-block']).toBe('session_revoked');
+          return performance.now() - start;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return Number.POSITIVE_INFINITY;
+    };
+    // Scheduling slack on a busy machine on top of the stated bound.
+    const slack = 1000;
+
+    const loggingOut = await sessionOfNewPrincipal('e2e web user logging out');
+    const deleted = await sessionOfNewPrincipal('e2e web user deleted');
+    for (const principal of [loggingOut, deleted]) expect((await proxied('GET', app('/page'), { token: principal.session.token })).status).toBe(200);
+
+    expect((await api('POST', '/auth/api/v1/logout', undefined, loggingOut.token)).status).toBe(200);
+    const afterLogout = await msUntilBlocked(loggingOut.session.token);
+    // The other principal's session is untouched.
+    expect((await proxied('GET', app('/page'), { token: deleted.session.token })).status).toBe(200);
+
+    expect((await api('DELETE', `/local-user-store/api/v1/api-clients/${deleted.id}`)).status).toBe(200);
+    const afterDeletion = await msUntilBlocked(deleted.session.token);
+    process.stdout.write(`web session blocked ${Math.round(afterLogout)} ms after logout, ${Math.round(afterDeletion)} ms after deletion\n`);
+    expect(afterLogout).toBeLessThanOrEqual(POLICY_PROPAGATION_MS + slack);
+    expect(afterDeletion).toBeLessThanOrEqual(POLICY_PROPAGATION_MS + slack);
+    // Other sessions keep working.
+    expect((await proxied('GET', app('/page'), { token: alice })).status).toBe(200);
   });
 
   it('file transfer on: uploads and downloads pass and are audited', async () => {

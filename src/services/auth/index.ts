@@ -8,6 +8,7 @@ import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { registerAuthorizeRoutes } from './authorize.js';
 import { LoginThrottle } from './throttle.js';
 import { registerTokenRoutes } from './token.js';
+import { logout } from './use-cases.js';
 
 /** `/auth/api/v1`: tokens, user login, JWKS, logout, key rotation. */
 export default async function authService(app: FastifyInstance): Promise<void> {
@@ -34,15 +35,13 @@ export default async function authService(app: FastifyInstance): Promise<void> {
     {
       config: { permissions: ['user'] },
       schema: {
-        summary: "Revoke every token of the caller (access and refresh) on every node",
+        summary: 'Revoke every token of the caller (access and refresh) on every node, and every web session it opened',
         tags: ['auth'],
         response: { 200: Type.Object({}), ...errorResponses(401, 403) },
       },
     },
     async (request) => {
-      const principal = principalOf(request);
-      await app.tokens.revokePrincipal(principal.type, principal.id);
-      await recordAuditEvent(app.context.database.db, { type: 'logout', outcome: 'success', principal, sourceAddress: request.ip, at: app.context.clock.now() });
+      await logout(app.context, app.tokens, principalOf(request), request.ip);
       return {};
     },
   );

@@ -1,10 +1,14 @@
 import crypto from 'node:crypto';
+import type { Kysely } from 'kysely';
 import type { AppContext } from '../../context.js';
 import { preparedQuery } from '../../db/index.js';
+import type { Tables } from '../../db/schema.js';
 import { MAX_JWT_LENGTH, verifyJwt } from '../../lib/jwt.js';
 import { keyedHash } from '../../lib/secrets.js';
 import { addSeconds, timestamp } from '../../lib/time.js';
 import type { AccessTokenVerifier } from '../../plugins/authenticate.js';
+import { revokeWebSessionsOf } from '../authorizer/repository.js';
+import { bumpPolicyVersion } from '../host-store/policy-version.js';
 import { ADMIN_ROLE_ID, isPermission, type Permission } from '../role-store/permissions.js';
 import type { Principal, PrincipalType } from './principal.js';
 import { SigningKeyStore, type ActiveSigningKey } from './signing-keys.js';
@@ -43,6 +47,8 @@ interface AccessClaims {
   client_id: string;
   roles: Array<{ id: string; name: string }>;
   permissions: string[];
+  /** The refresh-token family the token was minted with: revoking the family revokes it too. */
+  fam?: string;
 }
 
 /** What a refresh token says about itself; its MAC vouches for every field. */
@@ -74,6 +80,9 @@ export const REVOCATION_PROPAGATION_MS = 1000;
 /** The outcome of checking a bearer token. */
 export type TokenCheck = { ok: true; principal: Principal } | { ok: false; reason: string };
 
+/** A token's signature and claims checked, with the refresh-token family it names (if any). */
+type ParsedToken = { ok: true; principal: Principal; familyId: string | undefined } | { ok: false; reason: string };
+
 // Loaded keys are re-read this often so a rotation on another node is picked up for signing.
 const KEY_RELOAD_SECONDS = 60;
 
@@ -89,6 +98,8 @@ interface VerifiedToken {
   issuedAtMs: number;
   jtiKey: string;
   subjectKey: string;
+  /** `family:…` of the refresh-token family it was minted with; its `jtiKey` when it has none. */
+  familyKey: string;
   /** The answer while the token is not revoked: made once, handed out on every remembered check. */
   accepted: TokenCheck;
 }
@@ -99,16 +110,26 @@ interface RevocationState {
   /** Tokens issued before this instant are revoked; null = every token under the key. */
   issuedBeforeMs: number | null;
   fetchedAt: number;
+  /** Noted by this node's own revocation rather than read (see {@link TokenService.settle}). */
+  local: boolean;
 }
 
-const selectRevocations = preparedQuery((db, first: string, second: string) =>
-  db.selectFrom('token_revocations').select(['key', 'issued_before']).where('key', 'in', [first, second]),
+/** Every revocation key of a token in one statement (a key may be repeated when a token has fewer). */
+const selectRevocations = preparedQuery((db, first: string, second: string, third: string) =>
+  db.selectFrom('token_revocations').select(['key', 'issued_before']).where('key', 'in', [first, second, third]),
 );
 
 /** The state of `key` in the rows of {@link selectRevocations} read at `fetchedAt`. */
 function revocationStateOf(rows: readonly { key: string; issued_before: string | null }[], key: string, fetchedAt: number): RevocationState {
   const row = rows.find((candidate) => candidate.key === key);
-  return { present: row !== undefined, issuedBeforeMs: row?.issued_before ? Date.parse(row.issued_before) : null, fetchedAt };
+  return { present: row !== undefined, issuedBeforeMs: row?.issued_before ? Date.parse(row.issued_before) : null, fetchedAt, local: false };
+}
+
+/** Whether `read` revokes fewer tokens than `known` (absent, or a cut-off older than known's). */
+function revokesLess(read: RevocationState, known: RevocationState): boolean {
+  if (!read.present) return known.present;
+  if (read.issuedBeforeMs === null) return false;
+  return known.issuedBeforeMs === null || read.issuedBeforeMs < known.issuedBeforeMs;
 }
 
 function revokedBy(state: RevocationState, issuedAtMs: number): boolean {
@@ -155,8 +176,8 @@ export class TokenService implements AccessTokenVerifier {
     return this.keys.current;
   }
 
-  /** Signs an access token for `subject`. */
-  async signAccessToken(subject: TokenSubject, clientId: string): Promise<{ token: string; expiresIn: number; jti: string }> {
+  /** Signs an access token for `subject`; with `familyId`, revoking that refresh-token family revokes it. */
+  async signAccessToken(subject: TokenSubject, clientId: string, familyId?: string): Promise<{ token: string; expiresIn: number; jti: string }> {
     const now = this.context.clock.now();
     const ttl = this.context.config.accessTokenTtlSeconds;
     const seconds = Math.floor(now.getTime() / 1000);
@@ -173,6 +194,7 @@ export class TokenService implements AccessTokenVerifier {
       client_id: clientId,
       roles: subject.roles.map((role) => ({ id: role.id, name: role.name })),
       permissions: [...subject.permissions],
+      ...(familyId === undefined ? {} : { fam: familyId }),
     };
     const token = await signJwtOffThread(claims, await this.currentKey());
     return { token, expiresIn: ttl, jti: claims.jti };
@@ -187,7 +209,7 @@ export class TokenService implements AccessTokenVerifier {
    * or revoked (by family or principal, in `token_revocations`).
    */
   async issue(subject: TokenSubject, clientId: string, familyId: string = crypto.randomUUID()): Promise<TokenResponse> {
-    const access = await this.signAccessToken(subject, clientId);
+    const access = await this.signAccessToken(subject, clientId, familyId);
     const now = this.context.clock.now().getTime();
     const refresh = this.mintRefreshToken({
       // randomUUID draws from a pooled entropy buffer: far cheaper per call than randomBytes.
@@ -231,22 +253,24 @@ export class TokenService implements AccessTokenVerifier {
   checkRemembered(token: string, key: string = tokenCacheKey(token)): TokenCheck | undefined {
     const verified = this.#verified.get(key);
     if (!verified || verified.expiresAtMs + TOKEN_CLOCK_TOLERANCE_SECONDS * 1000 <= this.context.clock.now().getTime()) return undefined;
-    // Both revocation states must be recent enough to act on (fetched within the propagation bound);
-    // when they are not, they are read again here if the database can answer without waiting.
+    // Every revocation state must be recent enough to act on (fetched within the propagation bound);
+    // when one is not, they are read again here if the database can answer without waiting.
     const freshAfter = performance.now() - REVOCATION_PROPAGATION_MS;
     let byJti = this.#revocations.get(verified.jtiKey);
     let bySubject = this.#revocations.get(verified.subjectKey);
-    if (!byJti || !bySubject || byJti.fetchedAt <= freshAfter || bySubject.fetchedAt <= freshAfter) {
+    let byFamily = this.#revocations.get(verified.familyKey);
+    if (!byJti || !bySubject || !byFamily || byJti.fetchedAt <= freshAfter || bySubject.fetchedAt <= freshAfter || byFamily.fetchedAt <= freshAfter) {
       const fetchedAt = performance.now();
-      const rows = selectRevocations.now(this.context.database.db, verified.jtiKey, verified.subjectKey);
+      const rows = selectRevocations.now(this.context.database.db, verified.jtiKey, verified.subjectKey, verified.familyKey);
       if (!rows) return undefined;
-      byJti = revocationStateOf(rows, verified.jtiKey, fetchedAt);
-      bySubject = revocationStateOf(rows, verified.subjectKey, fetchedAt);
       // Nothing can have run between the read and this (no await), so no local revocation overlapped.
-      this.rememberRevocation(verified.jtiKey, byJti);
-      this.rememberRevocation(verified.subjectKey, bySubject);
+      byJti = this.settle(verified.jtiKey, revocationStateOf(rows, verified.jtiKey, fetchedAt), true);
+      bySubject = this.settle(verified.subjectKey, revocationStateOf(rows, verified.subjectKey, fetchedAt), true);
+      byFamily = this.settle(verified.familyKey, revocationStateOf(rows, verified.familyKey, fetchedAt), true);
     }
-    return revokedBy(byJti, verified.issuedAtMs) || revokedBy(bySubject, verified.issuedAtMs) ? { ok: false, reason: 'revoked' } : verified.accepted;
+    return revokedBy(byJti, verified.issuedAtMs) || revokedBy(bySubject, verified.issuedAtMs) || revokedBy(byFamily, verified.issuedAtMs)
+      ? { ok: false, reason: 'revoked' }
+      : verified.accepted;
   }
 
   private async checkFully(token: string, cacheKey: string): Promise<TokenCheck> {
@@ -260,22 +284,24 @@ export class TokenService implements AccessTokenVerifier {
       const parsed = await this.parse(token, now);
       if (!parsed.ok) return parsed;
       const principal = parsed.principal;
+      const jtiKey = `jti:${principal.jti}`;
       verified = {
         principal,
         expiresAtMs: principal.expiresAt.getTime(),
         issuedAtMs: principal.issuedAt.getTime(),
-        jtiKey: `jti:${principal.jti}`,
+        jtiKey,
         subjectKey: subjectKey(principal.type, principal.id),
+        familyKey: parsed.familyId === undefined ? jtiKey : refreshFamilyKey(parsed.familyId),
         accepted: { ok: true, principal },
       };
       this.remember(cacheKey, verified);
     }
-    const revoked = await this.isRevoked(verified.jtiKey, verified.subjectKey, verified.issuedAtMs);
+    const revoked = await this.isRevoked(verified);
     return revoked ? { ok: false, reason: 'revoked' } : verified.accepted;
   }
 
   /** Signature and claims only; the result depends on nothing but the token, keys and time. */
-  private async parse(token: string, now: Date): Promise<TokenCheck> {
+  private async parse(token: string, now: Date): Promise<ParsedToken> {
     const options = { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, now, clockToleranceSeconds: TOKEN_CLOCK_TOLERANCE_SECONDS };
     let result = verifyJwt(token, { ...options, keys: (kid: string) => this.keys.verifyingKeys.get(kid) });
     if (!result.ok && result.reason === 'unknown_key') {
@@ -292,7 +318,8 @@ export class TokenService implements AccessTokenVerifier {
       typeof claims.exp !== 'number' ||
       (claims.typ !== 'user' && claims.typ !== 'api-client' && claims.typ !== 'trusted-client') ||
       !Array.isArray(claims.roles) ||
-      !Array.isArray(claims.permissions)
+      !Array.isArray(claims.permissions) ||
+      (claims.fam !== undefined && typeof claims.fam !== 'string')
     ) {
       return { ok: false, reason: 'claims' };
     }
@@ -312,6 +339,7 @@ export class TokenService implements AccessTokenVerifier {
         issuedAt: new Date(claims.iat_ms),
         expiresAt: new Date(claims.exp * 1000),
       },
+      familyId: claims.fam,
     };
   }
 
@@ -337,24 +365,34 @@ export class TokenService implements AccessTokenVerifier {
     this.#revocations.set(key, state);
   }
 
-  /** Reads both keys of a token from the database (and remembers the answer unless a local revocation overlapped). */
-  private async isRevoked(jtiKey: string, subjectKeyValue: string, issuedAtMs: number): Promise<boolean> {
-    const generation = this.#revocationGeneration;
-    const fetchedAt = performance.now();
-    const rows = await selectRevocations(this.context.database.db, jtiKey, subjectKeyValue);
-    const byJti = revocationStateOf(rows, jtiKey, fetchedAt);
-    const bySubject = revocationStateOf(rows, subjectKeyValue, fetchedAt);
-    if (generation === this.#revocationGeneration) {
-      this.rememberRevocation(jtiKey, byJti);
-      this.rememberRevocation(subjectKeyValue, bySubject);
-    }
-    return revokedBy(byJti, issuedAtMs) || revokedBy(bySubject, issuedAtMs);
+  /**
+   * What to act on for `key` after reading `read` from the database, remembering it when
+   * `remember`. A revocation this node noted itself within the propagation bound wins over a read
+   * that shows less: the read may have raced the revoking transaction's commit.
+   */
+  private settle(key: string, read: RevocationState, remember: boolean): RevocationState {
+    const known = this.#revocations.get(key);
+    if (known !== undefined && known.local && known.fetchedAt > performance.now() - REVOCATION_PROPAGATION_MS && revokesLess(read, known)) return known;
+    if (remember) this.rememberRevocation(key, read);
+    return read;
   }
 
-  /** After a local revocation committed: this node acts on it at once. */
+  /** Reads every key of a token from the database in one statement (and remembers the answer unless a local revocation overlapped). */
+  private async isRevoked(token: VerifiedToken): Promise<boolean> {
+    const generation = this.#revocationGeneration;
+    const fetchedAt = performance.now();
+    const rows = await selectRevocations(this.context.database.db, token.jtiKey, token.subjectKey, token.familyKey);
+    const remember = generation === this.#revocationGeneration;
+    const byJti = this.settle(token.jtiKey, revocationStateOf(rows, token.jtiKey, fetchedAt), remember);
+    const bySubject = this.settle(token.subjectKey, revocationStateOf(rows, token.subjectKey, fetchedAt), remember);
+    const byFamily = this.settle(token.familyKey, revocationStateOf(rows, token.familyKey, fetchedAt), remember);
+    return revokedBy(byJti, token.issuedAtMs) || revokedBy(bySubject, token.issuedAtMs) || revokedBy(byFamily, token.issuedAtMs);
+  }
+
+  /** After a local revocation was written: this node acts on it at once. */
   private noteLocalRevocation(key: string, issuedBeforeMs: number | null): void {
     this.#revocationGeneration += 1;
-    this.rememberRevocation(key, { present: true, issuedBeforeMs, fetchedAt: performance.now() });
+    this.rememberRevocation(key, { present: true, issuedBeforeMs, fetchedAt: performance.now(), local: true });
   }
 
   /** Revokes one access token until it would have expired anyway. */
@@ -370,19 +408,32 @@ export class TokenService implements AccessTokenVerifier {
 
   /**
    * Revokes every token a principal holds now: access and refresh tokens issued before this
-   * instant. Used on logout-everywhere, deletion, disabling and role changes.
+   * instant, and every live web session it opened (marked revoked, with the policy version bumped
+   * so web proxies learn it from the feed). Used on logout, deletion, disabling, role and password
+   * changes.
+   *
+   * Written in one transaction: its own, or `transaction` when the caller's change must commit
+   * with it. This node acts on the revocation as soon as it is written; should the caller's
+   * transaction roll back, this node refuses the principal's tokens for at most
+   * {@link REVOCATION_PROPAGATION_MS} more, and other nodes never see it.
    */
-  async revokePrincipal(type: PrincipalType, id: string): Promise<void> {
+  async revokePrincipal(type: PrincipalType, id: string, transaction?: Kysely<Tables>): Promise<void> {
     const now = this.context.clock.now();
     const key = subjectKey(type, id);
     // Kept until every token it can revoke (refresh tokens live longest) has expired.
     const lifetime = Math.max(this.context.config.accessTokenTtlSeconds, this.context.config.refreshTokenTtlSeconds) + 60;
     const expires = timestamp(addSeconds(now, lifetime));
-    await this.context.database.db
-      .insertInto('token_revocations')
-      .values({ key, issued_before: timestamp(now), expires })
-      .onConflict((conflict) => conflict.column('key').doUpdateSet({ issued_before: timestamp(now), expires }))
-      .execute();
+    const write = async (db: Kysely<Tables>): Promise<void> => {
+      await db
+        .insertInto('token_revocations')
+        .values({ key, issued_before: timestamp(now), expires })
+        .onConflict((conflict) => conflict.column('key').doUpdateSet({ issued_before: timestamp(now), expires }))
+        .execute();
+      // The bump wakes the policy feed's long-polls, so web proxies drop the sessions.
+      if ((await revokeWebSessionsOf(db, type, id, now)) > 0) await bumpPolicyVersion(db);
+    };
+    if (transaction) await write(transaction);
+    else await this.context.database.db.transaction().execute(write);
     this.noteLocalRevocation(key, now.getTime());
   }
 
@@ -430,7 +481,7 @@ export class TokenService implements AccessTokenVerifier {
    */
   async refreshRevoked(familyId: string, type: PrincipalType, principalId: string, issuedAtMs: number): Promise<boolean> {
     const familyKey = refreshFamilyKey(familyId);
-    const rows = await selectRevocations(this.context.database.db, familyKey, subjectKey(type, principalId));
+    const rows = await selectRevocations(this.context.database.db, familyKey, subjectKey(type, principalId), familyKey);
     return rows.some((row) => row.key === familyKey || (row.issued_before !== null && Date.parse(row.issued_before) > issuedAtMs));
   }
 
@@ -460,16 +511,22 @@ export class TokenService implements AccessTokenVerifier {
     return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
   }
 
-  /** Revokes every refresh token of a family (those issued so far and any rotated from them). */
-  async revokeRefreshFamily(familyId: string): Promise<void> {
+  /**
+   * Revokes a whole family: every refresh token of it (those issued so far and any rotated from
+   * them) and every access token minted with one of them (they carry the family in `fam`). Like
+   * {@link revokePrincipal}, in `transaction` when given; this node acts on it at once.
+   */
+  async revokeRefreshFamily(familyId: string, transaction?: Kysely<Tables>): Promise<void> {
     const now = this.context.clock.now();
-    // Every member was issued before now, so none outlives now + the refresh lifetime.
-    const expires = timestamp(addSeconds(now, this.context.config.refreshTokenTtlSeconds + 60));
-    await this.context.database.db
+    const key = refreshFamilyKey(familyId);
+    // Every member was issued before now, so none outlives now + the refresh lifetime (the longest).
+    const lifetime = Math.max(this.context.config.accessTokenTtlSeconds, this.context.config.refreshTokenTtlSeconds) + 60;
+    await (transaction ?? this.context.database.db)
       .insertInto('token_revocations')
-      .values({ key: refreshFamilyKey(familyId), issued_before: null, expires })
+      .values({ key, issued_before: null, expires: timestamp(addSeconds(now, lifetime)) })
       .onConflict((conflict) => conflict.column('key').doNothing())
       .execute();
+    this.noteLocalRevocation(key, null);
   }
 }
 

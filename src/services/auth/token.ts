@@ -65,7 +65,7 @@ export function registerTokenRoutes(app: FastifyInstance, grantContext: GrantCon
     {
       config: { public: true },
       schema: {
-        summary: 'Revoke a refresh token (its whole family) or an access token (RFC 7009)',
+        summary: 'Revoke a refresh token (its whole family, with the access tokens minted from it) or an access token (RFC 7009)',
         tags: ['auth'],
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 8192 }), token_type_hint: Field }, { additionalProperties: true }),

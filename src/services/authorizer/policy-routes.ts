@@ -8,6 +8,14 @@ import { VersionWatcher } from './version-watcher.js';
 
 /** How often a long-poll re-reads the policy version from the database (works across nodes). */
 const POLL_INTERVAL_MS = 250;
+/**
+ * How long after a change that bumps the policy version commits (a web-session revocation, also
+ * one fanned out from a principal's revocation) a connected web proxy holding a long-poll on any
+ * node has the new document: one {@link POLL_INTERVAL_MS} until the node's watcher sees the
+ * version, plus building and sending the document (a few queries). Measured end to end through
+ * Squid in test/e2e/web-proxy.test.ts.
+ */
+export const POLICY_PROPAGATION_MS = 1000;
 export const MAX_POLICY_WAIT_SECONDS = 60;
 /** How long (business clock) a built policy document is reused for requests at the same version. */
 const POLICY_CACHE_MS = 2000;

@@ -227,6 +227,23 @@ export async function revokeWebSession(db: Kysely<Tables>, id: string, now: Date
   return Number(result.numUpdatedRows) === 1;
 }
 
+/**
+ * Marks every live session a principal opened revoked (part of revoking the principal); returns
+ * how many were. Sessions that expired more than {@link REVOKED_SESSION_MARGIN_SECONDS} ago are
+ * left alone (no proxy accepts them, even with a lagging clock); more recent ones are revoked too.
+ */
+export async function revokeWebSessionsOf(db: Kysely<Tables>, userType: string, userId: string, now: Date): Promise<number> {
+  const result = await db
+    .updateTable('web_sessions')
+    .set({ revoked: timestamp(now) })
+    .where('user_type', '=', userType)
+    .where('user_id', '=', userId)
+    .where('revoked', 'is', null)
+    .where('expires', '>', timestamp(addSeconds(now, -REVOKED_SESSION_MARGIN_SECONDS)))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
 /** How long past expiry a revoked session stays in the policy feed (housekeeping keeps it that long too). */
 export const REVOKED_SESSION_MARGIN_SECONDS = 300;
 

@@ -18,7 +18,8 @@ interface Presented {
 
 /**
  * Refresh with rotation: each refresh token works once and is replaced by a new one of the same
- * family. Presenting a used one means it was copied, so the whole family is revoked.
+ * family. Presenting a used one means it was copied, so the whole family is revoked: its refresh
+ * tokens and the access tokens minted with them (they name the family in their `fam` claim).
  *
  * Refresh tokens are self-contained and MAC'd (see TokenService.issue); redeeming one records its
  * id with a unique insert, which is what detects a second use on any node.
@@ -39,17 +40,20 @@ export const refreshTokenGrant: Grant = async (grant, request, body) => {
   return rotate(grant, claims);
 };
 
+/** A copied refresh token: the family's refresh and access tokens are revoked, with its audit event. */
 async function reused({ context, tokens }: GrantContext, request: FastifyRequest, presented: Presented): Promise<never> {
-  await tokens.revokeRefreshFamily(presented.familyId);
-  await recordAuditEvent(context.database.db, {
-    type: 'refresh_token_reused',
-    outcome: 'deny',
-    principal: { type: presented.type, id: presented.principalId, name: presented.principalId },
-    sourceAddress: request.ip,
-    details: { family_id: presented.familyId },
-    at: context.clock.now(),
+  await context.database.db.transaction().execute(async (trx) => {
+    await tokens.revokeRefreshFamily(presented.familyId, trx);
+    await recordAuditEvent(trx, {
+      type: 'refresh_token_reused',
+      outcome: 'deny',
+      principal: { type: presented.type, id: presented.principalId, name: presented.principalId },
+      sourceAddress: request.ip,
+      details: { family_id: presented.familyId },
+      at: context.clock.now(),
+    });
   });
-  throw invalidGrant('refresh token was already used; its family is revoked');
+  throw invalidGrant('refresh token was already used; its family and the access tokens minted from it are revoked');
 }
 
 async function rotate({ context, tokens }: GrantContext, presented: Presented) {

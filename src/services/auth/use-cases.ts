@@ -1,0 +1,16 @@
+import type { AppContext } from '../../context.js';
+import { recordAuditEvent } from '../monitor-service/audit-log.js';
+import type { Principal } from './principal.js';
+import type { TokenService } from './token-service.js';
+
+/**
+ * Logout ends everything the caller holds, not only the presented token: every access and refresh
+ * token of the principal issued until now (on every node) and every web session it opened (web
+ * proxies drop them through the policy feed). One transaction with its audit event.
+ */
+export async function logout(context: AppContext, tokens: TokenService, principal: Principal, sourceAddress: string): Promise<void> {
+  await context.database.db.transaction().execute(async (trx) => {
+    await tokens.revokePrincipal(principal.type, principal.id, trx);
+    await recordAuditEvent(trx, { type: 'logout', outcome: 'success', principal, sourceAddress, at: context.clock.now() });
+  });
+}
