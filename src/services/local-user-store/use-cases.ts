@@ -65,7 +65,7 @@ export async function createUserAs(deps: LocalUserStoreDeps, actor: Principal, i
 /** Updates a user: the actor must hold everything the user holds and every role it gets; privx-admin keeps an enabled holder. */
 export async function updateUserAs(deps: LocalUserStoreDeps, actor: Principal, id: string, input: UserInput): Promise<void> {
   const now = deps.clock.now();
-  const revoke = await deps.db.transaction().execute(async (trx) => {
+  await deps.db.transaction().execute(async (trx) => {
     await lockAdmins(trx);
     await getUser(trx, id);
     assertMayManage(actor, `changing user ${id}`, await holdingOf(trx, 'user', id));
@@ -83,9 +83,8 @@ export async function updateUserAs(deps: LocalUserStoreDeps, actor: Principal, i
       at: now,
     });
     // New roles or a disabled account must bite now, not when the current token expires.
-    return after.disabled !== before.disabled || !sameRoles(after.roles, before.roles);
+    if (after.disabled !== before.disabled || !sameRoles(after.roles, before.roles)) await deps.tokens.revokePrincipal('user', id, trx);
   });
-  if (revoke) await deps.tokens.revokePrincipal('user', id);
 }
 
 /** Sets a password (a credential): the actor must hold everything the user holds. */
@@ -102,8 +101,8 @@ export async function setUserPasswordAs(deps: LocalUserStoreDeps, actor: Princip
     assertMayManage(actor, `changing the password of user ${id}`, await holdingOf(trx, 'user', id));
     await setUserPassword(trx, id, passwordHash, now);
     await recordAuditEvent(trx, { type: 'user_password_set', outcome: 'success', principal: actor, objectType: 'user', objectId: id, at: now });
+    await deps.tokens.revokePrincipal('user', id, trx);
   });
-  await deps.tokens.revokePrincipal('user', id);
 }
 
 export async function deleteUserAs(deps: LocalUserStoreDeps, actor: Principal, id: string): Promise<void> {
@@ -115,8 +114,8 @@ export async function deleteUserAs(deps: LocalUserStoreDeps, actor: Principal, i
     const before = await deleteUser(trx, id);
     await assertAnAdminRemains(trx);
     await recordAuditEvent(trx, { type: 'user_deleted', outcome: 'success', principal: actor, objectType: 'user', objectId: id, details: { username: before.username }, at: now });
+    await deps.tokens.revokePrincipal('user', id, trx);
   });
-  await deps.tokens.revokePrincipal('user', id);
 }
 
 // ─── API clients ───────────────────────────────────────────────────────────────────────────────
@@ -135,7 +134,7 @@ export async function createApiClientAs(deps: LocalUserStoreDeps, actor: Princip
 
 export async function updateApiClientAs(deps: LocalUserStoreDeps, actor: Principal, id: string, input: ApiClientInput): Promise<void> {
   const now = deps.clock.now();
-  const revoke = await deps.db.transaction().execute(async (trx) => {
+  await deps.db.transaction().execute(async (trx) => {
     await lockAdmins(trx);
     await getApiClient(trx, id);
     assertMayManage(actor, `changing API client ${id}`, await holdingOf(trx, 'api-client', id));
@@ -152,9 +151,8 @@ export async function updateApiClientAs(deps: LocalUserStoreDeps, actor: Princip
       details: { before: { name: before.name, roles: before.roles }, after: { name: after.name, roles: after.roles } },
       at: now,
     });
-    return !sameRoles(after.roles, before.roles);
+    if (!sameRoles(after.roles, before.roles)) await deps.tokens.revokePrincipal('api-client', id, trx);
   });
-  if (revoke) await deps.tokens.revokePrincipal('api-client', id);
 }
 
 /** New secrets are credentials: the actor must hold everything the client holds. */
@@ -165,9 +163,9 @@ export async function rotateApiClientSecretsAs(deps: LocalUserStoreDeps, actor: 
     assertMayManage(actor, `rotating the secrets of API client ${id}`, await holdingOf(trx, 'api-client', id));
     const credentials = await rotateApiClientSecrets(trx, deps.secretKey, id, now);
     await recordAuditEvent(trx, { type: 'api_client_secret_rotated', outcome: 'success', principal: actor, objectType: 'api-client', objectId: id, at: now });
+    await deps.tokens.revokePrincipal('api-client', id, trx);
     return credentials;
   });
-  await deps.tokens.revokePrincipal('api-client', id);
   return credentials;
 }
 
@@ -180,8 +178,8 @@ export async function deleteApiClientAs(deps: LocalUserStoreDeps, actor: Princip
     const before = await deleteApiClient(trx, id);
     await assertAnAdminRemains(trx);
     await recordAuditEvent(trx, { type: 'api_client_deleted', outcome: 'success', principal: actor, objectType: 'api-client', objectId: id, details: { name: before.name }, at: now });
+    await deps.tokens.revokePrincipal('api-client', id, trx);
   });
-  await deps.tokens.revokePrincipal('api-client', id);
 }
 
 // ─── trusted clients ───────────────────────────────────────────────────────────────────────────
@@ -223,7 +221,7 @@ export async function createTrustedClientAs(deps: UseCaseDeps, actor: Principal,
 /** Disabling drops the registration, revokes the web-proxy certificate and (after commit) the tokens. */
 export async function updateTrustedClientAs(deps: UseCaseDeps, actor: Principal, id: string, input: TrustedClientInput): Promise<void> {
   const now = deps.clock.now();
-  const disabled = await deps.db.transaction().execute(async (trx) => {
+  await deps.db.transaction().execute(async (trx) => {
     assertMayManage(actor, `changing trusted client ${id}`, trustedClientHolding(await getTrustedClient(trx, id)));
     assertMayGrantPermissions(actor, 'a trusted client with these permissions', input.permissions ?? [], 'permissions');
     const before = await updateTrustedClient(trx, id, input, now);
@@ -239,9 +237,8 @@ export async function updateTrustedClientAs(deps: UseCaseDeps, actor: Principal,
       details: { before: auditView(before), after: auditView(after), ...(disabling ? { revoked_certificates: revoked } : {}) },
       at: now,
     });
-    return disabling;
+    if (disabling) await deps.tokens.revokePrincipal('trusted-client', id, trx);
   });
-  if (disabled) await deps.tokens.revokePrincipal('trusted-client', id);
 }
 
 export async function deleteTrustedClientAs(deps: UseCaseDeps, actor: Principal, id: string): Promise<void> {
@@ -259,6 +256,6 @@ export async function deleteTrustedClientAs(deps: UseCaseDeps, actor: Principal,
       details: { ...auditView(deleted), revoked_certificates: serials },
       at: now,
     });
+    await deps.tokens.revokePrincipal('trusted-client', id, trx);
   });
-  await deps.tokens.revokePrincipal('trusted-client', id);
 }

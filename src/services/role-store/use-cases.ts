@@ -11,12 +11,13 @@ import { addMember, createRole, deleteRole, getRole, membersOf, removeMember, ro
 export interface UseCaseDeps {
   db: Kysely<Tables>;
   clock: Clock;
-  tokens: { revokePrincipal(type: PrincipalType, id: string): Promise<void> };
+  /** Revokes a principal's tokens and web sessions, in the caller's transaction when given one. */
+  tokens: { revokePrincipal(type: PrincipalType, id: string, transaction?: Kysely<Tables>): Promise<void> };
 }
 
-/** Revokes after the change committed: revocation writes through its own connection. */
-async function revokeAll(deps: UseCaseDeps, principals: ReadonlyArray<{ type: PrincipalType; id: string }>): Promise<void> {
-  for (const principal of principals) await deps.tokens.revokePrincipal(principal.type, principal.id);
+/** Revokes each principal in the change's own transaction, so the change, its audit event and the revocations commit together. */
+async function revokeAll(deps: UseCaseDeps, trx: Kysely<Tables>, principals: ReadonlyArray<{ type: PrincipalType; id: string }>): Promise<void> {
+  for (const principal of principals) await deps.tokens.revokePrincipal(principal.type, principal.id, trx);
 }
 
 /** What a user or API client holds now, from the database. */
@@ -44,7 +45,7 @@ export async function createRoleAs(deps: UseCaseDeps, actor: Principal, input: R
 export async function updateRoleAs(deps: UseCaseDeps, actor: Principal, id: string, input: RoleInput): Promise<void> {
   const permissions = validatePermissions(input.permissions);
   const now = deps.clock.now();
-  const { before, members } = await deps.db.transaction().execute(async (trx) => {
+  await deps.db.transaction().execute(async (trx) => {
     const existing = await getRole(trx, id);
     assertMayGrantRoles(actor, [existing, { id, permissions }]);
     const previous = await updateRole(trx, id, { ...input, permissions }, now);
@@ -57,41 +58,39 @@ export async function updateRoleAs(deps: UseCaseDeps, actor: Principal, id: stri
       details: { before: { name: previous.name, permissions: previous.permissions }, after: { name: input.name, permissions } },
       at: now,
     });
-    return { before: previous, members: await membersOf(trx, id) };
+    // Members' tokens carry the old permissions; make them re-authenticate.
+    if (JSON.stringify([...previous.permissions].sort()) !== JSON.stringify([...permissions].sort())) await revokeAll(deps, trx, await membersOf(trx, id));
   });
-  if (JSON.stringify([...before.permissions].sort()) !== JSON.stringify([...permissions].sort())) await revokeAll(deps, members);
 }
 
 /** Deletes a role (not a built-in one); like emptying it, it needs every permission it has. */
 export async function deleteRoleAs(deps: UseCaseDeps, actor: Principal, id: string): Promise<void> {
   const now = deps.clock.now();
-  const members = await deps.db.transaction().execute(async (trx) => {
+  await deps.db.transaction().execute(async (trx) => {
     assertMayGrantRoles(actor, [await getRole(trx, id)]);
     const members = await membersOf(trx, id);
     const before = await deleteRole(trx, id);
     await recordAuditEvent(trx, { type: 'role_deleted', outcome: 'success', principal: actor, objectType: 'role', objectId: id, details: { name: before.name }, at: now });
-    return members;
+    await revokeAll(deps, trx, members);
   });
-  await revokeAll(deps, members);
 }
 
 /** Adds a member: the actor must hold the role (it grants it) and everything the member holds (it changes its roles). */
 export async function addRoleMemberAs(deps: UseCaseDeps, actor: Principal, roleId: string, member: { principal_id: string; principal_type: MemberType }): Promise<void> {
   const now = deps.clock.now();
-  const added = await deps.db.transaction().execute(async (trx) => {
+  await deps.db.transaction().execute(async (trx) => {
     assertMayGrantRoles(actor, [await getRole(trx, roleId)]);
     assertMayManage(actor, `changing the roles of ${member.principal_type} ${member.principal_id}`, await holdingOf(trx, member.principal_type, member.principal_id));
-    if (!(await addMember(trx, roleId, member.principal_type, member.principal_id, now))) return false;
+    if (!(await addMember(trx, roleId, member.principal_type, member.principal_id, now))) return;
     await recordAuditEvent(trx, { type: 'role_member_added', outcome: 'success', principal: actor, objectType: 'role', objectId: roleId, details: { member }, at: now });
-    return true;
+    await deps.tokens.revokePrincipal(member.principal_type, member.principal_id, trx);
   });
-  if (added) await deps.tokens.revokePrincipal(member.principal_type, member.principal_id);
 }
 
 /** Removes a member: the actor must hold everything the member holds; privx-admin keeps an enabled member. */
 export async function removeRoleMemberAs(deps: UseCaseDeps, actor: Principal, roleId: string, memberId: string): Promise<void> {
   const now = deps.clock.now();
-  const type = await deps.db.transaction().execute(async (trx) => {
+  await deps.db.transaction().execute(async (trx) => {
     if (roleId === ADMIN_ROLE_ID) await lockAdmins(trx);
     const type = await removeMember(trx, roleId, memberId);
     // Read after the removal: the member still holds what it held, except this role.
@@ -100,7 +99,6 @@ export async function removeRoleMemberAs(deps: UseCaseDeps, actor: Principal, ro
     assertMayManage(actor, `changing the roles of ${type} ${memberId}`, { admin: remaining.admin || removed.admin, permissions: [...remaining.permissions, ...removed.permissions] });
     if (roleId === ADMIN_ROLE_ID) await assertAnAdminRemains(trx);
     await recordAuditEvent(trx, { type: 'role_member_removed', outcome: 'success', principal: actor, objectType: 'role', objectId: roleId, details: { member: { principal_id: memberId, principal_type: type } }, at: now });
-    return type;
+    await deps.tokens.revokePrincipal(type, memberId, trx);
   });
-  await deps.tokens.revokePrincipal(type, memberId);
 }
