@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import { registerApiClientCommand } from './api-client.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerServeCommand } from './serve.js';
+import { registerTokenCommand } from './token.js';
 import { registerWebProxyCommand } from './web-proxy.js';
 
 const program = new Command()
@@ -14,6 +15,7 @@ const program = new Command()
 registerServeCommand(program);
 registerMigrateCommand(program);
 registerApiClientCommand(program);
+registerTokenCommand(program);
 registerWebProxyCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

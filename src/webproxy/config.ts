@@ -6,6 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'smol-toml';
+import { DEFAULT_MAX_UPLOAD_BYTES } from './content-rules.js';
+
+/** Largest request body buffered for inspection; larger bodies count as file uploads. */
+export const MAX_INSPECT_BYTES = 1024 * 1024;
 
 /** Where `/healthz` and `/metrics` listen unless `--metrics-listen` says otherwise. */
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9344';
@@ -51,6 +55,11 @@ export interface WebProxyConfig {
   webProxyCa: { id: string; certificate: string; crlUrl: string };
   icap: { host: string; port: number; reqmodService: string; respmodService: string };
   policy: { refreshIntervalSeconds: number; longPollSeconds: number };
+  /**
+   * `[content]`, a privgate extension of the file: `max_upload_bytes` is the upload rule's limit
+   * (request bodies of any type larger than this are blocked when `web.file_transfer` is off).
+   */
+  content: { maxUploadBytes: number };
   logLevel: WebProxyLogLevel;
   metrics: { host: string; port: number };
 }
@@ -114,6 +123,7 @@ export function resolveWebProxyConfig(document: Record<string, unknown>, configP
   const icap = document.icap === undefined ? {} : section(document, 'icap');
   const policy = document.policy === undefined ? {} : section(document, 'policy');
   const log = document.log === undefined ? {} : section(document, 'log');
+  const content = document.content === undefined ? {} : section(document, 'content');
 
   const caCertificate = text(controlPlane, 'control_plane', 'ca_certificate', { optional: true });
   if (caCertificate && !caCertificate.includes('-----BEGIN CERTIFICATE-----')) {
@@ -158,6 +168,7 @@ export function resolveWebProxyConfig(document: Record<string, unknown>, configP
       refreshIntervalSeconds: integer(policy, 'policy', 'refresh_interval_seconds', 300, 1, 86_400),
       longPollSeconds: integer(policy, 'policy', 'long_poll_seconds', 30, 0, 60),
     },
+    content: { maxUploadBytes: integer(content, 'content', 'max_upload_bytes', DEFAULT_MAX_UPLOAD_BYTES, 0, MAX_INSPECT_BYTES) },
     logLevel: level as WebProxyLogLevel,
     metrics: metricsListen,
   };

@@ -8,13 +8,22 @@
 import { getHttpHeader } from './icap-parser.js';
 import type { HttpHeaderField } from './icap-types.js';
 
+/**
+ * Default of the upload rule: with `web.file_transfer = false`, a request body of ANY type larger
+ * than this many bytes is blocked (`too_large`). 64 KiB is far above what page traffic sends
+ * (login and search forms, JSON/XHR calls, CSP reports: typically under a few KiB), yet bounds
+ * what one request can carry out to a few dozen pages of text and what the proxy buffers per
+ * request. Configurable per web proxy (`[content] max_upload_bytes`, a privgate extension).
+ */
+export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024;
+
 /** Why a message counts as a file transfer. */
 export type TransferCause =
   /** A multipart form part carrying a file name. */
   | 'multipart_file'
   /** A request or response body whose type is a file type rather than form data or a page. */
   | 'file_type'
-  /** A request body too large to inspect (or larger than the upload threshold). */
+  /** A request body larger than the upload limit (or too large to inspect). */
   | 'too_large'
   /** A response with `Content-Disposition: attachment`. */
   | 'attachment';
@@ -40,7 +49,10 @@ export interface BodyView {
   length: number;
 }
 
-/** Result of {@link classifyUpload}. */
+/**
+ * Result of {@link classifyUpload}. `need-body` asks for the rest of the body; the caller must
+ * read at most `maxInspectBytes + 1` bytes of it (one more tells "over the limit" apart).
+ */
 export type UploadClass = { kind: 'none' } | { kind: 'file'; facts: TransferFacts } | { kind: 'need-body' };
 
 /** Media type of a Content-Type value: lower case, parameters and whitespace removed. */
@@ -174,8 +186,10 @@ export function scanMultipart(data: Buffer, boundary: string, complete: boolean)
 
 /**
  * Whether a request uploads a file. `hasBody` is whether the ICAP request encapsulates a body;
- * `maxInspectBytes` is the largest body judged by content (larger ones count as `too_large`).
- * Answers `need-body` only while `body.state` is `unread` or `preview`.
+ * `maxInspectBytes` is the largest body judged by content: larger ones, of any type, count as
+ * `too_large` (by Content-Length from the headers alone; a body of unknown length once more
+ * than that many bytes have been seen). Answers `need-body` only while `body.state` is `unread`
+ * or `preview`.
  */
 export function classifyUpload(headers: readonly HttpHeaderField[], hasBody: boolean, body: BodyView, maxInspectBytes: number): UploadClass {
   if (!hasBody || body.state === 'absent') return { kind: 'none' };
@@ -196,13 +210,14 @@ export function classifyUpload(headers: readonly HttpHeaderField[], hasBody: boo
   if (type.startsWith('multipart/')) {
     const boundary = headerParameter(contentTypeValue, 'boundary');
     if (boundary === undefined || boundary.length === 0 || boundary.length > 200) return facts('file_type');
+    let scan: MultipartScan = { kind: 'incomplete' };
     if (body.state !== 'unread') {
-      const scan = scanMultipart(body.bytes(), boundary, body.state === 'complete');
+      scan = scanMultipart(body.bytes(), boundary, body.state === 'complete');
       if (scan.kind === 'file') return facts('multipart_file', scan.filename);
-      if (scan.kind === 'none' && body.state === 'complete') return { kind: 'none' };
     }
     if (declared !== undefined && declared > maxInspectBytes) return facts('too_large');
-    if (body.state === 'truncated') return facts('too_large');
+    if (body.length > maxInspectBytes || body.state === 'truncated') return facts('too_large');
+    if (scan.kind === 'none' && body.state === 'complete') return { kind: 'none' };
     return canReadMore ? { kind: 'need-body' } : { kind: 'none' };
   }
 
@@ -211,8 +226,9 @@ export function classifyUpload(headers: readonly HttpHeaderField[], hasBody: boo
     return facts('file_type', disposition === undefined ? undefined : dispositionFilename(disposition));
   }
   if (declared !== undefined) return declared > maxInspectBytes ? facts('too_large') : { kind: 'none' };
-  // Form data of unknown length (chunked): read it to learn its size.
-  if (body.state === 'complete') return body.length > maxInspectBytes ? facts('too_large') : { kind: 'none' };
+  // Form data of unknown length (chunked): read it to learn its size, counting as it comes.
+  if (body.length > maxInspectBytes) return facts('too_large');
+  if (body.state === 'complete') return { kind: 'none' };
   if (body.state === 'truncated') return facts('too_large');
   return canReadMore ? { kind: 'need-body' } : { kind: 'none' };
 }

@@ -383,6 +383,12 @@ export interface RequestFacts {
 export interface DecisionRules {
   /** Request bodies larger than this count as file uploads (and are not buffered further). */
   maxInspectBytes: number;
+  /**
+   * The upload rule: with `web.file_transfer = false`, request bodies of any type and method
+   * larger than this are blocked as `too_large` (and not buffered further). Default
+   * `DEFAULT_MAX_UPLOAD_BYTES` of content-rules.ts; never above `maxInspectBytes` in effect.
+   */
+  maxUploadBytes: number;
 }
 
 /** A refusal: the status Squid's client sees, why, and whatever was known when it was decided. */
@@ -398,8 +404,12 @@ export interface Denial<Status extends number> {
 }
 
 export type RequestVerdict =
-  /** The rules need more of the body; only answered while the body is `unread` or `preview`. */
-  | { kind: 'need-body' }
+  /**
+   * The rules need more of the body (at most `maxBytes` + 1 bytes of it: a body of unknown
+   * length is decided as soon as it crosses the limit); only answered while the body is `unread`
+   * or `preview`.
+   */
+  | { kind: 'need-body'; maxBytes: number }
   /** Forward upstream (without the session headers); `transfer` is an allowed upload to audit. */
   | { kind: 'forward'; session: WebSession; target: Target; transfer?: TransferFacts }
   | Denial<403 | 407 | 503>;
@@ -427,8 +437,11 @@ export function decideRequest(resolution: SessionResolution, facts: RequestFacts
   if (!target) return { kind: 'deny', status: 403, reason: 'bad_target', session };
   if (!targetAllowed(target, session.host)) return { kind: 'deny', status: 403, reason: 'domain_not_allowed', session, target };
   if (facts.method.toUpperCase() === 'CONNECT') return { kind: 'forward', session, target };
-  const upload = classifyUpload(facts.headers, facts.hasBody, facts.body, rules.maxInspectBytes);
-  if (upload.kind === 'need-body') return { kind: 'need-body' };
+  // The upload rule: without file transfer, a body over the upload limit is a file upload
+  // whatever its type; with file transfer, the (larger) inspection limit only decides what is audited.
+  const limit = session.web.file_transfer ? rules.maxInspectBytes : Math.min(rules.maxInspectBytes, rules.maxUploadBytes);
+  const upload = classifyUpload(facts.headers, facts.hasBody, facts.body, limit);
+  if (upload.kind === 'need-body') return { kind: 'need-body', maxBytes: limit };
   if (upload.kind === 'file') {
     if (!session.web.file_transfer) return { kind: 'deny', status: 403, reason: 'upload_blocked', session, target, transfer: upload.facts };
     return { kind: 'forward', session, target, transfer: upload.facts };

@@ -12,7 +12,7 @@ import net from 'node:net';
 import type { WebAuditEvent } from './audit-queue.js';
 import { blockResponse } from './block-page.js';
 import { ConnectionSessions, parseClientConnection } from './connection-sessions.js';
-import type { TransferFacts } from './content-rules.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, type TransferFacts } from './content-rules.js';
 import {
   decideRequest,
   decideResponse,
@@ -54,6 +54,11 @@ export interface WebProxyHandlerOptions {
   logger: HandlerLogger;
   /** Request bodies larger than this count as file uploads. */
   maxInspectBytes: number;
+  /**
+   * The upload rule: without file transfer, request bodies of any type larger than this are
+   * blocked. Default `DEFAULT_MAX_UPLOAD_BYTES` (64 KiB).
+   */
+  maxUploadBytes?: number;
   /** Advertised as `Max-Connections`. */
   maxConnections: number;
   now?: () => Date;
@@ -171,7 +176,7 @@ export class WebProxyHandler implements IcapHandler {
     const verdict = decideRequest(
       resolution,
       { method: head.method, target: head.target, headers: head.headers, hasBody: request.hasBody, body },
-      { maxInspectBytes: this.settings.maxInspectBytes },
+      { maxInspectBytes: this.settings.maxInspectBytes, maxUploadBytes: this.settings.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES },
     );
     if (connect && connection) {
       if (verdict.kind === 'forward' && token !== null) this.connections.bind(connection, token, verdict.target, verdict.session.expires * 1000, now.getTime());
@@ -181,7 +186,7 @@ export class WebProxyHandler implements IcapHandler {
 
     if (verdict.kind === 'need-body') {
       this.count('reqmod', 'need_body');
-      return { kind: 'need-body' };
+      return { kind: 'need-body', maxBytes: verdict.maxBytes };
     }
     if (verdict.kind === 'deny') {
       return this.deny({ ...base, session: verdict.session, claimed: verdict.claimed, target: verdict.target, transfer: verdict.transfer, reason: verdict.reason, detail: verdict.detail }, verdict.status);

@@ -369,14 +369,16 @@ export class IcapConnection {
         continued = true;
       }
       let truncated = false;
-      while (!bodyFinished) {
+      const readLimit = Math.min(decision.maxBytes ?? Infinity, this.options.limits.maxBodyBytes);
+      if (heldBytes > readLimit) truncated = true;
+      while (!bodyFinished && !truncated) {
         const event = await this.nextInMessage();
         if (event.type === 'end') {
           bodyFinished = true;
         } else if (event.type === 'body') {
           held.push(compact(event.data));
           heldBytes += event.data.length;
-          if (heldBytes > this.options.limits.maxBodyBytes) {
+          if (heldBytes > readLimit) {
             // Stop reading: what is held is echoed later, the rest still waits on the wire.
             truncated = true;
             break;
@@ -386,7 +388,7 @@ export class IcapConnection {
         }
       }
       const body = truncated
-        ? makeBody('truncated', ...limitChunks(held, this.options.limits.maxBodyBytes))
+        ? makeBody('truncated', ...limitChunks(held, readLimit))
         : makeBody('complete', held, heldBytes);
       decision = await this.decide(message, body);
       if (decision.kind === 'need-body') throw new HandlerFailure('need-body answered twice');

@@ -152,11 +152,16 @@ export interface IcapUnmodifiedDecision {
 }
 
 /**
- * Read the rest of the body (up to `limits.maxBodyBytes`) and ask again. Only valid while the
+ * Read the rest of the body (up to `maxBytes`, at most `limits.maxBodyBytes`) and ask again. Only valid while the
  * body state is `unread` or `preview`.
  */
 export interface IcapNeedBodyDecision {
   kind: 'need-body';
+  /**
+   * Stop reading once more than this many body bytes are held (the handler then sees a
+   * `truncated` body with the first `maxBytes` of them); `limits.maxBodyBytes` when larger or unset.
+   */
+  maxBytes?: number;
 }
 
 /**

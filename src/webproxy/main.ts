@@ -11,7 +11,7 @@ import { pino, type Logger } from 'pino';
 import { createCertificateSigningRequest } from '../lib/pki.js';
 import { holdTickObjectShape } from '../lib/tick-shape.js';
 import { AuditQueue, type AuditSendResult, type WebAuditEvent } from './audit-queue.js';
-import { loadWebProxyConfig, type WebProxyConfig, type WebProxyFlags } from './config.js';
+import { loadWebProxyConfig, MAX_INSPECT_BYTES, type WebProxyConfig, type WebProxyFlags } from './config.js';
 import { ControlPlaneClient, ControlPlaneError, TokenManager } from './control-plane-client.js';
 import { WebProxyHandler } from './handler.js';
 import { IcapParseError } from './icap-parser.js';
@@ -21,8 +21,6 @@ import { WebProxyMetrics } from './metrics.js';
 import { PolicyStore } from './policy-store.js';
 import { secretFingerprint, StateDirectory, type StoredCredentials } from './state.js';
 
-/** Largest request body buffered for inspection; larger bodies count as file uploads. */
-export const MAX_INSPECT_BYTES = 1024 * 1024;
 /** ICAP connections served at once (Squid keeps persistent ones per worker). */
 const MAX_ICAP_CONNECTIONS = 200;
 /** Longer than Squid's own idle timeout for ICAP connections, so Squid is the side that closes them. */
@@ -142,6 +140,7 @@ export async function startWebProxy(config: WebProxyConfig, options: { logger?: 
     metrics,
     logger,
     maxInspectBytes: MAX_INSPECT_BYTES,
+    maxUploadBytes: config.content.maxUploadBytes,
     maxConnections: MAX_ICAP_CONNECTIONS,
   });
   const icapLogger: IcapLogger = {

@@ -21,7 +21,7 @@ import {
 import type { HttpHeaderField } from '../../src/webproxy/icap-types.js';
 import { ALL_OFF, ALL_ON, bodyView, HOST_ID, KEY, multipartBody, NO_BODY, NOW, NOW_SECONDS, OTHER_KEY, samplePolicy, SESSION_ID, sessionToken } from './helpers.js';
 
-const RULES = { maxInspectBytes: 1000 };
+const RULES = { maxInspectBytes: 1000, maxUploadBytes: 1000 };
 
 function h(...pairs: Array<[string, string]>): HttpHeaderField[] {
   return pairs.map(([name, value]) => ({ name, value }));
@@ -325,8 +325,8 @@ describe('decideRequest', () => {
 
     it('asks for the body when the preview shows no file part yet, and decides on the preview when it does', () => {
       const body = multipartBody(boundary, { name: 'late.bin', content: 'x' }, 'a'.repeat(300));
-      expect(decideRequest(session({ web: ALL_OFF }), multipart('preview', body.slice(0, 100), body.length), RULES)).toEqual({ kind: 'need-body' });
-      expect(decideRequest(session({ web: ALL_OFF }), multipart('unread', '', body.length), RULES)).toEqual({ kind: 'need-body' });
+      expect(decideRequest(session({ web: ALL_OFF }), multipart('preview', body.slice(0, 100), body.length), RULES)).toEqual({ kind: 'need-body', maxBytes: 1000 });
+      expect(decideRequest(session({ web: ALL_OFF }), multipart('unread', '', body.length), RULES)).toEqual({ kind: 'need-body', maxBytes: 1000 });
       expect(decideRequest(session({ web: ALL_OFF }), multipart('preview', body.slice(0, 500), body.length), RULES)).toMatchObject({ kind: 'deny', reason: 'upload_blocked' });
     });
 
@@ -380,7 +380,7 @@ describe('decideRequest', () => {
 
     it('reads chunked form data of unknown length to learn its size', () => {
       const headers = h(['Content-Type', 'application/json'], ['Transfer-Encoding', 'chunked']);
-      expect(decideRequest(session({ web: ALL_OFF }), post(url, headers, bodyView('preview', '{"a":')), RULES)).toEqual({ kind: 'need-body' });
+      expect(decideRequest(session({ web: ALL_OFF }), post(url, headers, bodyView('preview', '{"a":')), RULES)).toEqual({ kind: 'need-body', maxBytes: 1000 });
       expect(decideRequest(session({ web: ALL_OFF }), post(url, headers, bodyView('complete', '{"a":1}')), RULES)).toMatchObject({ kind: 'forward' });
       expect(decideRequest(session({ web: ALL_OFF }), post(url, headers, bodyView('complete', 'x'.repeat(1001))), RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'too_large' } });
       expect(decideRequest(session({ web: ALL_OFF }), post(url, headers, bodyView('truncated', 'x'.repeat(1000))), RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'too_large' } });

@@ -179,7 +179,7 @@ describe('WebProxyHandler', () => {
     const head = `POST http://app.example.test:8080/upload HTTP/1.1\r\nHost: app.example.test:8080\r\nX-Privgate-Session: ${sessionToken()}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`;
     const { request, body: preview } = parseIcap(reqmod(head, { body, preview: true }));
     expect(preview.state).toBe('preview');
-    expect(handler.modify(request, preview)).toEqual({ kind: 'need-body' });
+    expect(handler.modify(request, preview)).toEqual({ kind: 'need-body', maxBytes: 4096 });
     const whole = Buffer.from(body, 'latin1');
     const decision = handler.modify(request, { state: 'complete', chunks: [whole], length: whole.length, bytes: () => whole }) as IcapDecision;
     expect(decision.kind).toBe('modify-headers');
