@@ -5,6 +5,7 @@ import * as identity from './0002_identity.js';
 import * as hostStore from './0003_host_store.js';
 import * as authorizer from './0004_authorizer.js';
 import * as housekeeping from './0005_housekeeping.js';
+import * as loginAttempts from './0007_login_attempts.js';
 
 /** What a migration may need to know beyond the Kysely handle: dialect-specific column types. */
 export interface MigrationContext {
@@ -23,4 +24,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0003_host_store', hostStore],
   ['0004_authorizer', authorizer],
   ['0005_housekeeping', housekeeping],
+  ['0007_login_attempts', loginAttempts],
 ];

@@ -1,88 +1,177 @@
-import crypto from 'node:crypto';
 import type { ExpressionBuilder } from 'kysely';
 import type { AppContext } from '../../context.js';
-import { preparedQuery } from '../../db/index.js';
 import type { Tables } from '../../db/schema.js';
 import { PrivxError } from '../../errors.js';
 import { addSeconds, timestamp } from '../../lib/time.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 
-/**
- * The two counts the throttle decides on, as select expressions (uncorrelated scalar subqueries,
- * each served by its index), so a caller can fetch them in the same statement as other data.
- */
-export function recentFailureCounts(eb: ExpressionBuilder<Tables, never>, account: string, address: string, since: string) {
-  return [
-    eb.selectFrom('login_failures').select((count) => count.fn.countAll<number>().as('n')).where('account', '=', account).where('at', '>', since).as('by_account'),
-    eb.selectFrom('login_failures').select((count) => count.fn.countAll<number>().as('n')).where('address', '=', address).where('at', '>', since).as('by_address'),
-  ] as const;
+type Scope = Tables['login_attempts']['scope'];
+
+/** Before every real window: a counter cleared by a success reads as no counter at all. */
+const NO_WINDOW = timestamp(new Date(0));
+
+/** Longest account name a counter (and the audit event) keeps. */
+const MAX_ACCOUNT_LENGTH = 200;
+
+/** One counter an attempt holds: the window it was counted in, so a release never touches a later window. */
+interface Reservation {
+  scope: Scope;
+  name: string;
+  windowStart: string;
 }
 
-const countRecentFailures = preparedQuery((db, account: string, address: string, since: string) =>
-  db.selectNoFrom((eb) => recentFailureCounts(eb, account, address, since)),
-);
-
-/** Failure counts as {@link recentFailureCounts} selects them. */
-export interface FailureCounts {
-  by_account: number | string | null;
-  by_address: number | string | null;
+/** One credential check in progress; settled by {@link LoginThrottle.fail} or {@link LoginThrottle.succeed}. */
+export interface LoginAttempt {
+  readonly address: string;
+  /** The account the attempt is counted against, once known (see {@link LoginThrottle.countAccount}). */
+  account: string | undefined;
+  readonly reservations: Reservation[];
+  settled: boolean;
 }
 
 /**
- * Failed-credential throttling per account and per client address, kept in the database so
- * every node counts the same failures. Over the limit, attempts get 429 before credentials are
- * even checked, so a guesser learns nothing.
+ * Failed-credential throttling per account and per client address, kept in the database so every
+ * node counts the same attempts.
+ *
+ * Each key (an account, a client address) has a counter row: `n` attempts counted in the window
+ * that started at `window_start` and lasts `windowSeconds`. An attempt is counted — reserved —
+ * before any credential is checked, by one upsert per statement that increments the counter only
+ * while it is below the limit (or starts a new window when the old one is over). The row lock of
+ * that upsert serialises concurrent attempts on one key on both databases, so however many arrive
+ * at once, at most `limit` of them are checked per window; the rest get 429 before their
+ * credentials are looked at, so a guesser learns nothing, and are not counted.
+ *
+ * A failed attempt stays counted. A successful one is withdrawn from the address counter and clears
+ * the account's counter. An attempt that ends without a verdict on the credentials (bad input, a
+ * lost race for a one-time token, an error) is withdrawn from every counter.
  */
 export class LoginThrottle {
   constructor(private readonly context: AppContext) {}
 
-  /** Failures after this instant count (RFC 3339, for {@link recentFailureCounts}). */
-  windowStart(): string {
-    return timestamp(addSeconds(this.context.clock.now(), -this.context.config.throttle.windowSeconds));
+  /**
+   * Runs `work` as one attempt from `address`, counted against the address and, when `account` is
+   * given, against the account, before `work` starts (429 when either is at its limit). An attempt
+   * `work` leaves unsettled is withdrawn.
+   */
+  async attempt<T>(address: string, account: string | undefined, work: (attempt: LoginAttempt) => Promise<T>): Promise<T> {
+    const attempt = await this.begin(address, account);
+    try {
+      return await work(attempt);
+    } finally {
+      await this.abandon(attempt);
+    }
   }
 
   /**
-   * Throws 429 when the account or the address has failed too often recently; otherwise returns
-   * how many recent failures the account has (so a success knows whether there is anything to clear).
+   * Starts an attempt as {@link attempt} does, for a caller that settles it itself: it must end in
+   * {@link fail}, {@link succeed} or {@link abandon}.
    */
-  async check(account: string, address: string): Promise<number> {
-    const [counts] = await countRecentFailures(this.context.database.db, account, address, this.windowStart());
-    return this.enforce(counts);
+  async begin(address: string, account?: string): Promise<LoginAttempt> {
+    const keys: Array<{ scope: Scope; name: string }> = [{ scope: 'address', name: address }];
+    if (account !== undefined) keys.push({ scope: 'account', name: account.slice(0, MAX_ACCOUNT_LENGTH) });
+    const attempt: LoginAttempt = { address, account: account?.slice(0, MAX_ACCOUNT_LENGTH), reservations: [], settled: false };
+    await this.reserve(attempt, keys);
+    return attempt;
   }
 
-  /** {@link check} on counts the caller read itself (in the same statement as its own data). */
-  enforce(counts: FailureCounts | undefined): number {
+  /** The attempt ended without a verdict on the credentials (bad input, a lost race): it is withdrawn. No-op once settled. */
+  async abandon(attempt: LoginAttempt): Promise<void> {
+    if (attempt.settled) return;
+    attempt.settled = true;
+    await this.release(attempt.reservations, undefined);
+  }
+
+  /**
+   * Counts `attempt` against `account` as well — for grants that learn which account is at stake
+   * only once the client has authenticated, so that nobody can lock an account out without its
+   * client's credentials. Over the account's limit: 429, and the attempt is withdrawn entirely.
+   */
+  async countAccount(attempt: LoginAttempt, account: string): Promise<void> {
+    attempt.account = account.slice(0, MAX_ACCOUNT_LENGTH);
+    await this.reserve(attempt, [{ scope: 'account', name: attempt.account }]);
+  }
+
+  /** The credentials were wrong: the attempt stays counted, and is audited (the account name, never the password). */
+  async fail(attempt: LoginAttempt, eventType: string, reason: string, attemptedAccount: string): Promise<void> {
+    attempt.settled = true;
+    await recordAuditEvent(this.context.database.db, {
+      type: eventType,
+      outcome: 'failure',
+      sourceAddress: attempt.address,
+      objectType: 'account',
+      objectId: attemptedAccount.slice(0, MAX_ACCOUNT_LENGTH),
+      details: { reason },
+      at: this.context.clock.now(),
+    });
+  }
+
+  /** The credentials were right: the attempt leaves the address counter and the account's failures are cleared. */
+  async succeed(attempt: LoginAttempt): Promise<void> {
+    attempt.settled = true;
+    await this.release(attempt.reservations, attempt.account);
+  }
+
+  /** Reserves one attempt on every key (one statement), or throws 429 holding none of them. */
+  private async reserve(attempt: LoginAttempt, keys: ReadonlyArray<{ scope: Scope; name: string }>): Promise<void> {
     const { perAccount, perAddress, windowSeconds } = this.context.config.throttle;
-    const byAccount = Number(counts?.by_account ?? 0);
-    if (byAccount >= perAccount || Number(counts?.by_address ?? 0) >= perAddress) {
+    const now = this.context.clock.now();
+    const start = timestamp(now);
+    // A window that started this long ago or earlier is over: the attempt starts a new one.
+    const over = timestamp(addSeconds(now, -windowSeconds));
+    const windowOver = (eb: ExpressionBuilder<Tables, 'login_attempts'>) => eb('login_attempts.window_start', '<=', over);
+    const reserved = await this.context.database.db
+      .insertInto('login_attempts')
+      .values(keys.map((key) => ({ ...key, n: 1, window_start: start })))
+      .onConflict((conflict) =>
+        conflict
+          .columns(['scope', 'name'])
+          .doUpdateSet((eb) => ({
+            n: eb.case().when(windowOver(eb)).then(1).else(eb('login_attempts.n', '+', 1)).end(),
+            window_start: eb.case().when(windowOver(eb)).then(start).else(eb.ref('login_attempts.window_start')).end(),
+          }))
+          // Evaluated on the locked, current row: a concurrent upsert of the same key waits and then sees its increment.
+          .where((eb) =>
+            eb.or([
+              windowOver(eb),
+              eb.and([eb('login_attempts.scope', '=', 'account'), eb('login_attempts.n', '<', perAccount)]),
+              eb.and([eb('login_attempts.scope', '=', 'address'), eb('login_attempts.n', '<', perAddress)]),
+            ]),
+          ),
+      )
+      .returning(['scope', 'name', 'window_start'])
+      .execute();
+    attempt.reservations.push(...reserved.map((row) => ({ scope: row.scope, name: row.name, windowStart: row.window_start })));
+    if (reserved.length < keys.length) {
+      attempt.settled = true;
+      await this.release(attempt.reservations, undefined);
       throw new PrivxError(429, 'TOO_MANY_CONNECTIONS', 'too many failed attempts; try again later', {
         headers: { 'retry-after': String(windowSeconds) },
       });
     }
-    return byAccount;
   }
 
-  /** Records a failure and audits it (the attempted account name, never the password). */
-  async fail(account: string, address: string, eventType: string, reason: string): Promise<void> {
-    const db = this.context.database.db;
-    const now = this.context.clock.now();
-    await db.insertInto('login_failures').values({ id: crypto.randomUUID(), account, address, at: timestamp(now) }).execute();
-    // Old rows only slow the counts down.
-    await db.deleteFrom('login_failures').where('at', '<', timestamp(addSeconds(now, -2 * this.context.config.throttle.windowSeconds))).execute();
-    await recordAuditEvent(db, {
-      type: eventType,
-      outcome: 'failure',
-      sourceAddress: address,
-      objectType: 'account',
-      objectId: account.slice(0, 200),
-      details: { reason },
-      at: now,
-    });
-  }
-
-  /** A success clears the account's failures (`recentFailures` as {@link check} returned it). */
-  async succeed(account: string, recentFailures?: number): Promise<void> {
-    if (recentFailures === 0) return;
-    await this.context.database.db.deleteFrom('login_failures').where('account', '=', account).execute();
+  /**
+   * Withdraws `reservations` (each only from the window it was counted in) and, when `clearAccount`
+   * is given, clears that account's counter — in one statement.
+   */
+  private async release(reservations: readonly Reservation[], clearAccount: string | undefined): Promise<void> {
+    if (reservations.length === 0 && clearAccount === undefined) return;
+    const cleared = (eb: ExpressionBuilder<Tables, 'login_attempts'>) =>
+      clearAccount === undefined ? eb.lit(false) : eb.and([eb('scope', '=', 'account'), eb('name', '=', clearAccount)]);
+    await this.context.database.db
+      .updateTable('login_attempts')
+      .set((eb) => ({
+        n: eb.case().when(cleared(eb)).then(0).else(eb('n', '-', 1)).end(),
+        window_start: eb.case().when(cleared(eb)).then(NO_WINDOW).else(eb.ref('window_start')).end(),
+      }))
+      .where((eb) =>
+        eb.or([
+          cleared(eb),
+          ...reservations.map((reservation) =>
+            eb.and([eb('scope', '=', reservation.scope), eb('name', '=', reservation.name), eb('window_start', '=', reservation.windowStart), eb('n', '>', 0)]),
+          ),
+        ]),
+      )
+      .execute();
   }
 }

@@ -1,5 +1,5 @@
 import { PrivxError } from '../../../errors.js';
-import { apiClientResolver, passwordGrantResolvers, readPasswordGrant } from '../client-credentials.js';
+import { passwordGrantResolvers } from '../client-credentials.js';
 import type { Grant } from './types.js';
 
 function invalidClient(message: string): PrivxError {
@@ -24,6 +24,11 @@ export function basicCredentials(header: string | undefined): { id: string; secr
 /**
  * Resource-owner password grant for confidential clients (API clients and registered trusted
  * clients), exactly as the PrivX Python SDK sends it.
+ *
+ * Throttling: every attempt is counted against the caller's address before anything is checked;
+ * only once the client's Basic credentials check out is it counted against that client's account
+ * too (and refused with 429 if the account is at its limit) before the username/password half is
+ * checked. Wrong client credentials therefore count against the address alone.
  */
 export const passwordGrant: Grant = async ({ context, tokens, throttle }, request, body) => {
   const basic = basicCredentials(request.headers.authorization);
@@ -31,18 +36,22 @@ export const passwordGrant: Grant = async ({ context, tokens, throttle }, reques
   if (!body.username || !body.password) {
     throw new PrivxError(400, 'REQUIRED_VALUE_MISSING', 'username and password are required', { property: body.username ? 'password' : 'username' });
   }
-  const account = body.username.slice(0, 200);
   const credentials = { oauthClientId: basic.id, oauthClientSecret: basic.secret, username: body.username, password: body.password };
-  // One statement reads the throttle's counts and the API client; the throttle decides first.
-  const read = await readPasswordGrant(context, credentials, account, request.ip, throttle.windowStart());
-  const recentFailures = throttle.enforce(read.counts);
-  for (const resolve of passwordGrantResolvers) {
-    const subject = resolve === apiClientResolver ? read.resolveApiClient() : await resolve(context, credentials);
-    if (subject === undefined) continue;
-    if (subject === null) break;
-    await throttle.succeed(account, recentFailures);
-    return tokens.issue(subject, basic.id);
-  }
-  await throttle.fail(account, request.ip, 'login_failed', 'invalid client credentials');
-  throw invalidClient('invalid client credentials');
+  return throttle.attempt(request.ip, undefined, async (attempt) => {
+    for (const resolve of passwordGrantResolvers) {
+      const client = await resolve(context, credentials);
+      if (client === undefined) continue;
+      if (client === null) break;
+      await throttle.countAccount(attempt, client.account);
+      const subject = client.subject();
+      if (subject === null) {
+        await throttle.fail(attempt, 'login_failed', 'invalid username or secret', credentials.username);
+        throw invalidClient('invalid client credentials');
+      }
+      await throttle.succeed(attempt);
+      return tokens.issue(subject, basic.id);
+    }
+    await throttle.fail(attempt, 'login_failed', 'invalid client credentials', credentials.username);
+    throw invalidClient('invalid client credentials');
+  });
 };
