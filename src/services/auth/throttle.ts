@@ -1,5 +1,6 @@
-import type { ExpressionBuilder } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { AppContext } from '../../context.js';
+import { preparedQuery } from '../../db/index.js';
 import type { Tables } from '../../db/schema.js';
 import { PrivxError } from '../../errors.js';
 import { addSeconds, timestamp } from '../../lib/time.js';
@@ -13,21 +14,82 @@ const NO_WINDOW = timestamp(new Date(0));
 /** Longest account name a counter (and the audit event) keeps. */
 const MAX_ACCOUNT_LENGTH = 200;
 
-/** One counter an attempt holds: the window it was counted in, so a release never touches a later window. */
-interface Reservation {
-  scope: Scope;
-  name: string;
-  windowStart: string;
-}
-
-/** One credential check in progress; settled by {@link LoginThrottle.fail} or {@link LoginThrottle.succeed}. */
+/** One credential check in progress; settled by {@link LoginThrottle.fail}, {@link LoginThrottle.succeed} or {@link LoginThrottle.abandon}. */
 export interface LoginAttempt {
   readonly address: string;
-  /** The account the attempt is counted against, once known (see {@link LoginThrottle.countAccount}). */
-  account: string | undefined;
-  readonly reservations: Reservation[];
+  /** The account the attempt is counted against, if any. */
+  readonly account: string | undefined;
+  /** The window each counter counted the attempt in, so giving it back never touches a later window. */
+  readonly addressWindow: string;
+  readonly accountWindow: string | undefined;
   settled: boolean;
 }
+
+/**
+ * Counts one attempt on each key, in one statement, unless a key is at its limit: a new row, a
+ * new window when the row's is over, else n + 1 while n is below the limit. The WHERE of the
+ * upsert is evaluated on the current, locked row (PostgreSQL re-checks it after waiting for a
+ * concurrent upsert of the same key; SQLite has one writer), so concurrent attempts on one key
+ * are counted one after the other. Returns the keys counted, with their windows.
+ */
+function reserveQuery(db: Kysely<Tables>, keys: ReadonlyArray<{ scope: Scope; name: string }>, start: string, over: string, perAccount: number, perAddress: number) {
+  const windowOver = (eb: ExpressionBuilder<Tables, 'login_attempts'>) => eb('login_attempts.window_start', '<=', over);
+  return db
+    .insertInto('login_attempts')
+    .values(keys.map((key) => ({ scope: key.scope, name: key.name, n: 1, window_start: start })))
+    .onConflict((conflict) =>
+      conflict
+        .columns(['scope', 'name'])
+        .doUpdateSet((eb) => ({
+          n: eb.case().when(windowOver(eb)).then(1).else(eb('login_attempts.n', '+', 1)).end(),
+          window_start: eb.case().when(windowOver(eb)).then(start).else(eb.ref('login_attempts.window_start')).end(),
+        }))
+        .where((eb) =>
+          eb.or([
+            windowOver(eb),
+            eb.and([eb('login_attempts.scope', '=', 'account'), eb('login_attempts.n', '<', perAccount)]),
+            eb.and([eb('login_attempts.scope', '=', 'address'), eb('login_attempts.n', '<', perAddress)]),
+          ]),
+        ),
+    )
+    .returning(['scope', 'window_start']);
+}
+
+const reserveAddress = preparedQuery((db, address: string, start: string, over: string, perAccount: number, perAddress: number) =>
+  reserveQuery(db, [{ scope: 'address', name: address }], start, over, perAccount, perAddress),
+);
+
+const reserveAddressAndAccount = preparedQuery((db, address: string, account: string, start: string, over: string, perAccount: number, perAddress: number) =>
+  reserveQuery(db, [{ scope: 'address', name: address }, { scope: 'account', name: account }], start, over, perAccount, perAddress),
+);
+
+/**
+ * Gives back what an attempt counted — the address's and the account's, each only in the window it
+ * was counted in — and clears the counter of account `clear` (a success); null skips a part.
+ */
+const giveBack = preparedQuery(
+  (db, address: string | null, addressWindow: string | null, account: string | null, accountWindow: string | null, clear: string | null, noWindow: string) => {
+    const cleared = (eb: ExpressionBuilder<Tables, 'login_attempts'>) => eb.and([eb('scope', '=', 'account'), eb('name', '=', clear)]);
+    return db
+      .updateTable('login_attempts')
+      .set((eb) => ({
+        n: eb.case().when(cleared(eb)).then(0).else(eb('n', '-', 1)).end(),
+        window_start: eb.case().when(cleared(eb)).then(noWindow).else(eb.ref('window_start')).end(),
+      }))
+      .where((eb) =>
+        eb.or([
+          cleared(eb),
+          eb.and([
+            eb('n', '>', 0),
+            eb.or([
+              eb.and([eb('scope', '=', 'address'), eb('name', '=', address), eb('window_start', '=', addressWindow)]),
+              eb.and([eb('scope', '=', 'account'), eb('name', '=', account), eb('window_start', '=', accountWindow)]),
+            ]),
+          ]),
+        ]),
+      );
+  },
+);
 
 /**
  * Failed-credential throttling per account and per client address, kept in the database so every
@@ -35,15 +97,14 @@ export interface LoginAttempt {
  *
  * Each key (an account, a client address) has a counter row: `n` attempts counted in the window
  * that started at `window_start` and lasts `windowSeconds`. An attempt is counted — reserved —
- * before any credential is checked, by one upsert per statement that increments the counter only
- * while it is below the limit (or starts a new window when the old one is over). The row lock of
- * that upsert serialises concurrent attempts on one key on both databases, so however many arrive
- * at once, at most `limit` of them are checked per window; the rest get 429 before their
- * credentials are looked at, so a guesser learns nothing, and are not counted.
+ * before any verdict on its credentials, by one upsert that counts it only while the counters are
+ * below their limits (see {@link reserveQuery}); so however many attempts arrive at once, at most
+ * `limit` per key and window get a verdict, and the rest get 429 without their credentials being
+ * looked at, so a guesser learns nothing, and are not counted.
  *
- * A failed attempt stays counted. A successful one is withdrawn from the address counter and clears
- * the account's counter. An attempt that ends without a verdict on the credentials (bad input, a
- * lost race for a one-time token, an error) is withdrawn from every counter.
+ * A failed attempt stays counted. A successful one is given back to the address counter and clears
+ * the account's. An attempt that ends without a verdict (bad input, a lost race for a one-time
+ * token, an error) is given back to both.
  */
 export class LoginThrottle {
   constructor(private readonly context: AppContext) {}
@@ -64,31 +125,34 @@ export class LoginThrottle {
 
   /**
    * Starts an attempt as {@link attempt} does, for a caller that settles it itself: it must end in
-   * {@link fail}, {@link succeed} or {@link abandon}.
+   * {@link fail}, {@link succeed} or {@link abandon}. One statement; over a limit, 429 holding nothing.
    */
   async begin(address: string, account?: string): Promise<LoginAttempt> {
-    const keys: Array<{ scope: Scope; name: string }> = [{ scope: 'address', name: address }];
-    if (account !== undefined) keys.push({ scope: 'account', name: account.slice(0, MAX_ACCOUNT_LENGTH) });
-    const attempt: LoginAttempt = { address, account: account?.slice(0, MAX_ACCOUNT_LENGTH), reservations: [], settled: false };
-    await this.reserve(attempt, keys);
+    const { perAccount, perAddress, windowSeconds } = this.context.config.throttle;
+    const db = this.context.database.db;
+    const now = this.context.clock.now();
+    const start = timestamp(now);
+    // A window that started this long ago or earlier is over: the attempt starts a new one.
+    const over = timestamp(addSeconds(now, -windowSeconds));
+    const name = account?.slice(0, MAX_ACCOUNT_LENGTH);
+    const counted =
+      name === undefined
+        ? await reserveAddress(db, address, start, over, perAccount, perAddress)
+        : await reserveAddressAndAccount(db, address, name, start, over, perAccount, perAddress);
+    const attempt: LoginAttempt = {
+      address,
+      account: name,
+      addressWindow: counted.find((row) => row.scope === 'address')?.window_start ?? '',
+      accountWindow: counted.find((row) => row.scope === 'account')?.window_start,
+      settled: false,
+    };
+    if (counted.length < (name === undefined ? 1 : 2)) {
+      await this.abandon(attempt);
+      throw new PrivxError(429, 'TOO_MANY_CONNECTIONS', 'too many failed attempts; try again later', {
+        headers: { 'retry-after': String(windowSeconds) },
+      });
+    }
     return attempt;
-  }
-
-  /** The attempt ended without a verdict on the credentials (bad input, a lost race): it is withdrawn. No-op once settled. */
-  async abandon(attempt: LoginAttempt): Promise<void> {
-    if (attempt.settled) return;
-    attempt.settled = true;
-    await this.release(attempt.reservations, undefined);
-  }
-
-  /**
-   * Counts `attempt` against `account` as well — for grants that learn which account is at stake
-   * only once the client has authenticated, so that nobody can lock an account out without its
-   * client's credentials. Over the account's limit: 429, and the attempt is withdrawn entirely.
-   */
-  async countAccount(attempt: LoginAttempt, account: string): Promise<void> {
-    attempt.account = account.slice(0, MAX_ACCOUNT_LENGTH);
-    await this.reserve(attempt, [{ scope: 'account', name: attempt.account }]);
   }
 
   /** The credentials were wrong: the attempt stays counted, and is audited (the account name, never the password). */
@@ -108,70 +172,13 @@ export class LoginThrottle {
   /** The credentials were right: the attempt leaves the address counter and the account's failures are cleared. */
   async succeed(attempt: LoginAttempt): Promise<void> {
     attempt.settled = true;
-    await this.release(attempt.reservations, attempt.account);
+    await giveBack(this.context.database.db, attempt.address, attempt.addressWindow, null, null, attempt.account ?? null, NO_WINDOW);
   }
 
-  /** Reserves one attempt on every key (one statement), or throws 429 holding none of them. */
-  private async reserve(attempt: LoginAttempt, keys: ReadonlyArray<{ scope: Scope; name: string }>): Promise<void> {
-    const { perAccount, perAddress, windowSeconds } = this.context.config.throttle;
-    const now = this.context.clock.now();
-    const start = timestamp(now);
-    // A window that started this long ago or earlier is over: the attempt starts a new one.
-    const over = timestamp(addSeconds(now, -windowSeconds));
-    const windowOver = (eb: ExpressionBuilder<Tables, 'login_attempts'>) => eb('login_attempts.window_start', '<=', over);
-    const reserved = await this.context.database.db
-      .insertInto('login_attempts')
-      .values(keys.map((key) => ({ ...key, n: 1, window_start: start })))
-      .onConflict((conflict) =>
-        conflict
-          .columns(['scope', 'name'])
-          .doUpdateSet((eb) => ({
-            n: eb.case().when(windowOver(eb)).then(1).else(eb('login_attempts.n', '+', 1)).end(),
-            window_start: eb.case().when(windowOver(eb)).then(start).else(eb.ref('login_attempts.window_start')).end(),
-          }))
-          // Evaluated on the locked, current row: a concurrent upsert of the same key waits and then sees its increment.
-          .where((eb) =>
-            eb.or([
-              windowOver(eb),
-              eb.and([eb('login_attempts.scope', '=', 'account'), eb('login_attempts.n', '<', perAccount)]),
-              eb.and([eb('login_attempts.scope', '=', 'address'), eb('login_attempts.n', '<', perAddress)]),
-            ]),
-          ),
-      )
-      .returning(['scope', 'name', 'window_start'])
-      .execute();
-    attempt.reservations.push(...reserved.map((row) => ({ scope: row.scope, name: row.name, windowStart: row.window_start })));
-    if (reserved.length < keys.length) {
-      attempt.settled = true;
-      await this.release(attempt.reservations, undefined);
-      throw new PrivxError(429, 'TOO_MANY_CONNECTIONS', 'too many failed attempts; try again later', {
-        headers: { 'retry-after': String(windowSeconds) },
-      });
-    }
-  }
-
-  /**
-   * Withdraws `reservations` (each only from the window it was counted in) and, when `clearAccount`
-   * is given, clears that account's counter — in one statement.
-   */
-  private async release(reservations: readonly Reservation[], clearAccount: string | undefined): Promise<void> {
-    if (reservations.length === 0 && clearAccount === undefined) return;
-    const cleared = (eb: ExpressionBuilder<Tables, 'login_attempts'>) =>
-      clearAccount === undefined ? eb.lit(false) : eb.and([eb('scope', '=', 'account'), eb('name', '=', clearAccount)]);
-    await this.context.database.db
-      .updateTable('login_attempts')
-      .set((eb) => ({
-        n: eb.case().when(cleared(eb)).then(0).else(eb('n', '-', 1)).end(),
-        window_start: eb.case().when(cleared(eb)).then(NO_WINDOW).else(eb.ref('window_start')).end(),
-      }))
-      .where((eb) =>
-        eb.or([
-          cleared(eb),
-          ...reservations.map((reservation) =>
-            eb.and([eb('scope', '=', reservation.scope), eb('name', '=', reservation.name), eb('window_start', '=', reservation.windowStart), eb('n', '>', 0)]),
-          ),
-        ]),
-      )
-      .execute();
+  /** The attempt ended without a verdict on the credentials (bad input, a lost race): it is withdrawn. No-op once settled. */
+  async abandon(attempt: LoginAttempt): Promise<void> {
+    if (attempt.settled) return;
+    attempt.settled = true;
+    await giveBack(this.context.database.db, attempt.address, attempt.addressWindow, attempt.account ?? null, attempt.accountWindow ?? null, null, NO_WINDOW);
   }
 }

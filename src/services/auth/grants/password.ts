@@ -1,6 +1,6 @@
 import { PrivxError } from '../../../errors.js';
-import { passwordGrantResolvers } from '../client-credentials.js';
-import type { Grant } from './types.js';
+import { passwordGrantResolvers, type AuthenticatedClient, type PasswordGrantCredentials } from '../client-credentials.js';
+import type { Grant, GrantContext } from './types.js';
 
 function invalidClient(message: string): PrivxError {
   return new PrivxError(401, 'INVALID_CLIENT', message, { headers: { 'www-authenticate': 'Basic realm="privgate"' } });
@@ -21,14 +21,23 @@ export function basicCredentials(header: string | undefined): { id: string; secr
   }
 }
 
+/** The first resolver that knows the OAuth client id decides: authenticated, or null (wrong or unknown client). */
+async function authenticateClient(context: GrantContext['context'], credentials: PasswordGrantCredentials): Promise<AuthenticatedClient | null> {
+  for (const resolve of passwordGrantResolvers) {
+    const client = await resolve(context, credentials);
+    if (client !== undefined) return client;
+  }
+  return null;
+}
+
 /**
  * Resource-owner password grant for confidential clients (API clients and registered trusted
  * clients), exactly as the PrivX Python SDK sends it.
  *
- * Throttling: every attempt is counted against the caller's address before anything is checked;
- * only once the client's Basic credentials check out is it counted against that client's account
- * too (and refused with 429 if the account is at its limit) before the username/password half is
- * checked. Wrong client credentials therefore count against the address alone.
+ * Throttling: the attempt is counted against the caller's address and — only when the client's
+ * Basic credentials checked out — against that client's own account, in one statement before any
+ * verdict is given (429 when either is at its limit). Wrong client credentials therefore count
+ * against the address alone: the submitted username is never an account anyone can lock.
  */
 export const passwordGrant: Grant = async ({ context, tokens, throttle }, request, body) => {
   const basic = basicCredentials(request.headers.authorization);
@@ -37,21 +46,14 @@ export const passwordGrant: Grant = async ({ context, tokens, throttle }, reques
     throw new PrivxError(400, 'REQUIRED_VALUE_MISSING', 'username and password are required', { property: body.username ? 'password' : 'username' });
   }
   const credentials = { oauthClientId: basic.id, oauthClientSecret: basic.secret, username: body.username, password: body.password };
-  return throttle.attempt(request.ip, undefined, async (attempt) => {
-    for (const resolve of passwordGrantResolvers) {
-      const client = await resolve(context, credentials);
-      if (client === undefined) continue;
-      if (client === null) break;
-      await throttle.countAccount(attempt, client.account);
-      const subject = client.subject();
-      if (subject === null) {
-        await throttle.fail(attempt, 'login_failed', 'invalid username or secret', credentials.username);
-        throw invalidClient('invalid client credentials');
-      }
-      await throttle.succeed(attempt);
-      return tokens.issue(subject, basic.id);
+  const client = await authenticateClient(context, credentials);
+  return throttle.attempt(request.ip, client?.account, async (attempt) => {
+    const subject = client?.subject() ?? null;
+    if (subject === null) {
+      await throttle.fail(attempt, 'login_failed', client ? 'invalid username or secret' : 'invalid client credentials', credentials.username);
+      throw invalidClient('invalid client credentials');
     }
-    await throttle.fail(attempt, 'login_failed', 'invalid client credentials', credentials.username);
-    throw invalidClient('invalid client credentials');
+    await throttle.succeed(attempt);
+    return tokens.issue(subject, basic.id);
   });
 };
