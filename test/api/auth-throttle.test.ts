@@ -153,11 +153,9 @@ describe.each(testBackends())('the throttle under parallel guesses on %s', (back
         expect((await testApp.app.inject({ ...passwordGrantRequest(credentials), remoteAddress: '198.51.100.99' })).statusCode).toBe(200);
       }
     }
-    const rows = await testApp.app.context.database.db.selectFrom('login_attempts').select(['scope', 'n']).where('name', 'in', [credentials.id, '198.51.100.99']).orderBy('scope').execute();
-    expect(rows).toEqual([
-      { scope: 'account', n: 0 },
-      { scope: 'address', n: 0 },
-    ]);
+    // Nothing is held against either: the account was cleared, the successes never counted.
+    const held = await testApp.app.context.database.db.selectFrom('login_attempts').select(['scope', 'n']).where('name', 'in', [credentials.id, '198.51.100.99']).where('n', '>', 0).execute();
+    expect(held).toEqual([]);
     clock.advance(301);
   });
 });

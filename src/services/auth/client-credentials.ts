@@ -4,6 +4,7 @@ import { preparedQuery } from '../../db/index.js';
 import { keyedHash } from '../../lib/secrets.js';
 import { trustedClientResolver } from '../authorizer/trusted-client-auth.js';
 import { subjectWithRoles } from './subjects.js';
+import type { CounterReadings } from './throttle.js';
 import type { TokenSubject } from './token-service.js';
 
 /** Credentials of a password grant: Basic client credentials plus username/password. */
@@ -22,6 +23,8 @@ export interface PasswordGrantCredentials {
 export interface AuthenticatedClient {
   /** The principal the token would be for (the API client's or trusted client's id). */
   account: string;
+  /** The throttle counters of the caller's address and this account, when read with the client. */
+  counters?: CounterReadings;
   /** The username/password half: the token subject, or null when it is wrong or the client may not have a token. */
   subject(): TokenSubject | null;
 }
@@ -30,7 +33,7 @@ export interface AuthenticatedClient {
  * Resolves a confidential client's password grant. `undefined` means "not a client of mine" (the
  * next resolver is asked); `null` means "mine, but the client credentials are wrong".
  */
-export type PasswordGrantResolver = (context: AppContext, credentials: PasswordGrantCredentials) => Promise<AuthenticatedClient | null | undefined>;
+export type PasswordGrantResolver = (context: AppContext, credentials: PasswordGrantCredentials, address: string) => Promise<AuthenticatedClient | null | undefined>;
 
 /** An API client's row joined with its roles: one row per role, role columns null when it has none. */
 interface ApiClientRoleRow {
@@ -41,6 +44,10 @@ interface ApiClientRoleRow {
   role_id: string | null;
   role_name: string | null;
   role_permissions: string | null;
+  address_n: number | string | null;
+  address_window_start: string | null;
+  account_n: number | string | null;
+  account_window_start: string | null;
 }
 
 const API_CLIENT_COLUMNS = [
@@ -53,14 +60,26 @@ const API_CLIENT_COLUMNS = [
   'roles.permissions as role_permissions',
 ] as const;
 
-/** The API client holding an OAuth client id, with its roles (one row per role). */
-const selectApiClientWithRoles = preparedQuery((db, oauthClientId: string) =>
+/**
+ * Everything the password grant of an API client reads, in one statement: the API client holding an
+ * OAuth client id with its roles (one row per role), and the throttle counters of the caller's
+ * address and of that client. A one-row probe keeps the address counter when no client matches.
+ */
+const selectApiClientAndCounters = preparedQuery((db, oauthClientId: string, address: string) =>
   db
-    .selectFrom('api_clients')
+    .selectFrom(db.selectNoFrom((eb) => eb.val(1).as('one')).as('probe'))
+    .leftJoin('api_clients', (join) => join.on('api_clients.oauth_client_id', '=', oauthClientId))
     .leftJoin('role_members', (join) => join.onRef('role_members.principal_id', '=', 'api_clients.id').on('role_members.principal_type', '=', 'api-client'))
     .leftJoin('roles', 'roles.id', 'role_members.role_id')
-    .select(API_CLIENT_COLUMNS)
-    .where('api_clients.oauth_client_id', '=', oauthClientId),
+    .leftJoin('login_attempts as address_counter', (join) => join.on('address_counter.scope', '=', 'address').on('address_counter.name', '=', address))
+    .leftJoin('login_attempts as account_counter', (join) => join.on('account_counter.scope', '=', 'account').onRef('account_counter.name', '=', 'api_clients.id'))
+    .select([
+      ...API_CLIENT_COLUMNS,
+      'address_counter.n as address_n',
+      'address_counter.window_start as address_window_start',
+      'account_counter.n as account_n',
+      'account_counter.window_start as account_window_start',
+    ]),
 );
 
 /**
@@ -75,14 +94,18 @@ function sameValue(presented: string, stored: string | null): boolean {
 }
 
 /** API clients: Basic = oauth_client_id:oauth_client_secret, username/password = client id/secret. */
-export const apiClientResolver: PasswordGrantResolver = async (context, credentials) => {
-  const rows: readonly ApiClientRoleRow[] = await selectApiClientWithRoles(context.database.db, credentials.oauthClientId);
+export const apiClientResolver: PasswordGrantResolver = async (context, credentials, address) => {
+  const rows: readonly ApiClientRoleRow[] = await selectApiClientAndCounters(context.database.db, credentials.oauthClientId, address);
   const row = rows[0];
   if (!row || row.id === null || row.name === null) return undefined;
   if (!sameValue(keyedHash(credentials.oauthClientSecret, context.secretKey), row.oauth_client_secret_hash)) return null;
   const { id, name } = row;
   return {
     account: id,
+    counters: {
+      address: { n: row.address_n, window_start: row.address_window_start },
+      account: { n: row.account_n, window_start: row.account_window_start },
+    },
     subject() {
       const userOk = sameValue(credentials.username, id);
       const secretOk = sameValue(keyedHash(credentials.password, context.secretKey), row.secret_hash);

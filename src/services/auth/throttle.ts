@@ -91,6 +91,24 @@ const giveBack = preparedQuery(
   },
 );
 
+/** A counter as read: `n` attempts in the window that started at `window_start` (both null: no row). */
+export interface CounterReading {
+  n: number | string | null;
+  window_start: string | null;
+}
+
+/** The counters a credential check is throttled by. */
+export interface CounterReadings {
+  address: CounterReading | undefined;
+  account: CounterReading | undefined;
+}
+
+const selectCounters = preparedQuery((db, address: string, account: string) =>
+  db.selectFrom('login_attempts').select(['scope', 'n', 'window_start']).where((eb) =>
+    eb.or([eb.and([eb('scope', '=', 'address'), eb('name', '=', address)]), eb.and([eb('scope', '=', 'account'), eb('name', '=', account)])]),
+  ),
+);
+
 /**
  * Failed-credential throttling per account and per client address, kept in the database so every
  * node counts the same attempts.
@@ -105,6 +123,14 @@ const giveBack = preparedQuery(
  * A failed attempt stays counted. A successful one is given back to the address counter and clears
  * the account's. An attempt that ends without a verdict (bad input, a lost race for a one-time
  * token, an error) is given back to both.
+ *
+ * Where the check itself is a few keyed-hash compares (the password grant), the token endpoint
+ * uses the cheaper equivalent that keeps successes free of writes: the counters are read with the
+ * client ({@link enforce}: 429 at a limit), and a failure's verdict is given only once it has been
+ * counted by the same conditional upsert ({@link countFailure}: 429 instead of 401 when the
+ * counter filled up meanwhile). A success is answered only while its counters were below their
+ * limits, a failure only when counted within them, so parallel guesses get no more verdicts than
+ * with a reservation.
  */
 export class LoginThrottle {
   constructor(private readonly context: AppContext) {}
@@ -153,6 +179,44 @@ export class LoginThrottle {
       });
     }
     return attempt;
+  }
+
+  /** The counters of `address` and `account`, for {@link enforce} (callers that cannot read them with their own data). */
+  async read(address: string, account: string): Promise<CounterReadings> {
+    const rows = await selectCounters(this.context.database.db, address, account.slice(0, MAX_ACCOUNT_LENGTH));
+    return { address: rows.find((row) => row.scope === 'address'), account: rows.find((row) => row.scope === 'account') };
+  }
+
+  /** Throws 429 when either counter is at its limit in a window not yet over. */
+  enforce(counters: CounterReadings): void {
+    const { perAccount, perAddress, windowSeconds } = this.context.config.throttle;
+    const over = timestamp(addSeconds(this.context.clock.now(), -windowSeconds));
+    if (this.counted(counters.address, over) >= perAddress || this.counted(counters.account, over) >= perAccount) {
+      throw new PrivxError(429, 'TOO_MANY_CONNECTIONS', 'too many failed attempts; try again later', {
+        headers: { 'retry-after': String(windowSeconds) },
+      });
+    }
+  }
+
+  /**
+   * Counts a failure against `address` and, when given, `account` — only while both are below their
+   * limits (one statement, as {@link begin}) — and audits it; 429 (counting nothing) otherwise. The
+   * caller answers the failure only after this returns.
+   */
+  async countFailure(address: string, account: string | undefined, eventType: string, reason: string, attemptedAccount: string): Promise<void> {
+    const attempt = await this.begin(address, account);
+    await this.fail(attempt, eventType, reason, attemptedAccount);
+  }
+
+  /** A success after {@link enforce}: clears the account's counter when it holds failures. */
+  async clearAccount(account: string, counters: CounterReadings): Promise<void> {
+    const over = timestamp(addSeconds(this.context.clock.now(), -this.context.config.throttle.windowSeconds));
+    if (this.counted(counters.account, over) === 0) return;
+    await giveBack(this.context.database.db, null, null, null, null, account.slice(0, MAX_ACCOUNT_LENGTH), NO_WINDOW);
+  }
+
+  private counted(counter: CounterReading | undefined, over: string): number {
+    return counter?.window_start != null && counter.window_start > over ? Number(counter.n ?? 0) : 0;
   }
 
   /** The credentials were wrong: the attempt stays counted, and is audited (the account name, never the password). */

@@ -22,9 +22,9 @@ export function basicCredentials(header: string | undefined): { id: string; secr
 }
 
 /** The first resolver that knows the OAuth client id decides: authenticated, or null (wrong or unknown client). */
-async function authenticateClient(context: GrantContext['context'], credentials: PasswordGrantCredentials): Promise<AuthenticatedClient | null> {
+async function authenticateClient(context: GrantContext['context'], credentials: PasswordGrantCredentials, address: string): Promise<AuthenticatedClient | null> {
   for (const resolve of passwordGrantResolvers) {
-    const client = await resolve(context, credentials);
+    const client = await resolve(context, credentials, address);
     if (client !== undefined) return client;
   }
   return null;
@@ -34,10 +34,11 @@ async function authenticateClient(context: GrantContext['context'], credentials:
  * Resource-owner password grant for confidential clients (API clients and registered trusted
  * clients), exactly as the PrivX Python SDK sends it.
  *
- * Throttling: the attempt is counted against the caller's address and — only when the client's
- * Basic credentials checked out — against that client's own account, in one statement before any
- * verdict is given (429 when either is at its limit). Wrong client credentials therefore count
- * against the address alone: the submitted username is never an account anyone can lock.
+ * Throttling (see LoginThrottle): a failure counts against the caller's address and — only when
+ * the client's Basic credentials checked out — against that client's own account, never against
+ * the submitted username, so nobody can lock a client out without its credentials. A failure is
+ * answered only once counted within the limits; a success only while the counters read with the
+ * client are below them. Successes write nothing unless they clear earlier failures.
  */
 export const passwordGrant: Grant = async ({ context, tokens, throttle }, request, body) => {
   const basic = basicCredentials(request.headers.authorization);
@@ -46,14 +47,16 @@ export const passwordGrant: Grant = async ({ context, tokens, throttle }, reques
     throw new PrivxError(400, 'REQUIRED_VALUE_MISSING', 'username and password are required', { property: body.username ? 'password' : 'username' });
   }
   const credentials = { oauthClientId: basic.id, oauthClientSecret: basic.secret, username: body.username, password: body.password };
-  const client = await authenticateClient(context, credentials);
-  return throttle.attempt(request.ip, client?.account, async (attempt) => {
-    const subject = client?.subject() ?? null;
-    if (subject === null) {
-      await throttle.fail(attempt, 'login_failed', client ? 'invalid username or secret' : 'invalid client credentials', credentials.username);
-      throw invalidClient('invalid client credentials');
+  const client = await authenticateClient(context, credentials, request.ip);
+  if (client) {
+    const counters = client.counters ?? (await throttle.read(request.ip, client.account));
+    throttle.enforce(counters);
+    const subject = client.subject();
+    if (subject) {
+      await throttle.clearAccount(client.account, counters);
+      return tokens.issue(subject, basic.id);
     }
-    await throttle.succeed(attempt);
-    return tokens.issue(subject, basic.id);
-  });
+  }
+  await throttle.countFailure(request.ip, client?.account, 'login_failed', client ? 'invalid username or secret' : 'invalid client credentials', credentials.username);
+  throw invalidClient('invalid client credentials');
 };
