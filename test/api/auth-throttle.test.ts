@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyedHash } from '../../src/lib/secrets.js';
-import { ManualClock, timestamp } from '../../src/lib/time.js';
+import { addSeconds, ManualClock, timestamp } from '../../src/lib/time.js';
+import { purgeExpired } from '../../src/services/housekeeping.js';
 import { ADMIN_PASSWORD, createTestApp, envelope, passwordGrantRequest, tokenWith, type TestApp } from '../helpers/app.js';
 import { createTestStorage, testBackends, type TestStorage } from '../helpers/backends.js';
 
@@ -157,6 +158,29 @@ describe.each(testBackends())('the throttle under parallel guesses on %s', (back
     const held = await testApp.app.context.database.db.selectFrom('login_attempts').select(['scope', 'n']).where('name', 'in', [credentials.id, '198.51.100.99']).where('n', '>', 0).execute();
     expect(held).toEqual([]);
     clock.advance(301);
+  });
+});
+
+describe.each(testBackends())('throttle counters and housekeeping on %s', (backend) => {
+  let testApp: TestApp;
+  const clock = new ManualClock();
+
+  beforeAll(async () => {
+    testApp = await createTestApp(backend, { clock, env: { PRIVGATE_THROTTLE_WINDOW: '60' } });
+  });
+  afterAll(async () => testApp?.close());
+
+  it('housekeeping drops counters whose window started more than two windows ago, and keeps the rest', async () => {
+    const db = testApp.app.context.database.db;
+    const ago = (seconds: number) => timestamp(addSeconds(clock.now(), -seconds));
+    await db.insertInto('login_attempts').values([
+      { scope: 'account', name: 'old', n: 5, window_start: ago(121) },
+      { scope: 'address', name: 'old', n: 5, window_start: ago(121) },
+      { scope: 'account', name: 'recent', n: 5, window_start: ago(61) },
+    ]).execute();
+    const counts = await purgeExpired(testApp.app.context.database, clock.now(), { throttleWindowSeconds: 60 });
+    expect(counts.login_attempts).toBe(2);
+    expect(await db.selectFrom('login_attempts').select(['scope', 'name']).where('name', 'in', ['old', 'recent']).execute()).toEqual([{ scope: 'account', name: 'recent' }]);
   });
 });
 
