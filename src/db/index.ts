@@ -258,7 +258,8 @@ export function preparedQuery<Params extends readonly unknown[], Row>(
   const rowsNow = (db: Kysely<Tables>, entry: Entry, params: Params): Row[] | undefined => {
     if (entry.statement === undefined) {
       const statement = syncReaders.get(db)?.connection.prepare(entry.query.sql);
-      entry.statement = statement?.reader ? statement : null;
+      // `reader` alone is also true of a write with RETURNING, which must go to the writer.
+      entry.statement = statement?.reader && statement.readonly ? statement : null;
     }
     return entry.statement ? (entry.statement.all(parametersOf(entry, params)) as Row[]) : undefined;
   };

@@ -34,8 +34,10 @@ function purgeRules(throttleWindowSeconds: number) {
     { table: 'icap_conf_sessions', key: 'id_hash', column: 'expires', keepSeconds: PURGE_GRACE_SECONDS },
     // Revoked sessions stay in the policy feed for a margin past expiry.
     { table: 'web_sessions', key: 'id', column: 'expires', keepSeconds: REVOKED_SESSION_MARGIN_SECONDS + PURGE_GRACE_SECONDS },
-    // The throttle counts failures inside one window and itself drops those older than two.
+    // No longer written (the throttle keeps counters in login_attempts); rows of older versions go.
     { table: 'login_failures', key: 'id', column: 'at', keepSeconds: 2 * throttleWindowSeconds },
+    // A throttle counter whose window started more than one window ago counts as zero.
+    { table: 'login_attempts', key: 'name', column: 'window_start', keepSeconds: 2 * throttleWindowSeconds },
   ] as const satisfies readonly PurgeRule[];
 }
 

@@ -452,16 +452,43 @@ describe.each(testBackends())('registration throttling on %s', (backend) => {
   });
   afterAll(async () => testApp?.close());
 
-  it('repeated failures for one client are throttled with 429, even with the right secret', async () => {
+  it('failures from one address are throttled with 429 at the per-address limit, even with the right secret', async () => {
     const manager = (await tokenWith(testApp, ['api-clients-manage'])).token;
     const clientId = await f.createClient(manager);
     const config = await f.config(manager, clientId);
-    for (let attempt = 0; attempt < testApp.config.throttle.perAccount; attempt += 1) {
-      expect((await f.register(config, { secret: `guess-${attempt}` })).statusCode).toBe(403);
+    for (let attempt = 0; attempt < testApp.config.throttle.perAddress; attempt += 1) {
+      expect((await f.register(config, { secret: `guess-${attempt}`, remoteAddress: '203.0.113.250' })).statusCode).toBe(403);
     }
-    const throttled = await f.register(config);
+    const throttled = await f.register(config, { remoteAddress: '203.0.113.250' });
     expect(throttled.statusCode).toBe(429);
     expect(envelope(throttled).error_code).toBe('TOO_MANY_CONNECTIONS');
+  });
+
+  it('knowing a client id is not enough to lock its registration out: failures from other addresses do not count against it', async () => {
+    const manager = (await tokenWith(testApp, ['api-clients-manage'])).token;
+    const clientId = await f.createClient(manager, { subnets: ['198.51.100.0/24'] });
+    const config = await f.config(manager, clientId);
+    for (let attempt = 0; attempt < 3 * testApp.config.throttle.perAccount; attempt += 1) {
+      expect((await f.register(config, { secret: `guess-${attempt}`, remoteAddress: `203.0.113.${attempt + 1}` })).statusCode).toBe(403);
+    }
+    const registered = await f.register(config, { remoteAddress: '198.51.100.20' });
+    expect(registered.statusCode, registered.body).toBe(200);
+  });
+
+  it('a registration refused for a malformed CSR is not counted', async () => {
+    const manager = (await tokenWith(testApp, ['api-clients-manage'])).token;
+    const clientId = await f.createClient(manager, { subnets: ['198.51.100.0/24'] });
+    const config = await f.config(manager, clientId);
+    for (let attempt = 0; attempt < testApp.config.throttle.perAddress + 2; attempt += 1) {
+      const response = await testApp.app.inject({
+        method: 'POST',
+        url: `${AUTHORIZER}/icap/register`,
+        remoteAddress: '198.51.100.30',
+        payload: { trusted_client_id: clientId, secret: config.registration.secret, csr: 'not a CSR' },
+      });
+      expect(response.statusCode).toBe(400);
+    }
+    expect((await f.register(config, { remoteAddress: '198.51.100.30' })).statusCode).toBe(200);
   });
 });
 

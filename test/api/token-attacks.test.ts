@@ -1,8 +1,10 @@
 import crypto from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { signJwt } from '../../src/lib/jwt.js';
+import { ManualClock } from '../../src/lib/time.js';
+import { UNKNOWN_KID_RELOAD_INTERVAL_MS } from '../../src/services/auth/signing-keys.js';
 import { bearer, createTestApp, envelope, passwordGrantRequest, tokenWith, type ClientCredentials, type TestApp } from '../helpers/app.js';
-import { testBackends } from '../helpers/backends.js';
+import { createTestStorage, testBackends, type TestStorage } from '../helpers/backends.js';
 
 const PROTECTED = '/role-store/api/v1/roles';
 
@@ -85,5 +87,84 @@ describe.each(testBackends())('token attacks on %s', (backend) => {
     const after = (await db.selectFrom('audit_events').select('id').where('type', '=', 'access_token_rejected').execute()).length;
     expect(after - before).toBeLessThanOrEqual(20);
     expect(after - before).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * A token with an unknown kid may carry a key another node has just rotated to, so it makes the
+ * node reload its keys — but at most once per UNKNOWN_KID_RELOAD_INTERVAL_MS, so a flood of
+ * garbage kids costs one database read per interval rather than one per request.
+ */
+describe.each(testBackends())('unknown kids on %s', (backend) => {
+  let storage: TestStorage;
+  let nodeA: TestApp;
+  let nodeB: TestApp;
+  let adminOnB: string;
+  const clock = new ManualClock();
+  const interval = UNKNOWN_KID_RELOAD_INTERVAL_MS / 1000;
+
+  beforeAll(async () => {
+    storage = await createTestStorage(backend);
+    nodeA = await createTestApp(backend, { storage, clock });
+    nodeB = await createTestApp(backend, { storage, clock });
+    adminOnB = (await tokenWith(nodeB, 'admin')).token;
+  });
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await nodeA?.close();
+    await nodeB?.close();
+    await storage?.cleanup();
+  });
+
+  /** A well-formed token signed with a real key under a kid nobody has. */
+  function randomKidToken(node: TestApp): string {
+    const now = Math.floor(clock.now().getTime() / 1000);
+    const claims = { iss: 'privgate', aud: 'privgate-api', sub: 'x', jti: crypto.randomUUID(), iat: now, exp: now + 60 };
+    return signJwt(claims, { kid: crypto.randomUUID(), privateKey: node.app.tokens.keys.current.privateKey });
+  }
+
+  async function rotateOnB(): Promise<string> {
+    const rotate = await nodeB.app.inject({ method: 'POST', url: '/auth/api/v1/keys/rotate', headers: bearer(adminOnB) });
+    expect(rotate.statusCode, rotate.body).toBe(200);
+    return (rotate.json() as { kid: string }).kid;
+  }
+
+  function kidOf(token: string): unknown {
+    return JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString()).kid;
+  }
+
+  it('a key rotated on node B is accepted on node A by the first token that carries it', async () => {
+    const kid = await rotateOnB();
+    const { token } = await tokenWith(nodeB, []);
+    expect(kidOf(token)).toBe(kid);
+    // 403: the token is accepted (it holds no role for this route).
+    expect((await nodeA.app.inject({ method: 'GET', url: PROTECTED, headers: bearer(token) })).statusCode).toBe(403);
+  });
+
+  it('60 requests with random unknown kids, 30 of them at once, reload the keys once per interval', async () => {
+    clock.advance(interval);
+    const load = vi.spyOn(nodeA.app.tokens.keys, 'load');
+    const request = () => nodeA.app.inject({ method: 'GET', url: PROTECTED, headers: bearer(randomKidToken(nodeA)), remoteAddress: '203.0.113.77' });
+    const responses = await Promise.all(Array.from({ length: 30 }, request));
+    for (let attempt = 0; attempt < 30; attempt += 1) responses.push(await request());
+    expect(responses.every((response) => response.statusCode === 401 && envelope(response).error_code === 'INVALID_TOKEN')).toBe(true);
+    expect(load).toHaveBeenCalledTimes(1);
+    clock.advance(interval - 1);
+    expect((await request()).statusCode).toBe(401);
+    expect(load).toHaveBeenCalledTimes(1);
+    clock.advance(1);
+    expect((await request()).statusCode).toBe(401);
+    expect(load).toHaveBeenCalledTimes(2);
+    load.mockRestore();
+  });
+
+  it('right after such a reload, a key rotated on node B is refused on node A until the interval has passed', async () => {
+    // The previous test's last reload happened at this instant: within the interval, memory answers.
+    const kid = await rotateOnB();
+    const { token } = await tokenWith(nodeB, []);
+    expect(kidOf(token)).toBe(kid);
+    expect((await nodeA.app.inject({ method: 'GET', url: PROTECTED, headers: bearer(token) })).statusCode).toBe(401);
+    clock.advance(interval);
+    expect((await nodeA.app.inject({ method: 'GET', url: PROTECTED, headers: bearer(token) })).statusCode).toBe(403);
   });
 });

@@ -6,6 +6,7 @@ import * as hostStore from './0003_host_store.js';
 import * as authorizer from './0004_authorizer.js';
 import * as housekeeping from './0005_housekeeping.js';
 import * as revocationFanout from './0006_revocation_fanout.js';
+import * as loginAttempts from './0007_login_attempts.js';
 
 /** What a migration may need to know beyond the Kysely handle: dialect-specific column types. */
 export interface MigrationContext {
@@ -25,4 +26,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0004_authorizer', authorizer],
   ['0005_housekeeping', housekeeping],
   ['0006_revocation_fanout', revocationFanout],
+  ['0007_login_attempts', loginAttempts],
 ];

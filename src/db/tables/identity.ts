@@ -97,4 +97,10 @@ export interface IdentityTables {
    */
   token_revocations: { key: string; issued_before: string | null; expires: string };
   login_failures: { id: string; account: string; address: string; at: string };
+  /**
+   * The login throttle's counters (services/auth/throttle.ts): `n` attempts of the account or
+   * client address `name` counted since `window_start` (RFC 3339). A row whose window has ended
+   * counts as zero; housekeeping drops it later.
+   */
+  login_attempts: { scope: 'account' | 'address'; name: string; n: number; window_start: string };
 }

@@ -93,21 +93,24 @@ export function registerAuthorizeRoutes(app: FastifyInstance, { context, throttl
       if (!loginRequest || loginRequest.used !== null || loginRequest.expires <= timestamp(now)) {
         throw new PrivxError(400, 'INVALID_GRANT', 'login token is invalid, used or expired', { property: 'token' });
       }
-      const recentFailures = await throttle.check(body.username, request.ip);
-      const user = await db.selectFrom('users').select(['id', 'username', 'password_hash', 'disabled']).where('username', '=', body.username).executeTakeFirst();
-      const passwordOk = await verifyPassword(body.password, user?.password_hash ?? (await dummyHash()));
-      if (!user || !passwordOk || user.disabled) {
-        await throttle.fail(body.username, request.ip, 'login_failed', user?.disabled ? 'user disabled' : 'invalid username or password');
-        throw new PrivxError(401, 'UNAUTHORIZED', 'invalid username or password');
-      }
-      const consumed = await db
-        .updateTable('login_requests')
-        .set({ used: timestamp(now) })
-        .where('token_hash', '=', tokenHash)
-        .where('used', 'is', null)
-        .executeTakeFirst();
-      if (Number(consumed.numUpdatedRows) !== 1) throw new PrivxError(400, 'INVALID_GRANT', 'login token is invalid, used or expired', { property: 'token' });
-      await throttle.succeed(body.username, recentFailures);
+      // Counted against the account and the address before the (slow) password check, so parallel guesses cannot outrun the limit.
+      const user = await throttle.attempt(request.ip, body.username, async (attempt) => {
+        const found = await db.selectFrom('users').select(['id', 'username', 'password_hash', 'disabled']).where('username', '=', body.username).executeTakeFirst();
+        const passwordOk = await verifyPassword(body.password, found?.password_hash ?? (await dummyHash()));
+        if (!found || !passwordOk || found.disabled) {
+          await throttle.fail(attempt, 'login_failed', found?.disabled ? 'user disabled' : 'invalid username or password', body.username);
+          throw new PrivxError(401, 'UNAUTHORIZED', 'invalid username or password');
+        }
+        const consumed = await db
+          .updateTable('login_requests')
+          .set({ used: timestamp(now) })
+          .where('token_hash', '=', tokenHash)
+          .where('used', 'is', null)
+          .executeTakeFirst();
+        if (Number(consumed.numUpdatedRows) !== 1) throw new PrivxError(400, 'INVALID_GRANT', 'login token is invalid, used or expired', { property: 'token' });
+        await throttle.succeed(attempt);
+        return found;
+      });
       const code = randomToken(32);
       await db
         .insertInto('authorization_codes')

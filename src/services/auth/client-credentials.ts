@@ -4,7 +4,7 @@ import { preparedQuery } from '../../db/index.js';
 import { keyedHash } from '../../lib/secrets.js';
 import { trustedClientResolver } from '../authorizer/trusted-client-auth.js';
 import { subjectWithRoles } from './subjects.js';
-import { recentFailureCounts, type FailureCounts } from './throttle.js';
+import type { CounterReadings } from './throttle.js';
 import type { TokenSubject } from './token-service.js';
 
 /** Credentials of a password grant: Basic client credentials plus username/password. */
@@ -16,12 +16,26 @@ export interface PasswordGrantCredentials {
 }
 
 /**
- * Resolves a confidential client's password grant to a token subject. `undefined` means "not a
- * client of mine" (the next resolver is asked); `null` means "mine, but the credentials are wrong".
+ * A confidential client whose HTTP Basic credentials (oauth_client_id:oauth_client_secret) checked
+ * out. Only then is the password half of the grant checked, and only then do its failures count
+ * against an account — the client's own — so nobody can lock a client out without its credentials.
  */
-export type PasswordGrantResolver = (context: AppContext, credentials: PasswordGrantCredentials) => Promise<TokenSubject | null | undefined>;
+export interface AuthenticatedClient {
+  /** The principal the token would be for (the API client's or trusted client's id). */
+  account: string;
+  /** The throttle counters of the caller's address and this account, when read with the client. */
+  counters?: CounterReadings;
+  /** The username/password half: the token subject, or null when it is wrong or the client may not have a token. */
+  subject(): TokenSubject | null;
+}
 
-/** An API client's row joined with its roles: one row per role, or one row of nulls (no such client / no roles). */
+/**
+ * Resolves a confidential client's password grant. `undefined` means "not a client of mine" (the
+ * next resolver is asked); `null` means "mine, but the client credentials are wrong".
+ */
+export type PasswordGrantResolver = (context: AppContext, credentials: PasswordGrantCredentials, address: string) => Promise<AuthenticatedClient | null | undefined>;
+
+/** An API client's row joined with its roles: one row per role, role columns null when it has none. */
 interface ApiClientRoleRow {
   id: string | null;
   name: string | null;
@@ -30,6 +44,10 @@ interface ApiClientRoleRow {
   role_id: string | null;
   role_name: string | null;
   role_permissions: string | null;
+  address_n: number | string | null;
+  address_window_start: string | null;
+  account_n: number | string | null;
+  account_window_start: string | null;
 }
 
 const API_CLIENT_COLUMNS = [
@@ -43,27 +61,25 @@ const API_CLIENT_COLUMNS = [
 ] as const;
 
 /**
- * The throttle's failure counts for (account, address) and the API client holding an OAuth client
- * id with its roles — everything the password grant reads — in one statement. The counts are
- * uncorrelated subqueries over a one-row probe, so they come back even when no API client matches.
+ * Everything the password grant of an API client reads, in one statement: the API client holding an
+ * OAuth client id with its roles (one row per role), and the throttle counters of the caller's
+ * address and of that client. A one-row probe keeps the address counter when no client matches.
  */
-const selectFailuresAndApiClient = preparedQuery((db, account: string, address: string, since: string, oauthClientId: string) =>
+const selectApiClientAndCounters = preparedQuery((db, oauthClientId: string, address: string) =>
   db
     .selectFrom(db.selectNoFrom((eb) => eb.val(1).as('one')).as('probe'))
     .leftJoin('api_clients', (join) => join.on('api_clients.oauth_client_id', '=', oauthClientId))
     .leftJoin('role_members', (join) => join.onRef('role_members.principal_id', '=', 'api_clients.id').on('role_members.principal_type', '=', 'api-client'))
     .leftJoin('roles', 'roles.id', 'role_members.role_id')
-    .select((eb) => [...recentFailureCounts(eb as unknown as Parameters<typeof recentFailureCounts>[0], account, address, since), ...API_CLIENT_COLUMNS]),
-);
-
-/** The API client alone (for callers that are not the password grant). */
-const selectApiClientWithRoles = preparedQuery((db, oauthClientId: string) =>
-  db
-    .selectFrom('api_clients')
-    .leftJoin('role_members', (join) => join.onRef('role_members.principal_id', '=', 'api_clients.id').on('role_members.principal_type', '=', 'api-client'))
-    .leftJoin('roles', 'roles.id', 'role_members.role_id')
-    .select(API_CLIENT_COLUMNS)
-    .where('api_clients.oauth_client_id', '=', oauthClientId),
+    .leftJoin('login_attempts as address_counter', (join) => join.on('address_counter.scope', '=', 'address').on('address_counter.name', '=', address))
+    .leftJoin('login_attempts as account_counter', (join) => join.on('account_counter.scope', '=', 'account').onRef('account_counter.name', '=', 'api_clients.id'))
+    .select([
+      ...API_CLIENT_COLUMNS,
+      'address_counter.n as address_n',
+      'address_counter.window_start as address_window_start',
+      'account_counter.n as account_n',
+      'account_counter.window_start as account_window_start',
+    ]),
 );
 
 /**
@@ -77,40 +93,31 @@ function sameValue(presented: string, stored: string | null): boolean {
   return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
 
-/** The API-client resolver's decision on rows already read (see {@link PasswordGrantResolver}). */
-function apiClientSubject(context: AppContext, credentials: PasswordGrantCredentials, rows: readonly ApiClientRoleRow[]): TokenSubject | null | undefined {
+/** API clients: Basic = oauth_client_id:oauth_client_secret, username/password = client id/secret. */
+export const apiClientResolver: PasswordGrantResolver = async (context, credentials, address) => {
+  const rows: readonly ApiClientRoleRow[] = await selectApiClientAndCounters(context.database.db, credentials.oauthClientId, address);
   const row = rows[0];
   if (!row || row.id === null || row.name === null) return undefined;
-  const oauthSecretOk = sameValue(keyedHash(credentials.oauthClientSecret, context.secretKey), row.oauth_client_secret_hash);
-  const userOk = sameValue(credentials.username, row.id);
-  const secretOk = sameValue(keyedHash(credentials.password, context.secretKey), row.secret_hash);
-  if (!(oauthSecretOk && userOk && secretOk)) return null;
-  const roles = rows
-    .flatMap((role) => (role.role_id !== null && role.role_name !== null ? [{ id: role.role_id, name: role.role_name, permissions: JSON.parse(role.role_permissions ?? '[]') as string[] }] : []))
-    // By name (code-unit order, like SQLite's binary collation), as rolesOf lists them.
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return subjectWithRoles('api-client', row.id, row.name, roles);
-}
-
-/** API clients: Basic = oauth_client_id:oauth_client_secret, username/password = client id/secret. */
-export const apiClientResolver: PasswordGrantResolver = async (context, credentials) =>
-  apiClientSubject(context, credentials, await selectApiClientWithRoles(context.database.db, credentials.oauthClientId));
-
-/**
- * The password grant's first read, in one statement: the throttle counts for (account, address)
- * and the API client of `credentials`. Returns the counts (for `LoginThrottle.enforce`, which
- * must run before any credential is looked at) and the API-client resolver bound to what was read.
- */
-export async function readPasswordGrant(
-  context: AppContext,
-  credentials: PasswordGrantCredentials,
-  account: string,
-  address: string,
-  since: string,
-): Promise<{ counts: FailureCounts | undefined; resolveApiClient: () => TokenSubject | null | undefined }> {
-  const rows = await selectFailuresAndApiClient(context.database.db, account, address, since, credentials.oauthClientId);
-  return { counts: rows[0], resolveApiClient: () => apiClientSubject(context, credentials, rows) };
-}
+  if (!sameValue(keyedHash(credentials.oauthClientSecret, context.secretKey), row.oauth_client_secret_hash)) return null;
+  const { id, name } = row;
+  return {
+    account: id,
+    counters: {
+      address: { n: row.address_n, window_start: row.address_window_start },
+      account: { n: row.account_n, window_start: row.account_window_start },
+    },
+    subject() {
+      const userOk = sameValue(credentials.username, id);
+      const secretOk = sameValue(keyedHash(credentials.password, context.secretKey), row.secret_hash);
+      if (!(userOk && secretOk)) return null;
+      const roles = rows
+        .flatMap((role) => (role.role_id !== null && role.role_name !== null ? [{ id: role.role_id, name: role.role_name, permissions: JSON.parse(role.role_permissions ?? '[]') as string[] }] : []))
+        // By name (code-unit order, like SQLite's binary collation), as rolesOf lists them.
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      return subjectWithRoles('api-client', id, name, roles);
+    },
+  };
+};
 
 /** Asked in order; other services (the authorizer's trusted clients) append theirs. */
 export const passwordGrantResolvers: PasswordGrantResolver[] = [apiClientResolver, trustedClientResolver];

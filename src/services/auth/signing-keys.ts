@@ -4,6 +4,16 @@ import type { Tables } from '../../db/schema.js';
 import { generateSigningKey } from '../../lib/jwt.js';
 import { addSeconds, timestamp } from '../../lib/time.js';
 
+/**
+ * Least time between two reloads caused by tokens whose `kid` is unknown. Such a token carries
+ * either a key another node has just started (a rotation) or garbage; unbounded, garbage kids made
+ * every such request read every key from the database. One reload per 5 s per node is nothing for
+ * the database, while a key rotated elsewhere is still picked up by the first token that carries it
+ * — unless this node reloaded for an unknown kid in the 5 s before the rotation, in which case
+ * that token is refused and one at most 5 s later is accepted.
+ */
+export const UNKNOWN_KID_RELOAD_INTERVAL_MS = 5_000;
+
 export interface ActiveSigningKey {
   kid: string;
   privateKey: KeyObject;
@@ -17,6 +27,10 @@ export interface ActiveSigningKey {
 export class SigningKeyStore {
   #verifying = new Map<string, KeyObject>();
   #current: ActiveSigningKey | undefined;
+  /** When the last reload for an unknown kid started (ms since the epoch, the app clock's time). */
+  #unknownKidReloadAt = Number.NEGATIVE_INFINITY;
+  /** That reload while it runs: concurrent callers wait for it rather than start their own. */
+  #unknownKidReload: Promise<void> | undefined;
 
   constructor(
     private readonly db: Kysely<Tables>,
@@ -39,6 +53,23 @@ export class SigningKeyStore {
     }
     this.#verifying = verifying;
     this.#current = current;
+  }
+
+  /**
+   * Reloads the keys for a token whose kid is unknown, at most once per `intervalMs`: within it the
+   * keys in memory answer. Callers arriving while a reload runs share it.
+   */
+  async reloadAtMostEvery(now: Date, intervalMs: number = UNKNOWN_KID_RELOAD_INTERVAL_MS): Promise<void> {
+    if (this.#unknownKidReload) return this.#unknownKidReload;
+    // `now` before the last reload (a clock set back) also allows one, so a stuck clock cannot block reloads for good.
+    const elapsed = now.getTime() - this.#unknownKidReloadAt;
+    if (elapsed >= 0 && elapsed < intervalMs) return;
+    this.#unknownKidReloadAt = now.getTime();
+    const reload = this.load(now).finally(() => {
+      this.#unknownKidReload = undefined;
+    });
+    this.#unknownKidReload = reload;
+    return reload;
   }
 
   /** Public keys by kid, for verification. */

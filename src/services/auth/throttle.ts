@@ -1,5 +1,4 @@
-import crypto from 'node:crypto';
-import type { ExpressionBuilder } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { AppContext } from '../../context.js';
 import { preparedQuery } from '../../db/index.js';
 import type { Tables } from '../../db/schema.js';
@@ -7,82 +6,243 @@ import { PrivxError } from '../../errors.js';
 import { addSeconds, timestamp } from '../../lib/time.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 
-/**
- * The two counts the throttle decides on, as select expressions (uncorrelated scalar subqueries,
- * each served by its index), so a caller can fetch them in the same statement as other data.
- */
-export function recentFailureCounts(eb: ExpressionBuilder<Tables, never>, account: string, address: string, since: string) {
-  return [
-    eb.selectFrom('login_failures').select((count) => count.fn.countAll<number>().as('n')).where('account', '=', account).where('at', '>', since).as('by_account'),
-    eb.selectFrom('login_failures').select((count) => count.fn.countAll<number>().as('n')).where('address', '=', address).where('at', '>', since).as('by_address'),
-  ] as const;
+type Scope = Tables['login_attempts']['scope'];
+
+/** Before every real window: a counter cleared by a success reads as no counter at all. */
+const NO_WINDOW = timestamp(new Date(0));
+
+/** Longest account name a counter (and the audit event) keeps. */
+const MAX_ACCOUNT_LENGTH = 200;
+
+/** One credential check in progress; settled by {@link LoginThrottle.fail}, {@link LoginThrottle.succeed} or {@link LoginThrottle.abandon}. */
+export interface LoginAttempt {
+  readonly address: string;
+  /** The account the attempt is counted against, if any. */
+  readonly account: string | undefined;
+  /** The window each counter counted the attempt in, so giving it back never touches a later window. */
+  readonly addressWindow: string;
+  readonly accountWindow: string | undefined;
+  settled: boolean;
 }
 
-const countRecentFailures = preparedQuery((db, account: string, address: string, since: string) =>
-  db.selectNoFrom((eb) => recentFailureCounts(eb, account, address, since)),
+/**
+ * Counts one attempt on each key, in one statement, unless a key is at its limit: a new row, a
+ * new window when the row's is over, else n + 1 while n is below the limit. The WHERE of the
+ * upsert is evaluated on the current, locked row (PostgreSQL re-checks it after waiting for a
+ * concurrent upsert of the same key; SQLite has one writer), so concurrent attempts on one key
+ * are counted one after the other. Returns the keys counted, with their windows.
+ */
+function reserveQuery(db: Kysely<Tables>, keys: ReadonlyArray<{ scope: Scope; name: string }>, start: string, over: string, perAccount: number, perAddress: number) {
+  const windowOver = (eb: ExpressionBuilder<Tables, 'login_attempts'>) => eb('login_attempts.window_start', '<=', over);
+  return db
+    .insertInto('login_attempts')
+    .values(keys.map((key) => ({ scope: key.scope, name: key.name, n: 1, window_start: start })))
+    .onConflict((conflict) =>
+      conflict
+        .columns(['scope', 'name'])
+        .doUpdateSet((eb) => ({
+          n: eb.case().when(windowOver(eb)).then(1).else(eb('login_attempts.n', '+', 1)).end(),
+          window_start: eb.case().when(windowOver(eb)).then(start).else(eb.ref('login_attempts.window_start')).end(),
+        }))
+        .where((eb) =>
+          eb.or([
+            windowOver(eb),
+            eb.and([eb('login_attempts.scope', '=', 'account'), eb('login_attempts.n', '<', perAccount)]),
+            eb.and([eb('login_attempts.scope', '=', 'address'), eb('login_attempts.n', '<', perAddress)]),
+          ]),
+        ),
+    )
+    .returning(['scope', 'window_start']);
+}
+
+const reserveAddress = preparedQuery((db, address: string, start: string, over: string, perAccount: number, perAddress: number) =>
+  reserveQuery(db, [{ scope: 'address', name: address }], start, over, perAccount, perAddress),
 );
 
-/** Failure counts as {@link recentFailureCounts} selects them. */
-export interface FailureCounts {
-  by_account: number | string | null;
-  by_address: number | string | null;
-}
+const reserveAddressAndAccount = preparedQuery((db, address: string, account: string, start: string, over: string, perAccount: number, perAddress: number) =>
+  reserveQuery(db, [{ scope: 'address', name: address }, { scope: 'account', name: account }], start, over, perAccount, perAddress),
+);
 
 /**
- * Failed-credential throttling per account and per client address, kept in the database so
- * every node counts the same failures. Over the limit, attempts get 429 before credentials are
- * even checked, so a guesser learns nothing.
+ * Gives back what an attempt counted — the address's and the account's, each only in the window it
+ * was counted in — and clears the counter of account `clear` (a success); null skips a part.
+ */
+const giveBack = preparedQuery(
+  (db, address: string | null, addressWindow: string | null, account: string | null, accountWindow: string | null, clear: string | null, noWindow: string) => {
+    const cleared = (eb: ExpressionBuilder<Tables, 'login_attempts'>) => eb.and([eb('scope', '=', 'account'), eb('name', '=', clear)]);
+    return db
+      .updateTable('login_attempts')
+      .set((eb) => ({
+        n: eb.case().when(cleared(eb)).then(0).else(eb('n', '-', 1)).end(),
+        window_start: eb.case().when(cleared(eb)).then(noWindow).else(eb.ref('window_start')).end(),
+      }))
+      .where((eb) =>
+        eb.or([
+          cleared(eb),
+          eb.and([
+            eb('n', '>', 0),
+            eb.or([
+              eb.and([eb('scope', '=', 'address'), eb('name', '=', address), eb('window_start', '=', addressWindow)]),
+              eb.and([eb('scope', '=', 'account'), eb('name', '=', account), eb('window_start', '=', accountWindow)]),
+            ]),
+          ]),
+        ]),
+      );
+  },
+);
+
+/** A counter as read: `n` attempts in the window that started at `window_start` (both null: no row). */
+export interface CounterReading {
+  n: number | string | null;
+  window_start: string | null;
+}
+
+/** The counters a credential check is throttled by. */
+export interface CounterReadings {
+  address: CounterReading | undefined;
+  account: CounterReading | undefined;
+}
+
+const selectCounters = preparedQuery((db, address: string, account: string) =>
+  db.selectFrom('login_attempts').select(['scope', 'n', 'window_start']).where((eb) =>
+    eb.or([eb.and([eb('scope', '=', 'address'), eb('name', '=', address)]), eb.and([eb('scope', '=', 'account'), eb('name', '=', account)])]),
+  ),
+);
+
+/**
+ * Failed-credential throttling per account and per client address, kept in the database so every
+ * node counts the same attempts.
+ *
+ * Each key (an account, a client address) has a counter row: `n` attempts counted in the window
+ * that started at `window_start` and lasts `windowSeconds`. An attempt is counted — reserved —
+ * before any verdict on its credentials, by one upsert that counts it only while the counters are
+ * below their limits (see {@link reserveQuery}); so however many attempts arrive at once, at most
+ * `limit` per key and window get a verdict, and the rest get 429 without their credentials being
+ * looked at, so a guesser learns nothing, and are not counted.
+ *
+ * A failed attempt stays counted. A successful one is given back to the address counter and clears
+ * the account's. An attempt that ends without a verdict (bad input, a lost race for a one-time
+ * token, an error) is given back to both.
+ *
+ * Where the check itself is a few keyed-hash compares (the password grant), the token endpoint
+ * uses the cheaper equivalent that keeps successes free of writes: the counters are read with the
+ * client ({@link enforce}: 429 at a limit), and a failure's verdict is given only once it has been
+ * counted by the same conditional upsert ({@link countFailure}: 429 instead of 401 when the
+ * counter filled up meanwhile). A success is answered only while its counters were below their
+ * limits, a failure only when counted within them, so parallel guesses get no more verdicts than
+ * with a reservation.
  */
 export class LoginThrottle {
   constructor(private readonly context: AppContext) {}
 
-  /** Failures after this instant count (RFC 3339, for {@link recentFailureCounts}). */
-  windowStart(): string {
-    return timestamp(addSeconds(this.context.clock.now(), -this.context.config.throttle.windowSeconds));
+  /**
+   * Runs `work` as one attempt from `address`, counted against the address and, when `account` is
+   * given, against the account, before `work` starts (429 when either is at its limit). An attempt
+   * `work` leaves unsettled is withdrawn.
+   */
+  async attempt<T>(address: string, account: string | undefined, work: (attempt: LoginAttempt) => Promise<T>): Promise<T> {
+    const attempt = await this.begin(address, account);
+    try {
+      return await work(attempt);
+    } finally {
+      await this.abandon(attempt);
+    }
   }
 
   /**
-   * Throws 429 when the account or the address has failed too often recently; otherwise returns
-   * how many recent failures the account has (so a success knows whether there is anything to clear).
+   * Starts an attempt as {@link attempt} does, for a caller that settles it itself: it must end in
+   * {@link fail}, {@link succeed} or {@link abandon}. One statement; over a limit, 429 holding nothing.
    */
-  async check(account: string, address: string): Promise<number> {
-    const [counts] = await countRecentFailures(this.context.database.db, account, address, this.windowStart());
-    return this.enforce(counts);
-  }
-
-  /** {@link check} on counts the caller read itself (in the same statement as its own data). */
-  enforce(counts: FailureCounts | undefined): number {
+  async begin(address: string, account?: string): Promise<LoginAttempt> {
     const { perAccount, perAddress, windowSeconds } = this.context.config.throttle;
-    const byAccount = Number(counts?.by_account ?? 0);
-    if (byAccount >= perAccount || Number(counts?.by_address ?? 0) >= perAddress) {
+    const db = this.context.database.db;
+    const now = this.context.clock.now();
+    const start = timestamp(now);
+    // A window that started this long ago or earlier is over: the attempt starts a new one.
+    const over = timestamp(addSeconds(now, -windowSeconds));
+    const name = account?.slice(0, MAX_ACCOUNT_LENGTH);
+    const counted =
+      name === undefined
+        ? await reserveAddress(db, address, start, over, perAccount, perAddress)
+        : await reserveAddressAndAccount(db, address, name, start, over, perAccount, perAddress);
+    const attempt: LoginAttempt = {
+      address,
+      account: name,
+      addressWindow: counted.find((row) => row.scope === 'address')?.window_start ?? '',
+      accountWindow: counted.find((row) => row.scope === 'account')?.window_start,
+      settled: false,
+    };
+    if (counted.length < (name === undefined ? 1 : 2)) {
+      await this.abandon(attempt);
       throw new PrivxError(429, 'TOO_MANY_CONNECTIONS', 'too many failed attempts; try again later', {
         headers: { 'retry-after': String(windowSeconds) },
       });
     }
-    return byAccount;
+    return attempt;
   }
 
-  /** Records a failure and audits it (the attempted account name, never the password). */
-  async fail(account: string, address: string, eventType: string, reason: string): Promise<void> {
-    const db = this.context.database.db;
-    const now = this.context.clock.now();
-    await db.insertInto('login_failures').values({ id: crypto.randomUUID(), account, address, at: timestamp(now) }).execute();
-    // Old rows only slow the counts down.
-    await db.deleteFrom('login_failures').where('at', '<', timestamp(addSeconds(now, -2 * this.context.config.throttle.windowSeconds))).execute();
-    await recordAuditEvent(db, {
+  /** The counters of `address` and `account`, for {@link enforce} (callers that cannot read them with their own data). */
+  async read(address: string, account: string): Promise<CounterReadings> {
+    const rows = await selectCounters(this.context.database.db, address, account.slice(0, MAX_ACCOUNT_LENGTH));
+    return { address: rows.find((row) => row.scope === 'address'), account: rows.find((row) => row.scope === 'account') };
+  }
+
+  /** Throws 429 when either counter is at its limit in a window not yet over. */
+  enforce(counters: CounterReadings): void {
+    const { perAccount, perAddress, windowSeconds } = this.context.config.throttle;
+    const over = timestamp(addSeconds(this.context.clock.now(), -windowSeconds));
+    if (this.counted(counters.address, over) >= perAddress || this.counted(counters.account, over) >= perAccount) {
+      throw new PrivxError(429, 'TOO_MANY_CONNECTIONS', 'too many failed attempts; try again later', {
+        headers: { 'retry-after': String(windowSeconds) },
+      });
+    }
+  }
+
+  /**
+   * Counts a failure against `address` and, when given, `account` — only while both are below their
+   * limits (one statement, as {@link begin}) — and audits it; 429 (counting nothing) otherwise. The
+   * caller answers the failure only after this returns.
+   */
+  async countFailure(address: string, account: string | undefined, eventType: string, reason: string, attemptedAccount: string): Promise<void> {
+    const attempt = await this.begin(address, account);
+    await this.fail(attempt, eventType, reason, attemptedAccount);
+  }
+
+  /** A success after {@link enforce}: clears the account's counter when it holds failures. */
+  async clearAccount(account: string, counters: CounterReadings): Promise<void> {
+    const over = timestamp(addSeconds(this.context.clock.now(), -this.context.config.throttle.windowSeconds));
+    if (this.counted(counters.account, over) === 0) return;
+    await giveBack(this.context.database.db, null, null, null, null, account.slice(0, MAX_ACCOUNT_LENGTH), NO_WINDOW);
+  }
+
+  private counted(counter: CounterReading | undefined, over: string): number {
+    return counter?.window_start != null && counter.window_start > over ? Number(counter.n ?? 0) : 0;
+  }
+
+  /** The credentials were wrong: the attempt stays counted, and is audited (the account name, never the password). */
+  async fail(attempt: LoginAttempt, eventType: string, reason: string, attemptedAccount: string): Promise<void> {
+    attempt.settled = true;
+    await recordAuditEvent(this.context.database.db, {
       type: eventType,
       outcome: 'failure',
-      sourceAddress: address,
+      sourceAddress: attempt.address,
       objectType: 'account',
-      objectId: account.slice(0, 200),
+      objectId: attemptedAccount.slice(0, MAX_ACCOUNT_LENGTH),
       details: { reason },
-      at: now,
+      at: this.context.clock.now(),
     });
   }
 
-  /** A success clears the account's failures (`recentFailures` as {@link check} returned it). */
-  async succeed(account: string, recentFailures?: number): Promise<void> {
-    if (recentFailures === 0) return;
-    await this.context.database.db.deleteFrom('login_failures').where('account', '=', account).execute();
+  /** The credentials were right: the attempt leaves the address counter and the account's failures are cleared. */
+  async succeed(attempt: LoginAttempt): Promise<void> {
+    attempt.settled = true;
+    await giveBack(this.context.database.db, attempt.address, attempt.addressWindow, null, null, attempt.account ?? null, NO_WINDOW);
+  }
+
+  /** The attempt ended without a verdict on the credentials (bad input, a lost race): it is withdrawn. No-op once settled. */
+  async abandon(attempt: LoginAttempt): Promise<void> {
+    if (attempt.settled) return;
+    attempt.settled = true;
+    await giveBack(this.context.database.db, attempt.address, attempt.addressWindow, attempt.account ?? null, attempt.accountWindow ?? null, null, NO_WINDOW);
   }
 }

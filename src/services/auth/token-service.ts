@@ -306,7 +306,7 @@ export class TokenService implements AccessTokenVerifier {
     let result = verifyJwt(token, { ...options, keys: (kid: string) => this.keys.verifyingKeys.get(kid) });
     if (!result.ok && result.reason === 'unknown_key') {
       // Perhaps another node rotated keys since we loaded them.
-      await this.start();
+      await this.keys.reloadAtMostEvery(now);
       result = verifyJwt(token, { ...options, keys: (kid: string) => this.keys.verifyingKeys.get(kid) });
     }
     if (!result.ok) return { ok: false, reason: result.reason };

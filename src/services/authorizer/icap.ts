@@ -249,7 +249,7 @@ export function registerIcapRoutes(app: FastifyInstance): void {
         description:
           'Public route authenticated by the registration secret of a downloaded config. The secret works once, ' +
           'from an address inside the client’s subnets, for an enabled ICAP client that is not registered yet ' +
-          '(unless allow_repeated_registration). Failures answer 403 and count towards the login throttle.',
+          '(unless allow_repeated_registration). Failures answer 403 and count towards the login throttle of the caller’s address.',
         tags: ['icap'],
         body: RegisterIn,
         response: { 200: RegisterOut, ...errorResponses(400, 403, 429) },
@@ -260,9 +260,11 @@ export function registerIcapRoutes(app: FastifyInstance): void {
       const now = clock.now();
       const address = request.ip;
       const account = body.trusted_client_id.slice(0, 200);
-      await throttle.check(account, address);
+      // The one-time secret is random and unguessable: failures count against the address only, so
+      // knowing a client's id is not enough to lock its registration out.
+      const attempt = await throttle.begin(address);
       const refuse = async (reason: string): Promise<PrivxError> => {
-        await throttle.fail(account, address, 'web_proxy_registration', reason);
+        await throttle.fail(attempt, 'web_proxy_registration', reason, account);
         return forbidden('web proxy registration refused');
       };
 
@@ -295,7 +297,10 @@ export function registerIcapRoutes(app: FastifyInstance): void {
           ...sans,
         });
       } catch (error) {
-        if (error instanceof InvalidCsrError) throw invalid('INVALID_REQUEST_DATA', `csr: ${error.message}`, 'csr');
+        if (error instanceof InvalidCsrError) {
+          await throttle.abandon(attempt);
+          throw invalid('INVALID_REQUEST_DATA', `csr: ${error.message}`, 'csr');
+        }
         throw error;
       }
       const notAfter = describeCertificate(signed.certificatePem).notAfter;
@@ -323,7 +328,7 @@ export function registerIcapRoutes(app: FastifyInstance): void {
         await recordCertificate(db, { ...certificate, revoked: now });
         throw await refuse('registration secret already used');
       }
-      await throttle.succeed(account);
+      await throttle.succeed(attempt);
       // Tokens of an earlier registration stop working with its credentials.
       if (state.registered) await app.tokens.revokePrincipal('trusted-client', state.id);
       return {

@@ -20,11 +20,16 @@ export const trustedClientResolver: PasswordGrantResolver = async (context: AppC
     .where('oauth_client_id', '=', credentials.oauthClientId)
     .executeTakeFirst();
   if (!row) return undefined;
-  const oauthSecretOk = safeEqual(keyedHash(credentials.oauthClientSecret, context.secretKey), row.oauth_client_secret_hash ?? '');
-  const userOk = safeEqual(credentials.username, row.id);
-  const secretOk = safeEqual(keyedHash(credentials.password, context.secretKey), row.client_secret_hash ?? '');
-  if (!(oauthSecretOk && userOk && secretOk) || row.enabled !== 1 || row.registered !== 1) return null;
-  return subjectOf(row);
+  if (!safeEqual(keyedHash(credentials.oauthClientSecret, context.secretKey), row.oauth_client_secret_hash ?? '')) return null;
+  return {
+    account: row.id,
+    subject() {
+      const userOk = safeEqual(credentials.username, row.id);
+      const secretOk = safeEqual(keyedHash(credentials.password, context.secretKey), row.client_secret_hash ?? '');
+      if (!(userOk && secretOk) || row.enabled !== 1 || row.registered !== 1) return null;
+      return subjectOf(row);
+    },
+  };
 };
 
 /** Refresh: the trusted client must still exist, be enabled and registered. */

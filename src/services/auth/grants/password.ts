@@ -1,6 +1,6 @@
 import { PrivxError } from '../../../errors.js';
-import { apiClientResolver, passwordGrantResolvers, readPasswordGrant } from '../client-credentials.js';
-import type { Grant } from './types.js';
+import { passwordGrantResolvers, type AuthenticatedClient, type PasswordGrantCredentials } from '../client-credentials.js';
+import type { Grant, GrantContext } from './types.js';
 
 function invalidClient(message: string): PrivxError {
   return new PrivxError(401, 'INVALID_CLIENT', message, { headers: { 'www-authenticate': 'Basic realm="privgate"' } });
@@ -21,9 +21,24 @@ export function basicCredentials(header: string | undefined): { id: string; secr
   }
 }
 
+/** The first resolver that knows the OAuth client id decides: authenticated, or null (wrong or unknown client). */
+async function authenticateClient(context: GrantContext['context'], credentials: PasswordGrantCredentials, address: string): Promise<AuthenticatedClient | null> {
+  for (const resolve of passwordGrantResolvers) {
+    const client = await resolve(context, credentials, address);
+    if (client !== undefined) return client;
+  }
+  return null;
+}
+
 /**
  * Resource-owner password grant for confidential clients (API clients and registered trusted
  * clients), exactly as the PrivX Python SDK sends it.
+ *
+ * Throttling (see LoginThrottle): a failure counts against the caller's address and — only when
+ * the client's Basic credentials checked out — against that client's own account, never against
+ * the submitted username, so nobody can lock a client out without its credentials. A failure is
+ * answered only once counted within the limits; a success only while the counters read with the
+ * client are below them. Successes write nothing unless they clear earlier failures.
  */
 export const passwordGrant: Grant = async ({ context, tokens, throttle }, request, body) => {
   const basic = basicCredentials(request.headers.authorization);
@@ -31,18 +46,17 @@ export const passwordGrant: Grant = async ({ context, tokens, throttle }, reques
   if (!body.username || !body.password) {
     throw new PrivxError(400, 'REQUIRED_VALUE_MISSING', 'username and password are required', { property: body.username ? 'password' : 'username' });
   }
-  const account = body.username.slice(0, 200);
   const credentials = { oauthClientId: basic.id, oauthClientSecret: basic.secret, username: body.username, password: body.password };
-  // One statement reads the throttle's counts and the API client; the throttle decides first.
-  const read = await readPasswordGrant(context, credentials, account, request.ip, throttle.windowStart());
-  const recentFailures = throttle.enforce(read.counts);
-  for (const resolve of passwordGrantResolvers) {
-    const subject = resolve === apiClientResolver ? read.resolveApiClient() : await resolve(context, credentials);
-    if (subject === undefined) continue;
-    if (subject === null) break;
-    await throttle.succeed(account, recentFailures);
-    return tokens.issue(subject, basic.id);
+  const client = await authenticateClient(context, credentials, request.ip);
+  if (client) {
+    const counters = client.counters ?? (await throttle.read(request.ip, client.account));
+    throttle.enforce(counters);
+    const subject = client.subject();
+    if (subject) {
+      await throttle.clearAccount(client.account, counters);
+      return tokens.issue(subject, basic.id);
+    }
   }
-  await throttle.fail(account, request.ip, 'login_failed', 'invalid client credentials');
+  await throttle.countFailure(request.ip, client?.account, 'login_failed', client ? 'invalid username or secret' : 'invalid client credentials', credentials.username);
   throw invalidClient('invalid client credentials');
 };
