@@ -42,6 +42,8 @@ describe.each(testBackends())('crash safety on %s', (backend) => {
     const storage = await createTestStorage(backend);
     storages.push(storage);
     const storageArgs = ['--data-dir', storage.dataDir, ...(storage.databaseUrl ? ['--database-url', storage.databaseUrl, '--database-schema', storage.databaseSchema ?? ''] : [])];
+    // api-client create refuses a database nobody initialised; `migrate` is the documented first step without serve.
+    execFileSync(process.execPath, [path.resolve('dist/cli/index.js'), 'migrate', ...storageArgs], { encoding: 'utf8' });
     const credentials = JSON.parse(
       execFileSync(process.execPath, [path.resolve('dist/cli/index.js'), 'api-client', 'create', '--name', 'crash', '--role', 'privx-admin', ...storageArgs], { encoding: 'utf8' }),
     ) as { id: string; secret: string; oauth_client_id: string; oauth_client_secret: string };
