@@ -200,11 +200,28 @@ describe.each(testBackends())('nobody grants what they do not hold, on %s', (bac
       await expectRefused(testApp, { method: 'DELETE', url: `${TRUSTED_CLIENTS}/${id}`, headers: bearer(token) }, ['hosts-view']);
     });
 
+    it('api-clients-manage cannot download the config (fresh registration credentials) of a web proxy holding more', async () => {
+      const { token } = await tokenWith(testApp, ['api-clients-manage']);
+      const created = await testApp.app.inject({ method: 'POST', url: TRUSTED_CLIENTS, headers: bearer(admin), payload: client(['hosts-manage']) });
+      expect(created.statusCode, created.body).toBe(201);
+      const id = created.json().id as string;
+      await expectRefused(testApp, { method: 'POST', url: `/authorizer/api/v1/icap/conf/${id}`, headers: bearer(token) }, ['hosts-manage']);
+      // A session an admin opened is no way round it: the download itself is refused, and the session stays unused.
+      const session = await testApp.app.inject({ method: 'POST', url: `/authorizer/api/v1/icap/conf/${id}`, headers: bearer(admin) });
+      expect(session.statusCode, session.body).toBe(201);
+      const download = { method: 'GET' as const, url: `/authorizer/api/v1/icap/conf/${id}/${session.json().session_id as string}`, headers: bearer(token) };
+      const refused = await testApp.app.inject(download);
+      expect(refused.statusCode, refused.body).toBe(403);
+      expect(envelope(refused)).toMatchObject({ error_code: 'PERMISSION_DENIED', error_message: expect.stringMatching(/does not hold: hosts-manage$/) });
+      expect((await testApp.app.inject({ ...download, headers: bearer(admin) })).statusCode).toBe(200);
+    });
+
     it('api-clients-manage still manages one whose list names no permission it lacks (PrivX labels grant nothing)', async () => {
       const { token } = await tokenWith(testApp, ['api-clients-manage']);
       const created = await testApp.app.inject({ method: 'POST', url: TRUSTED_CLIENTS, headers: bearer(token), payload: client(['privx-web-proxy', 'api-clients-manage']) });
       expect(created.statusCode, created.body).toBe(201);
       const id = created.json().id as string;
+      expect((await testApp.app.inject({ method: 'POST', url: `/authorizer/api/v1/icap/conf/${id}`, headers: bearer(token) })).statusCode).toBe(201);
       expect((await testApp.app.inject({ method: 'PUT', url: `${TRUSTED_CLIENTS}/${id}`, headers: bearer(token), payload: { ...client([]), enabled: true } })).statusCode).toBe(200);
       expect((await testApp.app.inject({ method: 'DELETE', url: `${TRUSTED_CLIENTS}/${id}`, headers: bearer(token) })).statusCode).toBe(200);
     });

@@ -7,9 +7,12 @@ import { keyedHash, safeEqual } from '../../lib/secrets.js';
 import { timestamp } from '../../lib/time.js';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam } from '../../schemas.js';
+import type { Principal } from '../auth/principal.js';
 import { LoginThrottle } from '../auth/throttle.js';
+import { trustedClientHolding } from '../local-user-store/use-cases.js';
 import { findTrustedClient, addressInSubnets, type TrustedClient } from '../local-user-store/trusted-client-repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
+import { assertMayManage } from '../role-store/grant-rule.js';
 import type { Scope } from '../role-store/permissions.js';
 import {
   completeRegistration,
@@ -130,11 +133,16 @@ export function registerIcapRoutes(app: FastifyInstance): void {
   // -------------------------------------------------------------------------------------------
   // Config download sessions
 
-  /** The trusted client of a conf route: 404 when unknown, 400 when it is not a web proxy. */
-  async function icapClient(id: string): Promise<TrustedClient> {
+  /**
+   * The trusted client of a conf route: 404 when unknown, 400 when it is not a web proxy. A config
+   * download hands out the client's credentials (a fresh registration secret), so the grant rule
+   * applies: the actor must hold everything the client holds (403 naming what it lacks).
+   */
+  async function icapClient(id: string, actor: Principal): Promise<TrustedClient> {
     const client = await findTrustedClient(db, id);
     if (!client) throw notFound('trusted client');
     if (client.type !== 'ICAP') throw invalid('INVALID_REQUEST_DATA', 'the trusted client is not a web proxy (type ICAP)', 'trusted_client_id');
+    assertMayManage(actor, `issuing the credentials of trusted client ${client.id}`, trustedClientHolding(client));
     return client;
   }
 
@@ -150,7 +158,7 @@ export function registerIcapRoutes(app: FastifyInstance): void {
       },
     },
     async (request, reply) => {
-      const client = await icapClient((request.params as { trusted_client_id: string }).trusted_client_id);
+      const client = await icapClient((request.params as { trusted_client_id: string }).trusted_client_id, principalOf(request));
       const now = clock.now();
       const sessionId = await createConfSession(db, secretKey, client.id, now, config.icapConfSessionTtlSeconds);
       await recordAuditEvent(db, {
@@ -176,8 +184,8 @@ export function registerIcapRoutes(app: FastifyInstance): void {
 
   async function download(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const params = request.params as { trusted_client_id: string; session_id: string };
-    const client = await icapClient(params.trusted_client_id);
     const principal = principalOf(request);
+    const client = await icapClient(params.trusted_client_id, principal);
     const now = clock.now();
     // Make sure the CA exists before the transaction (it may have to be created).
     const ca = await ensureWebProxyCa(db, now);
