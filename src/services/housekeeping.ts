@@ -34,8 +34,6 @@ function purgeRules(throttleWindowSeconds: number) {
     { table: 'icap_conf_sessions', key: 'id_hash', column: 'expires', keepSeconds: PURGE_GRACE_SECONDS },
     // Revoked sessions stay in the policy feed for a margin past expiry.
     { table: 'web_sessions', key: 'id', column: 'expires', keepSeconds: REVOKED_SESSION_MARGIN_SECONDS + PURGE_GRACE_SECONDS },
-    // No longer written (the throttle keeps counters in login_attempts); rows of older versions go.
-    { table: 'login_failures', key: 'id', column: 'at', keepSeconds: 2 * throttleWindowSeconds },
     // A throttle counter whose window started more than one window ago counts as zero.
     { table: 'login_attempts', key: 'name', column: 'window_start', keepSeconds: 2 * throttleWindowSeconds },
   ] as const satisfies readonly PurgeRule[];
@@ -45,7 +43,7 @@ export type PurgedTable = ReturnType<typeof purgeRules>[number]['table'];
 export type PurgeCounts = Record<PurgedTable, number>;
 
 export interface PurgeOptions {
-  /** The throttle's window (config.throttle.windowSeconds): failures are kept for two of them. */
+  /** The throttle's window (config.throttle.windowSeconds): counters are kept for two of them. */
   throttleWindowSeconds: number;
   batchSize?: number;
   /** Stops between batches (the app closing); counts so far are returned. */

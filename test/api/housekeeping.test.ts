@@ -129,20 +129,14 @@ describe.each(testBackends())('housekeeping of expired security rows on %s', (ba
       { id_hash: 'old', trusted_client_id: 'tc', created, expires: old, used: null },
       { id_hash: 'live', trusted_client_id: 'tc', created, expires: live, used: null },
     ]).execute();
-    const window = testApp.config.throttle.windowSeconds;
-    await db.insertInto('login_failures').values([
-      { id: 'old', account: 'a', address: '10.0.0.1', at: ago(clock, 2 * window + 1) },
-      { id: 'recent', account: 'a', address: '10.0.0.1', at: ago(clock, window + 1) },
-    ]).execute();
 
     const auditId = await recordAuditEvent(db, { type: 'login_failed', outcome: 'failure', at: addSeconds(clock.now(), -400 * 24 * 3600) });
 
     const counts = await purge(testApp, clock);
-    expect(counts).toMatchObject({ login_requests: 1, authorization_codes: 1, icap_conf_sessions: 1, login_failures: 1 });
+    expect(counts).toMatchObject({ login_requests: 1, authorization_codes: 1, icap_conf_sessions: 1 });
     expect(await db.selectFrom('login_requests').select('token_hash').execute()).toEqual([{ token_hash: 'live' }]);
     expect(await db.selectFrom('authorization_codes').select('code_hash').execute()).toEqual([{ code_hash: 'live' }]);
     expect(await db.selectFrom('icap_conf_sessions').select('id_hash').execute()).toEqual([{ id_hash: 'live' }]);
-    expect(await db.selectFrom('login_failures').select('id').execute()).toEqual([{ id: 'recent' }]);
     // Audit events are never purged, however old.
     expect(await db.selectFrom('audit_events').select('id').where('id', '=', auditId).execute()).toHaveLength(1);
   });

@@ -5,7 +5,9 @@ import type { MigrationContext } from './index.js';
  * The login throttle's counters: one row per (scope, name) — an account or a client address —
  * holding how many attempts were counted since `window_start`. The throttle reserves an attempt
  * with a single upsert on this row before it checks any credential, so concurrent attempts on one
- * key are serialised by the row (see services/auth/throttle.ts).
+ * key are serialised by the row (see services/auth/throttle.ts). They replace `login_failures`
+ * (one row per failure, counted before and written after the check, which parallel attempts
+ * raced past); its rows only matter for one throttle window, so it is dropped, not copied.
  */
 export async function up(db: Kysely<unknown>, _context: MigrationContext): Promise<void> {
   await db.schema
@@ -18,8 +20,20 @@ export async function up(db: Kysely<unknown>, _context: MigrationContext): Promi
     .execute();
   // Housekeeping drops counters whose window is long over, oldest first.
   await db.schema.createIndex('login_attempts_window_start').on('login_attempts').column('window_start').execute();
+  await db.schema.dropTable('login_failures').execute();
 }
 
 export async function down(db: Kysely<unknown>, _context: MigrationContext): Promise<void> {
+  // As 0002 and 0005 made it.
+  await db.schema
+    .createTable('login_failures')
+    .addColumn('id', 'text', (column) => column.primaryKey())
+    .addColumn('account', 'text', (column) => column.notNull())
+    .addColumn('address', 'text', (column) => column.notNull())
+    .addColumn('at', 'text', (column) => column.notNull())
+    .execute();
+  await db.schema.createIndex('login_failures_account').on('login_failures').columns(['account', 'at']).execute();
+  await db.schema.createIndex('login_failures_address').on('login_failures').columns(['address', 'at']).execute();
+  await db.schema.createIndex('login_failures_at').on('login_failures').column('at').execute();
   await db.schema.dropTable('login_attempts').execute();
 }

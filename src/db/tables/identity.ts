@@ -96,7 +96,6 @@ export interface IdentityTables {
    * REVOCATION_PROPAGATION_MS old); rows can be dropped after `expires`.
    */
   token_revocations: { key: string; issued_before: string | null; expires: string };
-  login_failures: { id: string; account: string; address: string; at: string };
   /**
    * The login throttle's counters (services/auth/throttle.ts): `n` attempts of the account or
    * client address `name` counted since `window_start` (RFC 3339). A row whose window has ended
