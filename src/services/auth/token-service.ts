@@ -157,6 +157,8 @@ export class TokenService implements AccessTokenVerifier {
   #revocationGeneration = 0;
   /** Keys refresh tokens are MAC'd with, derived from the installation secret. */
   readonly #refreshKey: Buffer;
+  /** Principals revoked inside a caller's transaction, to revoke again once it committed (see confirmRevocations). */
+  readonly #revokedInTransaction = new WeakMap<Kysely<Tables>, Array<{ type: PrincipalType; id: string }>>();
 
   constructor(private readonly context: AppContext) {
     // Web sessions are signed with the same keys and live longer than access tokens: a retired key
@@ -413,8 +415,9 @@ export class TokenService implements AccessTokenVerifier {
    * changes.
    *
    * Written in one transaction: its own, or `transaction` when the caller's change must commit
-   * with it. This node acts on the revocation as soon as it is written; should the caller's
-   * transaction roll back, this node refuses the principal's tokens for at most
+   * with it — the caller then calls {@link confirmRevocations} once that transaction committed.
+   * This node acts on the revocation as soon as it is written; should the caller's transaction
+   * roll back, this node refuses the principal's tokens for at most
    * {@link REVOCATION_PROPAGATION_MS} more, and other nodes never see it.
    */
   async revokePrincipal(type: PrincipalType, id: string, transaction?: Kysely<Tables>): Promise<void> {
@@ -432,9 +435,45 @@ export class TokenService implements AccessTokenVerifier {
       // The bump wakes the policy feed's long-polls, so web proxies drop the sessions.
       if ((await revokeWebSessionsOf(db, type, id, now)) > 0) await bumpPolicyVersion(db);
     };
-    if (transaction) await write(transaction);
-    else await this.context.database.db.transaction().execute(write);
+    if (transaction) {
+      await write(transaction);
+      const pending = this.#revokedInTransaction.get(transaction);
+      if (pending) pending.push({ type, id });
+      else this.#revokedInTransaction.set(transaction, [{ type, id }]);
+    } else {
+      await this.context.database.db.transaction().execute(write);
+    }
     this.noteLocalRevocation(key, now.getTime());
+  }
+
+  /**
+   * Whether the token `principal` was read from has been revoked (by principal or by its id) as
+   * `db` sees it now — for a use case that creates something on the strength of that token and must
+   * not outlive a revocation that landed after the request's token check (in its own transaction,
+   * so a revocation that commits later finds what it creates).
+   */
+  async revokedSince(principal: Principal, db: Kysely<Tables>): Promise<boolean> {
+    const rows = await db
+      .selectFrom('token_revocations')
+      .select(['key', 'issued_before'])
+      .where('key', 'in', [subjectKey(principal.type, principal.id), `jti:${principal.jti}`])
+      .execute();
+    const issuedAtMs = principal.issuedAt.getTime();
+    return rows.some((row) => row.issued_before === null || Date.parse(row.issued_before) > issuedAtMs);
+  }
+
+  /**
+   * Revokes again, now that `transaction` committed, every principal revoked inside it. Until the
+   * commit other connections still see the old state (roles, `disabled`), so a token grant that
+   * read it there mints a token later than the first revocation's instant, and a web session can
+   * be opened that the first sweep did not see; the second revocation, stamped after the commit,
+   * covers both. Nothing to do for a transaction that revoked no one.
+   */
+  async confirmRevocations(transaction: Kysely<Tables>): Promise<void> {
+    const pending = this.#revokedInTransaction.get(transaction);
+    if (!pending) return;
+    this.#revokedInTransaction.delete(transaction);
+    for (const principal of pending) await this.revokePrincipal(principal.type, principal.id);
   }
 
   // ─── refresh tokens ──────────────────────────────────────────────────────────────────────

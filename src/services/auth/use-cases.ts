@@ -1,5 +1,6 @@
 import type { AppContext } from '../../context.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
+import { inTransaction } from '../role-store/use-cases.js';
 import type { Principal } from './principal.js';
 import type { TokenService } from './token-service.js';
 
@@ -9,7 +10,7 @@ import type { TokenService } from './token-service.js';
  * proxies drop them through the policy feed). One transaction with its audit event.
  */
 export async function logout(context: AppContext, tokens: TokenService, principal: Principal, sourceAddress: string): Promise<void> {
-  await context.database.db.transaction().execute(async (trx) => {
+  await inTransaction({ db: context.database.db, tokens }, async (trx) => {
     await tokens.revokePrincipal(principal.type, principal.id, trx);
     await recordAuditEvent(trx, { type: 'logout', outcome: 'success', principal, sourceAddress, at: context.clock.now() });
   });

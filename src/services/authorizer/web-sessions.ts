@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { forbidden, notFound } from '../../errors.js';
+import { forbidden, notFound, unauthorized } from '../../errors.js';
 import { signJwt } from '../../lib/jwt.js';
 import { resolveEffectiveServiceOptions } from '../../lib/service-options.js';
 import { timestamp } from '../../lib/time.js';
@@ -76,6 +76,9 @@ export function registerWebSessionRoutes(app: FastifyInstance): void {
       const token = signJwt(claims as unknown as Record<string, unknown>, app.tokens.keys.current);
       const expires = timestamp(new Date(exp * 1000));
       await db.transaction().execute(async (trx) => {
+        // The token may have been revoked (logout, deletion, a role change) since the guard checked
+        // it; a session opened now would escape that revocation's sweep.
+        if (await app.tokens.revokedSince(principal, trx)) throw unauthorized('invalid, expired or revoked access token', 'INVALID_TOKEN');
         await insertWebSession(trx, {
           id: sessionId,
           user_type: principal.type,

@@ -7,7 +7,7 @@ import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { assertAnAdminRemains, assertMayGrantPermissions, assertMayGrantRoles, assertMayManage, lockAdmins, type Holding } from '../role-store/grant-rule.js';
 import { isPermission } from '../role-store/permissions.js';
 import { rolesByIds } from '../role-store/repository.js';
-import { holdingOf, type UseCaseDeps } from '../role-store/use-cases.js';
+import { holdingOf, inTransaction, type UseCaseDeps } from '../role-store/use-cases.js';
 import {
   createApiClient,
   createUser,
@@ -54,7 +54,7 @@ export async function createUserAs(deps: LocalUserStoreDeps, actor: Principal, i
   // Hashed before the transaction: scrypt takes tens of milliseconds.
   const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
   const now = deps.clock.now();
-  return deps.db.transaction().execute(async (trx) => {
+  return inTransaction(deps, async (trx) => {
     await assertMayGrantRoleRefs(trx, actor, input.roles);
     const id = await createUser(trx, input, passwordHash, actor.id, now);
     await recordAuditEvent(trx, { type: 'user_created', outcome: 'success', principal: actor, objectType: 'user', objectId: id, details: { username: input.username }, at: now });
@@ -65,7 +65,7 @@ export async function createUserAs(deps: LocalUserStoreDeps, actor: Principal, i
 /** Updates a user: the actor must hold everything the user holds and every role it gets; privx-admin keeps an enabled holder. */
 export async function updateUserAs(deps: LocalUserStoreDeps, actor: Principal, id: string, input: UserInput): Promise<void> {
   const now = deps.clock.now();
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps, async (trx) => {
     await lockAdmins(trx);
     await getUser(trx, id);
     assertMayManage(actor, `changing user ${id}`, await holdingOf(trx, 'user', id));
@@ -90,12 +90,12 @@ export async function updateUserAs(deps: LocalUserStoreDeps, actor: Principal, i
 /** Sets a password (a credential): the actor must hold everything the user holds. */
 export async function setUserPasswordAs(deps: LocalUserStoreDeps, actor: Principal, id: string, password: string): Promise<void> {
   const now = deps.clock.now();
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps, async (trx) => {
     await getUser(trx, id);
     assertMayManage(actor, `changing the password of user ${id}`, await holdingOf(trx, 'user', id));
   });
   const passwordHash = await hashPassword(password);
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps, async (trx) => {
     // Again, now in the transaction that writes: the user's roles may have changed while hashing.
     await getUser(trx, id);
     assertMayManage(actor, `changing the password of user ${id}`, await holdingOf(trx, 'user', id));
@@ -107,7 +107,7 @@ export async function setUserPasswordAs(deps: LocalUserStoreDeps, actor: Princip
 
 export async function deleteUserAs(deps: LocalUserStoreDeps, actor: Principal, id: string): Promise<void> {
   const now = deps.clock.now();
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps, async (trx) => {
     await lockAdmins(trx);
     await getUser(trx, id);
     assertMayManage(actor, `deleting user ${id}`, await holdingOf(trx, 'user', id));
@@ -124,7 +124,7 @@ type ApiClientInput = { name: string; roles?: RoleRefsInput };
 
 export async function createApiClientAs(deps: LocalUserStoreDeps, actor: Principal, input: ApiClientInput): Promise<ApiClientCredentials> {
   const now = deps.clock.now();
-  return deps.db.transaction().execute(async (trx) => {
+  return inTransaction(deps, async (trx) => {
     await assertMayGrantRoleRefs(trx, actor, input.roles);
     const credentials = await createApiClient(trx, deps.secretKey, input, actor.id, now);
     await recordAuditEvent(trx, { type: 'api_client_created', outcome: 'success', principal: actor, objectType: 'api-client', objectId: credentials.id, details: { name: input.name }, at: now });
@@ -134,7 +134,7 @@ export async function createApiClientAs(deps: LocalUserStoreDeps, actor: Princip
 
 export async function updateApiClientAs(deps: LocalUserStoreDeps, actor: Principal, id: string, input: ApiClientInput): Promise<void> {
   const now = deps.clock.now();
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps, async (trx) => {
     await lockAdmins(trx);
     await getApiClient(trx, id);
     assertMayManage(actor, `changing API client ${id}`, await holdingOf(trx, 'api-client', id));
@@ -158,7 +158,7 @@ export async function updateApiClientAs(deps: LocalUserStoreDeps, actor: Princip
 /** New secrets are credentials: the actor must hold everything the client holds. */
 export async function rotateApiClientSecretsAs(deps: LocalUserStoreDeps, actor: Principal, id: string): Promise<ApiClientCredentials> {
   const now = deps.clock.now();
-  const credentials = await deps.db.transaction().execute(async (trx) => {
+  const credentials = await inTransaction(deps, async (trx) => {
     await getApiClient(trx, id);
     assertMayManage(actor, `rotating the secrets of API client ${id}`, await holdingOf(trx, 'api-client', id));
     const credentials = await rotateApiClientSecrets(trx, deps.secretKey, id, now);
@@ -171,7 +171,7 @@ export async function rotateApiClientSecretsAs(deps: LocalUserStoreDeps, actor: 
 
 export async function deleteApiClientAs(deps: LocalUserStoreDeps, actor: Principal, id: string): Promise<void> {
   const now = deps.clock.now();
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps, async (trx) => {
     await lockAdmins(trx);
     await getApiClient(trx, id);
     assertMayManage(actor, `deleting API client ${id}`, await holdingOf(trx, 'api-client', id));
@@ -210,7 +210,7 @@ function auditView(client: TrustedClient) {
 export async function createTrustedClientAs(deps: UseCaseDeps, actor: Principal, input: TrustedClientInput): Promise<string> {
   assertMayGrantPermissions(actor, 'a trusted client with these permissions', input.permissions ?? [], 'permissions');
   const now = deps.clock.now();
-  return deps.db.transaction().execute(async (trx) => {
+  return inTransaction(deps, async (trx) => {
     const id = await createTrustedClient(trx, input, actor.id, now);
     const created = await getTrustedClient(trx, id);
     await recordAuditEvent(trx, { type: 'trusted_client_created', outcome: 'success', principal: actor, objectType: 'trusted-client', objectId: id, details: auditView(created), at: now });
@@ -221,7 +221,7 @@ export async function createTrustedClientAs(deps: UseCaseDeps, actor: Principal,
 /** Disabling drops the registration, revokes the web-proxy certificate and (after commit) the tokens. */
 export async function updateTrustedClientAs(deps: UseCaseDeps, actor: Principal, id: string, input: TrustedClientInput): Promise<void> {
   const now = deps.clock.now();
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps, async (trx) => {
     assertMayManage(actor, `changing trusted client ${id}`, trustedClientHolding(await getTrustedClient(trx, id)));
     assertMayGrantPermissions(actor, 'a trusted client with these permissions', input.permissions ?? [], 'permissions');
     const before = await updateTrustedClient(trx, id, input, now);
@@ -243,7 +243,7 @@ export async function updateTrustedClientAs(deps: UseCaseDeps, actor: Principal,
 
 export async function deleteTrustedClientAs(deps: UseCaseDeps, actor: Principal, id: string): Promise<void> {
   const now = deps.clock.now();
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps, async (trx) => {
     assertMayManage(actor, `deleting trusted client ${id}`, trustedClientHolding(await getTrustedClient(trx, id)));
     const deleted = await deleteTrustedClient(trx, id);
     const serials = await revokeWebProxyCertificates(trx, id, now);

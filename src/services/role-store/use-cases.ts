@@ -12,7 +12,25 @@ export interface UseCaseDeps {
   db: Kysely<Tables>;
   clock: Clock;
   /** Revokes a principal's tokens and web sessions, in the caller's transaction when given one. */
-  tokens: { revokePrincipal(type: PrincipalType, id: string, transaction?: Kysely<Tables>): Promise<void> };
+  tokens: {
+    revokePrincipal(type: PrincipalType, id: string, transaction?: Kysely<Tables>): Promise<void>;
+    /** Once that transaction committed: revokes again whoever it revoked (see TokenService.confirmRevocations). */
+    confirmRevocations(transaction: Kysely<Tables>): Promise<void>;
+  };
+}
+
+/**
+ * A use case's one transaction. Revocations written in it (`deps.tokens.revokePrincipal(…, trx)`)
+ * commit with the change and its audit event, and are confirmed after the commit.
+ */
+export async function inTransaction<T>(deps: Pick<UseCaseDeps, 'db' | 'tokens'>, work: (trx: Kysely<Tables>) => Promise<T>): Promise<T> {
+  let transaction: Kysely<Tables> | undefined;
+  const result = await deps.db.transaction().execute(async (trx) => {
+    transaction = trx;
+    return work(trx);
+  });
+  if (transaction) await deps.tokens.confirmRevocations(transaction);
+  return result;
 }
 
 /** Revokes each principal in the change's own transaction, so the change, its audit event and the revocations commit together. */
@@ -30,7 +48,7 @@ export async function createRoleAs(deps: UseCaseDeps, actor: Principal, input: R
   const permissions = validatePermissions(input.permissions);
   assertMayGrantPermissions(actor, 'a role with these permissions', permissions, 'permissions');
   const now = deps.clock.now();
-  return deps.db.transaction().execute(async (trx) => {
+  return inTransaction(deps, async (trx) => {
     const id = await createRole(trx, { ...input, permissions }, actor.id, now);
     await recordAuditEvent(trx, { type: 'role_created', outcome: 'success', principal: actor, objectType: 'role', objectId: id, details: { name: input.name, permissions }, at: now });
     return id;
@@ -45,7 +63,7 @@ export async function createRoleAs(deps: UseCaseDeps, actor: Principal, input: R
 export async function updateRoleAs(deps: UseCaseDeps, actor: Principal, id: string, input: RoleInput): Promise<void> {
   const permissions = validatePermissions(input.permissions);
   const now = deps.clock.now();
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps, async (trx) => {
     const existing = await getRole(trx, id);
     assertMayGrantRoles(actor, [existing, { id, permissions }]);
     const previous = await updateRole(trx, id, { ...input, permissions }, now);
@@ -66,7 +84,7 @@ export async function updateRoleAs(deps: UseCaseDeps, actor: Principal, id: stri
 /** Deletes a role (not a built-in one); like emptying it, it needs every permission it has. */
 export async function deleteRoleAs(deps: UseCaseDeps, actor: Principal, id: string): Promise<void> {
   const now = deps.clock.now();
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps, async (trx) => {
     assertMayGrantRoles(actor, [await getRole(trx, id)]);
     const members = await membersOf(trx, id);
     const before = await deleteRole(trx, id);
@@ -78,7 +96,7 @@ export async function deleteRoleAs(deps: UseCaseDeps, actor: Principal, id: stri
 /** Adds a member: the actor must hold the role (it grants it) and everything the member holds (it changes its roles). */
 export async function addRoleMemberAs(deps: UseCaseDeps, actor: Principal, roleId: string, member: { principal_id: string; principal_type: MemberType }): Promise<void> {
   const now = deps.clock.now();
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps, async (trx) => {
     assertMayGrantRoles(actor, [await getRole(trx, roleId)]);
     assertMayManage(actor, `changing the roles of ${member.principal_type} ${member.principal_id}`, await holdingOf(trx, member.principal_type, member.principal_id));
     if (!(await addMember(trx, roleId, member.principal_type, member.principal_id, now))) return;
@@ -90,7 +108,7 @@ export async function addRoleMemberAs(deps: UseCaseDeps, actor: Principal, roleI
 /** Removes a member: the actor must hold everything the member holds; privx-admin keeps an enabled member. */
 export async function removeRoleMemberAs(deps: UseCaseDeps, actor: Principal, roleId: string, memberId: string): Promise<void> {
   const now = deps.clock.now();
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps, async (trx) => {
     if (roleId === ADMIN_ROLE_ID) await lockAdmins(trx);
     const type = await removeMember(trx, roleId, memberId);
     // Read after the removal: the member still holds what it held, except this role.
