@@ -18,6 +18,7 @@ import { DEFAULT_SERVICE_OPTIONS } from '../../src/lib/service-options.js';
 import { POLICY_PROPAGATION_MS } from '../../src/services/authorizer/policy-routes.js';
 import { freePort, startPrivgate, waitFor, type RunningProcess } from '../helpers/processes.js';
 import { startSquid, type RunningSquid } from '../helpers/squid.js';
+import { controlPlaneRequest, ensureBuilt, type Answer } from '../helpers/web-stack.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'privgate-web-proxy-e2e-'));
 // Squid drops to the `proxy` user, which must reach its own directory below this one.
@@ -25,12 +26,6 @@ fs.chmodSync(root, 0o711);
 const dataDir = path.join(root, 'data');
 const proxyDir = path.join(root, 'proxy');
 const configFile = path.join(proxyDir, 'web-proxy-config.toml');
-
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
 
 let servePort = 0;
 let icapPort = 0;
@@ -56,44 +51,8 @@ const originHits: Array<{ method: string; path: string; headers: http.IncomingHt
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-function ensureBuilt(): void {
-  // The e2e runs the built CLI, like `npm test` (pretest builds). Rebuild when sources are newer.
-  const built = path.resolve('dist/webproxy/main.js');
-  const newest = (directory: string): number =>
-    Math.max(
-      ...fs.readdirSync(directory, { withFileTypes: true }).map((entry) => {
-        const full = path.join(directory, entry.name);
-        return entry.isDirectory() ? newest(full) : fs.statSync(full).mtimeMs;
-      }),
-    );
-  if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= newest(path.resolve('src'))) return;
-  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { encoding: 'utf8' });
-  if (!fs.existsSync(built)) throw new Error(`build failed:\n${build.stdout}${build.stderr}`);
-}
-
 function api(method: string, url: string, body?: unknown, token = adminToken): Promise<Answer> {
-  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const request = https.request(
-      `https://127.0.0.1:${servePort}${url}`,
-      {
-        method,
-        ca: caPem,
-        agent: false,
-        headers: {
-          ...(token ? { authorization: token.startsWith('Basic') ? token : `Bearer ${token}` } : {}),
-          ...(payload !== undefined ? { 'content-type': typeof body === 'string' ? 'application/x-www-form-urlencoded' : 'application/json' } : {}),
-        },
-      },
-      (response) => {
-        let text = '';
-        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text }));
-      },
-    );
-    request.on('error', reject);
-    request.end(payload);
-  });
+  return controlPlaneRequest(servePort, caPem, method, url, body, token);
 }
 
 async function apiJson<T>(method: string, url: string, body?: unknown, expected = [200, 201]): Promise<T> {

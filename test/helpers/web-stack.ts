@@ -52,7 +52,8 @@ export interface WebStackOptions {
   extraToml?: string;
 }
 
-function ensureBuilt(): void {
+/** The e2e tests run the built CLI, like `npm test` (pretest builds); rebuilds when sources are newer. */
+export function ensureBuilt(): void {
   const built = path.resolve('dist/webproxy/main.js');
   const newest = (directory: string): number =>
     Math.max(
@@ -64,6 +65,35 @@ function ensureBuilt(): void {
   if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= newest(path.resolve('src'))) return;
   const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { encoding: 'utf8' });
   if (!fs.existsSync(built)) throw new Error(`build failed:\n${build.stdout}${build.stderr}`);
+}
+
+/**
+ * One HTTPS call to `serve` on `port`, trusting `caPem`: a string body is sent as a form, anything
+ * else as JSON; `token` is a bearer token, or a whole `Basic …` header.
+ */
+export function controlPlaneRequest(port: number, caPem: string, method: string, url: string, body?: unknown, token?: string | null): Promise<Answer> {
+  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const request = https.request(
+      `https://127.0.0.1:${port}${url}`,
+      {
+        method,
+        ca: caPem,
+        agent: false,
+        headers: {
+          ...(token ? { authorization: token.startsWith('Basic') ? token : `Bearer ${token}` } : {}),
+          ...(payload !== undefined ? { 'content-type': typeof body === 'string' ? 'application/x-www-form-urlencoded' : 'application/json' } : {}),
+        },
+      },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text }));
+      },
+    );
+    request.on('error', reject);
+    request.end(payload);
+  });
 }
 
 export async function startWebStack(options: WebStackOptions): Promise<WebStack> {
@@ -92,30 +122,7 @@ export async function startWebStack(options: WebStackOptions): Promise<WebStack>
 
   let caPem = '';
   let adminToken = '';
-  const api = (method: string, url: string, body?: unknown, token: string | null = adminToken): Promise<Answer> => {
-    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const request = https.request(
-        `https://127.0.0.1:${servePort}${url}`,
-        {
-          method,
-          ca: caPem,
-          agent: false,
-          headers: {
-            ...(token ? { authorization: token.startsWith('Basic') ? token : `Bearer ${token}` } : {}),
-            ...(payload !== undefined ? { 'content-type': typeof body === 'string' ? 'application/x-www-form-urlencoded' : 'application/json' } : {}),
-          },
-        },
-        (response) => {
-          let text = '';
-          response.on('data', (chunk: Buffer) => (text += chunk.toString()));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text }));
-        },
-      );
-      request.on('error', reject);
-      request.end(payload);
-    });
-  };
+  const api = (method: string, url: string, body?: unknown, token: string | null = adminToken): Promise<Answer> => controlPlaneRequest(servePort, caPem, method, url, body, token);
   const json = async <T>(method: string, url: string, body?: unknown): Promise<T> => {
     const answer = await api(method, url, body);
     if (answer.status >= 300) throw new Error(`${method} ${url}: ${answer.status} ${answer.body}`);
