@@ -1,7 +1,8 @@
 import path from 'node:path';
 
 /** Log levels pino understands; `silent` turns logging off (tests). */
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** One typed configuration for a control-plane node, built from flags, environment and defaults. */
 export interface Config {
@@ -45,7 +46,8 @@ export interface ConfigInput {
   tlsSan?: string[];
   insecureHttp?: boolean;
   publicUrl?: string;
-  logLevel?: LogLevel;
+  /** As typed on the command line; checked against {@link LOG_LEVELS} by {@link loadConfig}. */
+  logLevel?: string;
 }
 
 export class ConfigError extends Error {
@@ -60,6 +62,15 @@ export function parseListen(value: string): { host: string; port: number } {
   if (port > 65535) throw new ConfigError(`--listen port out of range: ${port}`);
   const host = match[1] ?? (match[2] || '0.0.0.0');
   return { host, port };
+}
+
+/**
+ * The log level from `--log-level` (named `source`) or `PRIVGATE_LOG_LEVEL`, checked here: pino
+ * refuses an unknown level only when the logger is made, with a message that names neither.
+ */
+function logLevel(value: string, source: string): LogLevel {
+  if ((LOG_LEVELS as readonly string[]).includes(value)) return value as LogLevel;
+  throw new ConfigError(`${source} must be one of ${LOG_LEVELS.join(', ')}; got ${JSON.stringify(value)}`);
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -102,7 +113,12 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     databaseSchema: input.databaseSchema ?? (env.PRIVGATE_DATABASE_SCHEMA || undefined),
     tls,
     publicUrl,
-    logLevel: input.logLevel ?? ((env.PRIVGATE_LOG_LEVEL as LogLevel | undefined) || 'info'),
+    logLevel:
+      input.logLevel !== undefined
+        ? logLevel(input.logLevel, '--log-level')
+        : env.PRIVGATE_LOG_LEVEL
+          ? logLevel(env.PRIVGATE_LOG_LEVEL, 'PRIVGATE_LOG_LEVEL')
+          : 'info',
     bodyLimit: positiveInt(env, 'PRIVGATE_BODY_LIMIT', 1024 * 1024),
     maxConnections: positiveInt(env, 'PRIVGATE_MAX_CONNECTIONS', 4096),
     accessTokenTtlSeconds: positiveInt(env, 'PRIVGATE_ACCESS_TOKEN_TTL', 300),

@@ -1,9 +1,13 @@
 /**
  * The PrivX error envelope and the closed list of error codes privgate answers with.
  *
- * The first block is the enum published in the PrivX API reference (every service shares it);
- * the second holds the codes PrivX services use beyond it that clients depend on — the Terraform
- * provider treats any code containing `NOT_FOUND` as "object deleted".
+ * The first block is the part of the enum published in the PrivX API reference (every service
+ * shares it) that privgate produces; the enum's other codes (CONFIGURATION_ERROR, OUT_OF_RESOURCES,
+ * MAX_LOAD, DATABASE_ERROR, CACHE_ERROR, INTRA_SERVICE_COMMUNICATION_ERROR) are left out because
+ * nothing here produces them and no PrivX client keys on them. The second holds the codes PrivX
+ * services use beyond the enum that clients depend on — the Terraform provider treats any code
+ * containing `NOT_FOUND` as "object deleted". test/lib/errors-registry.test.ts fails on a code
+ * nothing produces.
  */
 export const PRIVX_ERROR_CODES = [
   'GENERAL_ERROR',
@@ -15,13 +19,7 @@ export const PRIVX_ERROR_CODES = [
   'VALUE_INCORRECT_TYPE',
   'VALUE_INCORRECT_FORMAT',
   'VALUE_DUPLICATE',
-  'CONFIGURATION_ERROR',
-  'OUT_OF_RESOURCES',
-  'MAX_LOAD',
   'TOO_MANY_CONNECTIONS',
-  'DATABASE_ERROR',
-  'CACHE_ERROR',
-  'INTRA_SERVICE_COMMUNICATION_ERROR',
 ] as const;
 
 export const PRIVGATE_ERROR_CODES = [
@@ -29,7 +27,6 @@ export const PRIVGATE_ERROR_CODES = [
   'ROUTE_NOT_FOUND',
   'UNAUTHORIZED',
   'INVALID_TOKEN',
-  'TOKEN_EXPIRED',
   'INVALID_GRANT',
   'INVALID_CLIENT',
   'UNSUPPORTED_GRANT_TYPE',
@@ -42,6 +39,39 @@ export const PRIVGATE_ERROR_CODES = [
 export type ErrorCode = (typeof PRIVX_ERROR_CODES)[number] | (typeof PRIVGATE_ERROR_CODES)[number];
 
 export const ERROR_CODES: readonly ErrorCode[] = [...PRIVX_ERROR_CODES, ...PRIVGATE_ERROR_CODES];
+
+/**
+ * The HTTP statuses privgate answers each code with (the registry; the throw sites pass the status
+ * themselves). A code with several statuses is answered with each in a different situation.
+ */
+export const ERROR_STATUSES: Readonly<Record<ErrorCode, readonly number[]>> = {
+  GENERAL_ERROR: [500],
+  // 408 for a request Node's parser timed out; 400 also for any other 4xx Fastify raises that has no code of its own.
+  BAD_REQUEST: [400, 408],
+  PERMISSION_DENIED: [403],
+  INVALID_REQUEST_DATA: [400],
+  REQUIRED_VALUE_MISSING: [400],
+  // 414 for a path parameter longer than the router reads.
+  VALUE_OUT_OF_BOUNDS: [400, 414],
+  VALUE_INCORRECT_TYPE: [400],
+  VALUE_INCORRECT_FORMAT: [400],
+  // 409 from duplicate() (a name or username taken); 400 for a principal listed twice in one host document. See duplicate().
+  VALUE_DUPLICATE: [409, 400],
+  TOO_MANY_CONNECTIONS: [429],
+  OBJECT_NOT_FOUND: [404],
+  ROUTE_NOT_FOUND: [404],
+  UNAUTHORIZED: [401],
+  INVALID_TOKEN: [401],
+  INVALID_GRANT: [400],
+  // 401 on the token endpoint (RFC 6749 §5.2); 400 from the authorize endpoint (unknown client_id or redirect_uri).
+  INVALID_CLIENT: [401, 400],
+  UNSUPPORTED_GRANT_TYPE: [400],
+  // 431 for request headers too large.
+  PAYLOAD_TOO_LARGE: [413, 431],
+  UNSUPPORTED_MEDIA_TYPE: [415],
+  CONFLICT: [409],
+  NOT_ALLOWED: [405],
+};
 
 /** The JSON body of every non-2xx answer. */
 export interface ErrorEnvelope {
@@ -96,7 +126,11 @@ export function invalid(code: ErrorCode, message: string, property?: string): Pr
   return new PrivxError(400, code, message, property ? { property } : {});
 }
 
-/** 409/400-style duplicate. PrivX answers VALUE_DUPLICATE with 400; clients key on the code. */
+/**
+ * A value that must be unique is taken: 409 VALUE_DUPLICATE. PrivX's API reference documents
+ * VALUE_DUPLICATE among its 400 answers (it lists no 409); the PrivX clients key on the code only
+ * (any status >= 400 is an error to them). privgate answers 409 here, as its tests and README say.
+ */
 export function duplicate(property: string, message = `${property} already exists`): PrivxError {
   return new PrivxError(409, 'VALUE_DUPLICATE', message, { property });
 }
