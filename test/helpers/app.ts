@@ -27,7 +27,8 @@ export async function createTestApp(
 ): Promise<TestApp> {
   const storage = options.storage ?? (await createTestStorage(backend));
   const config = loadConfig(
-    { dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, databaseSchema: storage.databaseSchema, insecureHttp: true, logLevel: 'info', listen: '127.0.0.1:0' },
+    // The flag would override PRIVGATE_LOG_LEVEL: a test that sets the variable gets its level.
+    { dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, databaseSchema: storage.databaseSchema, insecureHttp: true, logLevel: options.env?.PRIVGATE_LOG_LEVEL ?? 'info', listen: '127.0.0.1:0' },
     { PRIVGATE_ADMIN_PASSWORD: ADMIN_PASSWORD, ...options.env },
   );
   const logs: string[] = [];
