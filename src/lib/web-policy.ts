@@ -1,34 +1,7 @@
 import type { WebOptions } from './service-options.js';
 
-/**
- * The contract between the authorizer's policy feed (`GET /authorizer/api/v1/icap/policy`) and
- * the web proxy: everything a proxy needs to decide a request locally, and nothing secret.
- */
-export interface WebPolicy {
-  /** Policy version; bumps on any change to defaults, hosts, sessions or keys. */
-  version: number;
-  /** RFC 3339 time the document was built. */
-  generated: string;
-  /** Public keys (JWK, ES256) that verify web-session tokens. */
-  session_keys: Array<Record<string, string>>;
-  /** Default web options of the installation. */
-  default_web: WebOptions;
-  /** Every host with a WEB service. */
-  hosts: WebPolicyHost[];
-  /** Web-session ids revoked before their expiry. */
-  revoked_sessions: string[];
-}
-
-export interface WebPolicyHost {
-  id: string;
-  name: string;
-  /** Addresses of the host's WEB services (host names or IPs, with port). */
-  services: Array<{ address: string; port: number }>;
-  /** Allowed domains from its WEB services; empty = only the services' own addresses. */
-  allowed_domains: string[];
-  /** Effective web options per principal (account) name. */
-  principals: Array<{ principal: string; web: WebOptions; source: 'principal' | 'default' }>;
-}
+/** The policy feed's document: the schema and its types live in ./contracts/web-policy.ts. */
+export type { WebPolicy, WebPolicyHost } from './contracts/web-policy.js';
 
 /** Claims of a web-session token (ES256 JWT signed by the authorizer). */
 export interface WebSessionClaims {

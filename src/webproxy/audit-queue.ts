@@ -6,20 +6,17 @@
  * reasons stay queued and are retried with backoff; a batch the control plane rejects as invalid
  * is dropped (and counted) so it cannot block everything behind it.
  */
+import { MAX_AUDIT_BATCH, type AuditBatchEvent } from '../lib/contracts/audit-batch.js';
 
-/** One event as `POST /monitor-service/api/v1/auditevents/batch` takes it. */
-export interface WebAuditEvent {
+/**
+ * One event as the web proxy reports it: an event of the batch contract
+ * (src/lib/contracts/audit-batch.ts), narrowed to the types and outcomes the proxy produces.
+ */
+export type WebAuditEvent = AuditBatchEvent & {
   type: 'web_request' | 'web_file_transfer';
   outcome: 'allow' | 'deny';
-  /** RFC 3339. */
-  at: string;
-  principal_id?: string;
-  principal_name?: string;
-  source_address?: string;
-  object_type?: string;
-  object_id?: string;
   details: Record<string, unknown>;
-}
+};
 
 /** What happened to a batch: stored, worth retrying later, or refused for good. */
 export type AuditSendResult = 'sent' | 'retry' | 'rejected';
@@ -27,7 +24,7 @@ export type AuditSendResult = 'sent' | 'retry' | 'rejected';
 export interface AuditQueueOptions {
   /** Events held at most. Default 10,000. */
   capacity?: number;
-  /** Events per batch; the control plane takes at most 1000. Default 500. */
+  /** Events per batch; the control plane takes at most {@link MAX_AUDIT_BATCH}. Default 500. */
   batchSize?: number;
   /** How often queued events are sent. Default 2 s. */
   flushIntervalMs?: number;
@@ -59,7 +56,7 @@ export class AuditQueue {
   constructor(options: AuditQueueOptions) {
     this.options = options;
     this.capacity = options.capacity ?? 10_000;
-    this.batchSize = Math.min(options.batchSize ?? 500, 1000);
+    this.batchSize = Math.min(options.batchSize ?? 500, MAX_AUDIT_BATCH);
     this.flushIntervalMs = options.flushIntervalMs ?? 2000;
     this.maxBackoffMs = options.maxBackoffMs ?? 60_000;
   }

@@ -9,7 +9,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { WebPolicy } from '../lib/web-policy.js';
+import type { AuditBatch } from '../lib/contracts/audit-batch.js';
+import type { WebPolicy } from '../lib/contracts/web-policy.js';
 import type { WebAuditEvent } from './audit-queue.js';
 import { validateWebPolicy } from './decision.js';
 import type { StoredCredentials } from './state.js';
@@ -230,11 +231,12 @@ export class ControlPlaneClient {
     return { status: 200, policy, etag: typeof header === 'string' ? header : null };
   }
 
-  /** Sends one batch of audit events; answers the HTTP status (200 = stored). */
+  /** Sends one batch of audit events (the batch contract's body); answers the HTTP status (200 = stored). */
   async sendAudit(accessToken: string, events: readonly WebAuditEvent[]): Promise<number> {
+    const batch: AuditBatch = { events: [...events] };
     const answer = await this.request('POST', this.endpoints.auditUrl, {
       headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ events }),
+      body: JSON.stringify(batch),
     });
     return answer.status;
   }

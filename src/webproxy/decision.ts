@@ -6,9 +6,12 @@
  * Decisions use the CURRENT policy (from the feed), never only the token: the token names a
  * session, a host and a principal; the policy says what that principal may do right now.
  */
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
+import { WebPolicySchema, type WebPolicy } from '../lib/contracts/web-policy.js';
 import { verifyJwt, type VerificationKey, type VerifyJwtResult } from '../lib/jwt.js';
 import type { WebOptions } from '../lib/service-options.js';
-import { domainAllowed, WEB_SESSION_AUDIENCE, type WebPolicy } from '../lib/web-policy.js';
+import { domainAllowed, WEB_SESSION_AUDIENCE } from '../lib/web-policy.js';
 import {
   classifyDownload,
   classifyUpload,
@@ -64,73 +67,25 @@ export class InvalidPolicyError extends Error {
   override readonly name = 'InvalidPolicyError';
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function requireWebOptions(value: unknown, where: string): WebOptions {
-  if (!isRecord(value)) throw new InvalidPolicyError(`${where} is not an object`);
-  const { file_transfer: fileTransfer, audio, clipboard } = value;
-  if (typeof fileTransfer !== 'boolean' || typeof audio !== 'boolean' || typeof clipboard !== 'boolean') {
-    throw new InvalidPolicyError(`${where} lacks boolean file_transfer/audio/clipboard`);
-  }
-  return { file_transfer: fileTransfer, audio, clipboard };
-}
-
-function requireStringArray(value: unknown, where: string): string[] {
-  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new InvalidPolicyError(`${where} is not an array of strings`);
-  return value as string[];
-}
+/**
+ * The feed contract's check, compiled once when the module loads. It runs once per policy
+ * document (a feed fetch or the state file at start), never per request.
+ */
+const webPolicyCheck = TypeCompiler.Compile(WebPolicySchema);
 
 /**
- * Checks that `value` (parsed JSON from the feed or the state file) is a WebPolicy and returns a
- * clean copy holding only the known fields. Throws {@link InvalidPolicyError} otherwise; a bad
- * document must never replace a good one.
+ * Checks that `value` (parsed JSON from the feed or the state file) is a WebPolicy (the schema of
+ * src/lib/contracts/web-policy.ts) and returns a clean copy holding only the known fields.
+ * Throws {@link InvalidPolicyError} otherwise, naming the first offending path; a bad document
+ * must never replace a good one.
  */
 export function validateWebPolicy(value: unknown): WebPolicy {
-  if (!isRecord(value)) throw new InvalidPolicyError('policy is not an object');
-  const { version, generated, session_keys: sessionKeys, default_web: defaultWeb, hosts, revoked_sessions: revoked } = value;
-  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) throw new InvalidPolicyError('version is not a non-negative integer');
-  if (typeof generated !== 'string') throw new InvalidPolicyError('generated is not a string');
-  if (!Array.isArray(sessionKeys) || !sessionKeys.every(isRecord)) throw new InvalidPolicyError('session_keys is not an array of objects');
-  if (!Array.isArray(hosts)) throw new InvalidPolicyError('hosts is not an array');
-  const keys = sessionKeys.map((key) => {
-    const copy: Record<string, string> = {};
-    for (const [name, item] of Object.entries(key)) if (typeof item === 'string') copy[name] = item;
-    return copy;
-  });
-  return {
-    version,
-    generated,
-    session_keys: keys,
-    default_web: requireWebOptions(defaultWeb, 'default_web'),
-    revoked_sessions: requireStringArray(revoked, 'revoked_sessions'),
-    hosts: hosts.map((host, index) => {
-      const where = `hosts[${index}]`;
-      if (!isRecord(host) || typeof host.id !== 'string' || typeof host.name !== 'string') throw new InvalidPolicyError(`${where} lacks id/name`);
-      if (!Array.isArray(host.services) || !Array.isArray(host.principals)) throw new InvalidPolicyError(`${where} lacks services/principals`);
-      return {
-        id: host.id,
-        name: host.name,
-        allowed_domains: requireStringArray(host.allowed_domains, `${where}.allowed_domains`),
-        services: host.services.map((service, serviceIndex) => {
-          if (!isRecord(service) || typeof service.address !== 'string' || typeof service.port !== 'number') {
-            throw new InvalidPolicyError(`${where}.services[${serviceIndex}] lacks address/port`);
-          }
-          return { address: service.address, port: service.port };
-        }),
-        principals: host.principals.map((principal, principalIndex) => {
-          const at = `${where}.principals[${principalIndex}]`;
-          if (!isRecord(principal) || typeof principal.principal !== 'string') throw new InvalidPolicyError(`${at} lacks principal`);
-          return {
-            principal: principal.principal,
-            web: requireWebOptions(principal.web, `${at}.web`),
-            source: principal.source === 'principal' ? ('principal' as const) : ('default' as const),
-          };
-        }),
-      };
-    }),
-  };
+  if (!webPolicyCheck.Check(value)) {
+    const first = webPolicyCheck.Errors(value).First();
+    throw new InvalidPolicyError(first ? `${first.path || 'policy'}: ${first.message}` : 'policy does not match the feed contract');
+  }
+  // Clean drops properties the contract does not declare (a session key keeps its string members).
+  return Value.Clean(WebPolicySchema, structuredClone(value)) as WebPolicy;
 }
 
 /** Lower-cases a host name and removes a trailing dot and IPv6 brackets. */

@@ -75,6 +75,28 @@ describe('validateWebPolicy', () => {
     expect(() => validateWebPolicy(value)).toThrow(InvalidPolicyError);
   });
 
+  // Where the hand validator this check replaced was more lenient than the feed's contract, the
+  // contract wins: the control plane's route serialises with the same schema and never sends these.
+  const host = (changes: Record<string, unknown>, principal: Record<string, unknown> = { principal: 'p', web: ALL_ON, source: 'default' }) => ({
+    ...samplePolicy(),
+    hosts: [{ id: 'h', name: 'n', allowed_domains: [], services: [{ address: 'a', port: 80 }], principals: [principal], ...changes }],
+  });
+  it.each([
+    ['a fractional service port', host({ services: [{ address: 'a', port: 80.5 }] }), '/hosts/0/services/0/port'],
+    ['a session key with a non-string member', { ...samplePolicy(), session_keys: [{ ...KEY.publicJwk, key_ops: ['verify'] }] }, '/session_keys/0/key_ops'],
+    ['a principal without a source', host({}, { principal: 'p', web: ALL_ON }), '/hosts/0/principals/0/source'],
+    ['a principal with an unknown source', host({}, { principal: 'p', web: ALL_ON, source: 'group' }), '/hosts/0/principals/0/source'],
+  ])('rejects %s (the contract, not only its shape), naming where', (_what, value, where) => {
+    expect(() => validateWebPolicy(value)).toThrow(InvalidPolicyError);
+    expect(() => validateWebPolicy(value)).toThrow(where);
+  });
+
+  it('returns a copy: the document it was given is left as it was', () => {
+    const raw = { ...samplePolicy(), extra: 1 } as Record<string, unknown>;
+    validateWebPolicy(raw);
+    expect(raw.extra).toBe(1);
+  });
+
   it('indexes hosts by id, principals by name, keys by kid and normalises service addresses', () => {
     const policy = index({ revoked: ['gone'] });
     expect(policy.version).toBe(7);

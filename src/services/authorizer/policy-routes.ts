@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import type { WebPolicy } from '../../lib/web-policy.js';
+import { WebPolicySchema, type WebPolicy } from '../../lib/contracts/web-policy.js';
 import { errorResponses } from '../../schemas.js';
 import { buildWebPolicy, etagMatches, policyEtag, policyVersion } from './policy.js';
 import { VersionWatcher } from './version-watcher.js';
@@ -19,24 +19,6 @@ export const POLICY_PROPAGATION_MS = 1000;
 export const MAX_POLICY_WAIT_SECONDS = 60;
 /** How long (business clock) a built policy document is reused for requests at the same version. */
 const POLICY_CACHE_MS = 2000;
-
-const WebOptionsOut = Type.Object({ file_transfer: Type.Boolean(), audio: Type.Boolean(), clipboard: Type.Boolean() });
-const WebPolicyOut = Type.Object({
-  version: Type.Integer(),
-  generated: Type.String(),
-  session_keys: Type.Array(Type.Record(Type.String(), Type.String())),
-  default_web: WebOptionsOut,
-  hosts: Type.Array(
-    Type.Object({
-      id: Type.String(),
-      name: Type.String(),
-      services: Type.Array(Type.Object({ address: Type.String(), port: Type.Integer() })),
-      allowed_domains: Type.Array(Type.String()),
-      principals: Type.Array(Type.Object({ principal: Type.String(), web: WebOptionsOut, source: Type.String() })),
-    }),
-  ),
-  revoked_sessions: Type.Array(Type.String()),
-});
 
 /**
  * `GET /icap/policy`: the web policy feed for registered web proxies. Strong ETag `"<version>"`;
@@ -72,13 +54,13 @@ export function registerPolicyRoutes(app: FastifyInstance): void {
       schema: {
         summary: 'The web policy feed (ETag / If-None-Match, long-poll with ?wait=seconds)',
         description:
-          'Answers the WebPolicy (src/lib/web-policy.ts) with ETag "<version>". If-None-Match naming the current ' +
+          'Answers the WebPolicy (src/lib/contracts/web-policy.ts) with ETag "<version>". If-None-Match naming the current ' +
           'version answers 304; with ?wait=N (0..60) the request is held until the version changes (200) or N ' +
           'seconds pass (304). The version changes with hosts, default service options, web-session revocations ' +
           'and signing-key rotations, on any node.',
         tags: ['icap'],
         querystring: Type.Object({ wait: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_POLICY_WAIT_SECONDS })) }),
-        response: { 200: WebPolicyOut, 304: Type.Null({ description: 'Not modified: the If-None-Match version is current' }), ...errorResponses(400, 401, 403) },
+        response: { 200: WebPolicySchema, 304: Type.Null({ description: 'Not modified: the If-None-Match version is current' }), ...errorResponses(400, 401, 403) },
       },
     },
     async (request, reply) => {

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { resolveEffectiveServiceOptions } from '../../lib/service-options.js';
 import { timestamp } from '../../lib/time.js';
-import type { WebPolicy, WebPolicyHost } from '../../lib/web-policy.js';
+import type { WebPolicy, WebPolicyHost } from '../../lib/contracts/web-policy.js';
 import { getDefaultServiceOptions, listWebHosts } from '../host-store/repository.js';
 import { bumpPolicyVersion, currentPolicyVersion } from '../host-store/policy-version.js';
 import { revokedWebSessionIds } from './repository.js';

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { invalid } from '../../errors.js';
+import { AuditBatchSchema, MAX_AUDIT_BATCH, type AuditBatch } from '../../lib/contracts/audit-batch.js';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, ListResponse } from '../../schemas.js';
 import { registerStatusRoute } from '../status.js';
@@ -33,35 +34,10 @@ const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
 });
 
-/** Largest batch a data-plane component may send at once. */
-export const MAX_INGEST_BATCH = 1000;
 /** Largest `details` object per event, as JSON bytes. */
 export const MAX_INGEST_DETAILS_BYTES = 8192;
 /** How far in the future an event's `at` may lie (clock skew between proxy and control plane). */
 const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
-
-/**
- * One event a web proxy reports. Types must start with `web_` (e.g. `web_request`,
- * `web_file_transfer`) so a proxy cannot pass its events off as control-plane ones; `principal_*`
- * name the user the decision was about (from the web-session token).
- */
-export const IngestedAuditEventSchema = Type.Object(
-  {
-    type: Type.String({ pattern: '^web_[a-z0-9_]{1,60}$' }),
-    outcome: Type.Union([Type.Literal('allow'), Type.Literal('deny'), Type.Literal('success'), Type.Literal('failure')]),
-    at: Type.String({ format: 'date-time' }),
-    principal_type: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('api-client')])),
-    principal_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    principal_name: Type.Optional(Type.String({ maxLength: 200 })),
-    source_address: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-    object_type: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-    object_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    details: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), { maxProperties: 50 })),
-  },
-  { additionalProperties: false },
-);
-export type IngestedAuditEvent = Static<typeof IngestedAuditEventSchema>;
-const IngestBody = Type.Object({ events: Type.Array(IngestedAuditEventSchema, { minItems: 1, maxItems: MAX_INGEST_BATCH }) }, { additionalProperties: false });
 
 /** `/monitor-service/api/v1`: the audit log. */
 export default async function monitorServiceService(app: FastifyInstance): Promise<void> {
@@ -105,15 +81,15 @@ export default async function monitorServiceService(app: FastifyInstance): Promi
       config: { permissions: ['service'] },
       schema: {
         summary: 'Ingest a batch of audit events from a registered web proxy (the reporter is its trusted client id)',
-        description: `Up to ${MAX_INGEST_BATCH} events; all are stored or none. Event types must match ^web_[a-z0-9_]{1,60}$.`,
+        description: `Up to ${MAX_AUDIT_BATCH} events; all are stored or none. Event types must match ^web_[a-z0-9_]{1,60}$.`,
         tags: ['audit'],
-        body: IngestBody,
+        body: AuditBatchSchema,
         response: { 200: Type.Object({ count: Type.Integer() }), ...errorResponses(400, 401, 403) },
       },
     },
     async (request) => {
       const reporter = principalOf(request);
-      const { events } = request.body as Static<typeof IngestBody>;
+      const { events } = request.body as AuditBatch;
       const latest = clock.now().getTime() + MAX_FUTURE_SKEW_MS;
       const prepared = events.map((event, index) => {
         const at = new Date(event.at);
