@@ -8,8 +8,8 @@ import { X509Certificate as NodeX509Certificate, createPrivateKey, randomBytes }
 import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { createCertificateAuthority, issueServerCertificate } from './pki/ca.js';
-import { canonicalIpAddress, certificateSubjectAltNames, isValidDnsName } from './pki/subject-alt-names.js';
+import { createCertificateAuthority, issueServerCertificate } from './lib/pki/ca.js';
+import { canonicalIpAddress, certificateSubjectAltNames, isValidDnsName } from './lib/pki/subject-alt-names.js';
 
 /** File names inside the TLS directory. */
 export const TLS_FILE_NAMES = Object.freeze({
