@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildApp } from '../../dist/app.js';
 import { loadConfig } from '../../dist/config.js';
-import { ensureLocalTls } from '../../dist/lib/tls-files.js';
+import { ensureLocalTls } from '../../dist/tls-files.js';
 import { createApiClient } from '../../dist/services/local-user-store/repository.js';
 import { ADMIN_ROLE_ID } from '../../dist/services/role-store/permissions.js';
 

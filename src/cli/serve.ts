@@ -23,7 +23,7 @@ export function registerServeCommand(program: Command): void {
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env PRIVGATE_LOG_LEVEL)')
     .action(async (flags: ServeFlags) => {
       // Imported here so `--help` of every command stays instant.
-      const [{ buildApp }, { loadConfig }, { ensureLocalTls }] = await Promise.all([import('../app.js'), import('../config.js'), import('../lib/tls-files.js')]);
+      const [{ buildApp }, { loadConfig }, { ensureLocalTls }] = await Promise.all([import('../app.js'), import('../config.js'), import('../tls-files.js')]);
       const config = loadConfig(flags);
       let https: { key: string; cert: string } | undefined;
       let tlsCaPem: string | undefined;

@@ -14,7 +14,7 @@
  * connection); plain proxy requests never use it. The token itself is verified again on every
  * request, so expiry, revocation and policy changes apply as usual.
  */
-import { getHttpHeader } from './icap-parser.js';
+import { getHttpHeader } from './icap-headers.js';
 import type { HttpHeaderField } from './icap-types.js';
 import type { Target } from './decision.js';
 

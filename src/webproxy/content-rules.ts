@@ -5,7 +5,7 @@
  * The rules lean towards "file" whenever a body cannot be shown to be ordinary page traffic,
  * because a proxy that enforces `web.file_transfer = false` must fail closed.
  */
-import { getHttpHeader } from './icap-parser.js';
+import { getHttpHeader } from './icap-headers.js';
 import type { HttpHeaderField } from './icap-types.js';
 
 /**

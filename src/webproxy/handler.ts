@@ -25,7 +25,7 @@ import {
   type Target,
   type WebSession,
 } from './decision.js';
-import { cloneHttpRequestHead, getHttpHeader, removeHttpHeader } from './icap-parser.js';
+import { cloneHttpRequestHead, getHttpHeader, removeHttpHeader } from './icap-headers.js';
 import type { IcapBody, IcapDecision, IcapHandler, IcapRequest, IcapRequestContext, IcapServiceOptions } from './icap-types.js';
 import type { WebProxyMetrics } from './metrics.js';
 import { CachedTokenVerifier, type PolicyStore } from './policy-store.js';

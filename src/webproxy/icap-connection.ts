@@ -7,14 +7,14 @@
  * bounds memory per connection to the parser's buffer plus whatever a `need-body` decision holds.
  */
 import type { Socket } from 'node:net';
+import { hasHttpHeader } from './icap-headers.js';
+import { IcapParseError, IcapParser } from './icap-parser.js';
+import type { IcapParserEvent } from './icap-parser.js';
 import {
   CHUNK_TERMINATOR,
-  IcapParseError,
-  IcapParser,
   LAST_CHUNK,
   chunkHeader,
   encodeChunkedBody,
-  hasHttpHeader,
   httpReason,
   serializeHttpRequestHead,
   serializeHttpResponseHead,
@@ -23,8 +23,8 @@ import {
   serializeIcapNoContent,
   serializeIcapOk,
   serializeIcapOptionsResponse,
-} from './icap-parser.js';
-import type { IcapAdaptedMessage, IcapParserEvent } from './icap-parser.js';
+} from './icap-responses.js';
+import type { IcapAdaptedMessage } from './icap-responses.js';
 import type {
   HttpHeaderField,
   IcapBody,

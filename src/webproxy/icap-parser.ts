@@ -1,24 +1,26 @@
 /**
- * ICAP/1.0 (RFC 3507) wire format: an incremental request parser and the response serialisers.
+ * ICAP/1.0 (RFC 3507) wire format: an incremental request parser. The response serialisers are
+ * in `icap-responses.ts`, the header field helpers in `icap-headers.ts`.
  *
  * Pure: no sockets, no timers. The connection pushes received buffers in and pulls events out,
  * one at a time, so it can stop between messages (pipelining) or at the end of a preview while
  * the policy decides, without the parser running ahead.
  */
-import { STATUS_CODES } from 'node:http';
+import { CONTROL_CHARACTER, getHttpHeaderValues, HTTP_VERSION, TOKEN } from './icap-headers.js';
 import type {
   EncapsulatedEntity,
   EncapsulatedSection,
   HttpHeaderField,
-  HttpRequestHead,
-  HttpResponseHead,
   IcapLimits,
   IcapMethod,
   IcapRequest,
-  IcapServiceOptions,
   ParsedHttpRequestHead,
   ParsedHttpResponseHead,
 } from './icap-types.js';
+
+// decision.ts (another slice of this refactor) still imports these two from here; drop this
+// re-export once it imports them from icap-headers.ts.
+export { getHttpHeader, getHttpHeaderValues } from './icap-headers.js';
 
 /** The limits used when the caller gives none. */
 export const DEFAULT_ICAP_LIMITS: Readonly<IcapLimits> = Object.freeze({
@@ -35,13 +37,9 @@ const MAX_CHUNK_SIZE_DIGITS = 16;
 /** Slack above the header limits for data that arrives while the consumer is busy (one socket read). */
 const PENDING_SLACK_BYTES = 256 * 1024;
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Control characters other than horizontal tab; they never belong in a header line. */
-const CONTROL_CHARACTER = /[\x00-\x08\x0a-\x1f\x7f]/;
 const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]+)[ \t]*(;.*)?$/;
 const CHUNK_EXTENSION = /[ \t]*;[ \t]*([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:[ \t]*=[ \t]*(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+|"(?:[^"\\]|\\.)*"))?[ \t]*/y;
 const ICAP_URI = /^icaps?:\/\/([^/?#\s]+)(\/[^?#\s]*)?(?:\?([^#\s]*))?$/i;
-const HTTP_VERSION = /^HTTP\/\d\.\d$/;
 const HTTP_STATUS_LINE = /^(HTTP\/\d\.\d) (\d{3})(?: ([^\r\n]*))?$/;
 const OFFSET = /^\d{1,10}$/;
 
@@ -60,23 +58,6 @@ const BODY_ENTITIES_BY_METHOD: Readonly<Record<IcapMethod, ReadonlySet<Encapsula
   OPTIONS: new Set(['opt-body', 'null-body']),
   REQMOD: new Set(['req-body', 'null-body']),
   RESPMOD: new Set(['res-body', 'null-body']),
-};
-
-/** Reason phrases for the ICAP status codes RFC 3507 section 4.3.3 lists. */
-export const ICAP_REASONS: Readonly<Record<number, string>> = {
-  100: 'Continue',
-  200: 'OK',
-  204: 'No Content',
-  400: 'Bad Request',
-  404: 'ICAP Service Not Found',
-  405: 'Method Not Allowed For Service',
-  408: 'Request Timeout',
-  413: 'Request Entity Too Large',
-  500: 'Server Error',
-  501: 'Method Not Implemented',
-  502: 'Bad Gateway',
-  503: 'Service Overloaded',
-  505: 'ICAP Version Not Supported By Server',
 };
 
 /**
@@ -664,281 +645,4 @@ function parseHttpResponseHead(block: Buffer): ParsedHttpResponseHead {
     headers: parseHeaderLines(lines, 1),
     raw: block,
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Header helpers
-
-/** The first value of header `name` (case-insensitive), or undefined. */
-export function getHttpHeader(headers: readonly HttpHeaderField[], name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  for (const header of headers) if (header.name.toLowerCase() === wanted) return header.value;
-  return undefined;
-}
-
-/** Every value of header `name` (case-insensitive), in order. */
-export function getHttpHeaderValues(headers: readonly HttpHeaderField[], name: string): string[] {
-  const wanted = name.toLowerCase();
-  const values: string[] = [];
-  for (const header of headers) if (header.name.toLowerCase() === wanted) values.push(header.value);
-  return values;
-}
-
-/** Whether header `name` is present (case-insensitive). */
-export function hasHttpHeader(headers: readonly HttpHeaderField[], name: string): boolean {
-  return getHttpHeader(headers, name) !== undefined;
-}
-
-/**
- * Sets header `name` to a single `value`, in place. The first existing occurrence keeps its
- * position and spelling; later occurrences are removed; absent headers are appended.
- */
-export function setHttpHeader(headers: HttpHeaderField[], name: string, value: string): void {
-  const wanted = name.toLowerCase();
-  let found = false;
-  for (let index = 0; index < headers.length; ) {
-    const header = headers[index]!;
-    if (header.name.toLowerCase() !== wanted) {
-      index++;
-    } else if (!found) {
-      headers[index] = { name: header.name, value };
-      found = true;
-      index++;
-    } else {
-      headers.splice(index, 1);
-    }
-  }
-  if (!found) headers.push({ name, value });
-}
-
-/** Appends another occurrence of header `name`, in place. */
-export function appendHttpHeader(headers: HttpHeaderField[], name: string, value: string): void {
-  headers.push({ name, value });
-}
-
-/** Removes every occurrence of header `name` (case-insensitive), in place; returns how many. */
-export function removeHttpHeader(headers: HttpHeaderField[], name: string): number {
-  const wanted = name.toLowerCase();
-  let removed = 0;
-  for (let index = headers.length - 1; index >= 0; index--) {
-    if (headers[index]!.name.toLowerCase() === wanted) {
-      headers.splice(index, 1);
-      removed++;
-    }
-  }
-  return removed;
-}
-
-/** A copy of a request head, without the received bytes, ready to be edited. */
-export function cloneHttpRequestHead(head: HttpRequestHead): HttpRequestHead {
-  return {
-    method: head.method,
-    target: head.target,
-    version: head.version,
-    headers: head.headers.map((header) => ({ name: header.name, value: header.value })),
-  };
-}
-
-/** A copy of a response head, without the received bytes, ready to be edited. */
-export function cloneHttpResponseHead(head: HttpResponseHead): HttpResponseHead {
-  return {
-    version: head.version,
-    status: head.status,
-    reason: head.reason,
-    headers: head.headers.map((header) => ({ name: header.name, value: header.value })),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Serialisers
-
-const CRLF_BUFFER = Buffer.from('\r\n', 'latin1');
-const LAST_CHUNK_BUFFER = Buffer.from('0\r\n\r\n', 'latin1');
-const CONTINUE_BUFFER = Buffer.from('ICAP/1.0 100 Continue\r\n\r\n', 'latin1');
-
-/** The CRLF that closes each chunk's data. Shared; do not mutate. */
-export const CHUNK_TERMINATOR: Buffer = CRLF_BUFFER;
-/** The zero-size chunk that ends a chunked body. Shared; do not mutate. */
-export const LAST_CHUNK: Buffer = LAST_CHUNK_BUFFER;
-
-/** The `size CRLF` line that starts a chunk of `size` bytes. */
-export function chunkHeader(size: number): Buffer {
-  return Buffer.from(`${size.toString(16)}\r\n`, 'latin1');
-}
-
-/** `body` as a complete chunked body: one chunk (if not empty) and the last chunk. */
-export function encodeChunkedBody(body: Buffer): Buffer[] {
-  if (body.length === 0) return [LAST_CHUNK_BUFFER];
-  return [chunkHeader(body.length), body, CRLF_BUFFER, LAST_CHUNK_BUFFER];
-}
-
-function assertHeaderFields(headers: readonly HttpHeaderField[]): void {
-  for (const { name, value } of headers) {
-    if (!TOKEN.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
-    if (CONTROL_CHARACTER.test(value)) throw new TypeError(`invalid characters in header ${name}`);
-  }
-}
-
-function headerLines(headers: readonly HttpHeaderField[]): string {
-  let text = '';
-  for (const { name, value } of headers) text += `${name}: ${value}\r\n`;
-  return text;
-}
-
-/** Serialises an HTTP request head, ending with the empty line. Throws TypeError on unsafe fields. */
-export function serializeHttpRequestHead(head: HttpRequestHead): Buffer {
-  if (!TOKEN.test(head.method)) throw new TypeError('invalid HTTP method');
-  if (head.target.length === 0 || /[\s\x00-\x1f\x7f]/.test(head.target)) throw new TypeError('invalid HTTP request target');
-  if (!HTTP_VERSION.test(head.version)) throw new TypeError('invalid HTTP version');
-  assertHeaderFields(head.headers);
-  return Buffer.from(`${head.method} ${head.target} ${head.version}\r\n${headerLines(head.headers)}\r\n`, 'latin1');
-}
-
-/** Serialises an HTTP response head, ending with the empty line. Throws TypeError on unsafe fields. */
-export function serializeHttpResponseHead(head: HttpResponseHead): Buffer {
-  if (!HTTP_VERSION.test(head.version)) throw new TypeError('invalid HTTP version');
-  if (!Number.isInteger(head.status) || head.status < 100 || head.status > 999) throw new TypeError('invalid HTTP status');
-  if (CONTROL_CHARACTER.test(head.reason)) throw new TypeError('invalid HTTP reason phrase');
-  assertHeaderFields(head.headers);
-  return Buffer.from(`${head.version} ${head.status} ${head.reason}\r\n${headerLines(head.headers)}\r\n`, 'latin1');
-}
-
-/** The standard HTTP reason phrase for `status`, or an empty string. */
-export function httpReason(status: number): string {
-  return STATUS_CODES[status] ?? '';
-}
-
-/** Normalises an ISTag to the quoted form RFC 3507 section 4.7 requires (at most 32 characters inside). */
-export function formatIstag(tag: string): string {
-  const bare = tag.replace(/^"(.*)"$/, '$1').replace(/["\\\x00-\x1f\x7f]/g, '');
-  return `"${bare.slice(0, 32)}"`;
-}
-
-/** Options for {@link serializeIcapResponseHead}. */
-export interface IcapResponseHeadOptions {
-  status: number;
-  /** Defaults to the RFC 3507 reason phrase. */
-  reason?: string;
-  /** Formatted with {@link formatIstag}. */
-  istag?: string;
-  headers?: readonly HttpHeaderField[];
-  /** The `Encapsulated` header value; omitted when undefined (as for 100 Continue). */
-  encapsulated?: string;
-  /** Adds `Connection: close`. */
-  close?: boolean;
-}
-
-/** Serialises an ICAP response head (status line and headers, ending with the empty line). */
-export function serializeIcapResponseHead(options: IcapResponseHeadOptions): Buffer {
-  const reason = options.reason ?? ICAP_REASONS[options.status] ?? 'Unknown';
-  if (CONTROL_CHARACTER.test(reason)) throw new TypeError('invalid ICAP reason phrase');
-  let text = `ICAP/1.0 ${options.status} ${reason}\r\n`;
-  if (options.istag !== undefined) text += `ISTag: ${formatIstag(options.istag)}\r\n`;
-  if (options.headers) {
-    assertHeaderFields(options.headers);
-    text += headerLines(options.headers);
-  }
-  if (options.close) text += 'Connection: close\r\n';
-  if (options.encapsulated !== undefined) text += `Encapsulated: ${options.encapsulated}\r\n`;
-  return Buffer.from(`${text}\r\n`, 'latin1');
-}
-
-/** The sections of an adapted message, for {@link serializeIcapOk}. */
-export interface IcapAdaptedMessage {
-  /** A serialised HTTP request head (REQMOD only). */
-  httpRequestHead?: Buffer;
-  /** A serialised HTTP response head. */
-  httpResponseHead?: Buffer;
-  /** Which body section follows the heads; null for `null-body`. */
-  body: 'req-body' | 'res-body' | null;
-}
-
-/**
- * The `Encapsulated` value for the given head lengths: heads in RFC order from offset 0, then
- * the body section (or `null-body`) at their total length.
- */
-export function encapsulatedValue(message: {
-  httpRequestHeadLength?: number;
-  httpResponseHeadLength?: number;
-  body: 'req-body' | 'res-body' | null;
-}): string {
-  const items: string[] = [];
-  let offset = 0;
-  if (message.httpRequestHeadLength !== undefined) {
-    items.push(`req-hdr=${offset}`);
-    offset += message.httpRequestHeadLength;
-  }
-  if (message.httpResponseHeadLength !== undefined) {
-    items.push(`res-hdr=${offset}`);
-    offset += message.httpResponseHeadLength;
-  }
-  items.push(`${message.body ?? 'null-body'}=${offset}`);
-  return items.join(', ');
-}
-
-/**
- * A `200 OK` answer carrying an adapted message, as buffers to write in order: the ICAP head then
- * the HTTP heads. A chunked body, when `message.body` is set, must follow.
- */
-export function serializeIcapOk(istag: string, message: IcapAdaptedMessage, headers?: readonly HttpHeaderField[]): Buffer[] {
-  const encapsulated = encapsulatedValue({
-    ...(message.httpRequestHead ? { httpRequestHeadLength: message.httpRequestHead.length } : {}),
-    ...(message.httpResponseHead ? { httpResponseHeadLength: message.httpResponseHead.length } : {}),
-    body: message.body,
-  });
-  const parts = [serializeIcapResponseHead({ status: 200, istag, encapsulated, ...(headers ? { headers } : {}) })];
-  if (message.httpRequestHead) parts.push(message.httpRequestHead);
-  if (message.httpResponseHead) parts.push(message.httpResponseHead);
-  return parts;
-}
-
-/** `ICAP/1.0 100 Continue`, the answer that asks for the rest of a previewed body. Shared; do not mutate. */
-export function serializeIcapContinue(): Buffer {
-  return CONTINUE_BUFFER;
-}
-
-/** `ICAP/1.0 204 No Content`: the client uses its original message. */
-export function serializeIcapNoContent(istag: string): Buffer {
-  return serializeIcapResponseHead({ status: 204, istag, encapsulated: 'null-body=0' });
-}
-
-/** An ICAP error answer (4xx/5xx) with `Connection: close` unless `close` is false. */
-export function serializeIcapError(status: number, options: { istag?: string; reason?: string; close?: boolean } = {}): Buffer {
-  return serializeIcapResponseHead({
-    status,
-    ...(options.reason !== undefined ? { reason: options.reason } : {}),
-    ...(options.istag !== undefined ? { istag: options.istag } : {}),
-    encapsulated: 'null-body=0',
-    close: options.close ?? true,
-  });
-}
-
-/** The answer to OPTIONS for one service (RFC 3507 section 4.10.2). */
-export function serializeIcapOptionsResponse(
-  options: IcapServiceOptions,
-  defaults: { maxConnections?: number; date?: Date } = {},
-): Buffer {
-  if (options.methods.length === 0) throw new TypeError('a service must support at least one method');
-  const headers: HttpHeaderField[] = [
-    { name: 'Methods', value: options.methods.join(', ') },
-    { name: 'Service', value: options.serviceDescription ?? 'privgate web-proxy' },
-    { name: 'Date', value: (defaults.date ?? new Date()).toUTCString() },
-  ];
-  const maxConnections = options.maxConnections ?? defaults.maxConnections;
-  if (maxConnections !== undefined) headers.push({ name: 'Max-Connections', value: String(integer(maxConnections)) });
-  if (options.optionsTtl !== undefined) headers.push({ name: 'Options-TTL', value: String(integer(options.optionsTtl)) });
-  if (options.allow204 ?? true) headers.push({ name: 'Allow', value: '204' });
-  if (options.previewBytes !== undefined) headers.push({ name: 'Preview', value: String(integer(options.previewBytes)) });
-  const lists: [string, readonly string[] | undefined][] = [
-    ['Transfer-Preview', options.transferPreview],
-    ['Transfer-Ignore', options.transferIgnore],
-    ['Transfer-Complete', options.transferComplete],
-  ];
-  for (const [name, list] of lists) if (list && list.length > 0) headers.push({ name, value: list.join(', ') });
-  return serializeIcapResponseHead({ status: 200, istag: options.istag, headers, encapsulated: 'null-body=0' });
-}
-
-function integer(value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new TypeError(`expected a non-negative integer, got ${value}`);
-  return value;
 }

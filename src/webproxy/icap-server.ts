@@ -5,7 +5,8 @@
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { IcapConnection } from './icap-connection.js';
-import { DEFAULT_ICAP_LIMITS, serializeIcapError } from './icap-parser.js';
+import { DEFAULT_ICAP_LIMITS } from './icap-parser.js';
+import { serializeIcapError } from './icap-responses.js';
 import type { IcapHandler, IcapLimits, IcapLogger } from './icap-types.js';
 
 /** Settings for {@link createIcapServer}. */

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyJwt } from '../../src/lib/jwt.js';
-import { createCertificateSigningRequest } from '../../src/lib/pki.js';
+import { createCertificateSigningRequest } from '../../src/lib/pki/csr.js';
 import { DEFAULT_SERVICE_OPTIONS, type ServiceOptions } from '../../src/lib/service-options.js';
 import { ManualClock } from '../../src/lib/time.js';
 import type { WebPolicy, WebSessionClaims } from '../../src/lib/web-policy.js';

@@ -1,10 +1,10 @@
+import type { KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/time.js';
-import { pageStrategy } from '../../src/services/host-store/repository.js';
+import type { ServiceType } from '../../src/services/host-store/schemas.js';
+import { SORT_MATCHES_MAX, listHosts, type HostFilter } from '../../src/services/host-store/search-repository.js';
 import { testBackends } from '../helpers/backends.js';
 import { bearer, createTestApp, tokenWith, type TestApp } from '../helpers/app.js';
-
-const DEFAULT_SORT_MATCHES_MAX = pageStrategy.sortMatchesMax;
 
 const HOSTS = '/host-store/api/v1/hosts';
 const SEARCH = `${HOSTS}/search`;
@@ -79,6 +79,26 @@ function expected(hosts: readonly Stored[], filter: Filter, sortkey: 'name' | 'c
   matching.sort((a, b) => compare(a[sortkey], b[sortkey]) || compare(a.id, b.id));
   if (descending) matching.reverse();
   return matching.map((host) => host.id);
+}
+
+/** The filter as the search route hands it to listHosts. */
+function hostFilter(filter: Filter): HostFilter {
+  return { keywords: filter.keywords, services: (filter.service ?? []) as ServiceType[], tags: filter.tags ?? [] };
+}
+
+/** Records whether any query run through the returned plugin has a WITH clause (the sorted-matches plan's CTE). */
+function cteRecorder(): { plugin: KyselyPlugin; sawCte: () => boolean } {
+  let saw = false;
+  return {
+    plugin: {
+      transformQuery: (args) => {
+        if (args.node.kind === 'SelectQueryNode' && args.node.with !== undefined) saw = true;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    },
+    sawCte: () => saw,
+  };
 }
 
 const FILTERS: Filter[] = [
@@ -165,26 +185,48 @@ describe.each(testBackends())('host search answers exactly the matching hosts, i
   });
 
   it('a filtered page walked along the sort index instead of sorting the matches gives the same pages', async () => {
-    // Small match sets are sorted; large ones (above pageStrategy.sortMatchesMax) walk the sort
-    // index. Forcing the walk here checks the second way against the reference too.
-    pageStrategy.sortMatchesMax = 0;
-    try {
-      for (const filter of FILTERS) {
-        for (const sortkey of ['name', 'updated'] as const) {
-          for (const descending of [false, true]) {
-            const want = expected(hosts, filter, sortkey, descending);
-            const label = `${JSON.stringify(filter)} by ${sortkey} ${descending ? 'desc' : 'asc'}, index walk`;
-            const found = await search(filter, `?sortkey=${sortkey}&sortdir=${descending ? 'desc' : 'asc'}&offset=1&limit=1000`);
-            expect(found.count, label).toBe(want.length);
-            expect(
-              found.items.map((item) => item.id),
-              label,
-            ).toEqual(want.slice(1));
-          }
+    // Small match sets are sorted; large ones (above sortMatchesMax) walk the sort index. Forcing
+    // the walk here checks the second way against the reference too.
+    const db = testApp.app.context.database.db;
+    for (const filter of FILTERS) {
+      for (const sortkey of ['name', 'updated'] as const) {
+        for (const descending of [false, true]) {
+          const want = expected(hosts, filter, sortkey, descending);
+          const label = `${JSON.stringify(filter)} by ${sortkey} ${descending ? 'desc' : 'asc'}, index walk`;
+          const found = await listHosts(db, hostFilter(filter), { offset: 1, limit: 1000, sortkey, descending }, { sortMatchesMax: 0 });
+          expect(found.count, label).toBe(want.length);
+          expect(
+            found.items.map((item) => item.id),
+            label,
+          ).toEqual(want.slice(1));
         }
       }
-    } finally {
-      pageStrategy.sortMatchesMax = DEFAULT_SORT_MATCHES_MAX;
+    }
+  });
+
+  it('sortMatchesMax picks the plan: by default a small match set is sorted, at 0 or below the count the sort index is walked', async () => {
+    expect(SORT_MATCHES_MAX).toBe(20_000);
+    const filter: Filter = { tags: ['odd'] };
+    const want = expected(hosts, filter, 'name', false);
+    expect(want.length).toBe(TOTAL / 2);
+    const page = { offset: 0, limit: 1000, sortkey: 'name', descending: false } as const;
+    for (const [options, sorts] of [
+      [undefined, true],
+      [{}, true],
+      [{ sortMatchesMax: want.length }, true],
+      [{ sortMatchesMax: want.length - 1 }, false],
+      [{ sortMatchesMax: 0 }, false],
+    ] as const) {
+      const recorder = cteRecorder();
+      const db = testApp.app.context.database.db.withPlugin(recorder.plugin);
+      const found = await listHosts(db, hostFilter(filter), page, options);
+      const label = `options ${JSON.stringify(options)}`;
+      expect(recorder.sawCte(), label).toBe(sorts);
+      expect(found.count, label).toBe(want.length);
+      expect(
+        found.items.map((item) => item.id),
+        label,
+      ).toEqual(want);
     }
   });
 

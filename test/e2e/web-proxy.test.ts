@@ -13,7 +13,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importSigningKey, signJwt } from '../../src/lib/jwt.js';
-import { createCertificateAuthority, issueServerCertificate } from '../../src/lib/pki.js';
+import { createCertificateAuthority, issueServerCertificate } from '../../src/lib/pki/ca.js';
 import { DEFAULT_SERVICE_OPTIONS } from '../../src/lib/service-options.js';
 import { POLICY_PROPAGATION_MS } from '../../src/services/authorizer/policy-routes.js';
 import { freePort, startPrivgate, waitFor, type RunningProcess } from '../helpers/processes.js';

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { parse } from 'smol-toml';
-import { createCertificateSigningRequest } from '../../src/lib/pki.js';
+import { createCertificateSigningRequest } from '../../src/lib/pki/csr.js';
 import type { WebPolicy } from '../../src/lib/web-policy.js';
 import type { WebProxyConfigFile } from '../../src/services/authorizer/web-proxy-config.js';
 import { bearer, passwordGrantRequest, type TestApp } from './app.js';

@@ -7,20 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  InvalidCsrError,
-  canonicalIpAddress,
-  certificateSubjectAltNames,
-  createCertificateAuthority,
-  createCertificateRevocationList,
-  createCertificateSigningRequest,
-  describeCertificate,
-  isValidDnsName,
-  issueServerCertificate,
-  normalizeSerialHex,
-  signCertificateSigningRequest,
-  type CertificateAuthority,
-} from '../../src/lib/pki.js';
+import { createCertificateAuthority, issueServerCertificate } from '../../src/lib/pki/ca.js';
+import { describeCertificate } from '../../src/lib/pki/certificate-description.js';
+import type { CertificateAuthority } from '../../src/lib/pki/common.js';
+import { createCertificateRevocationList } from '../../src/lib/pki/crl.js';
+import { InvalidCsrError, createCertificateSigningRequest, signCertificateSigningRequest } from '../../src/lib/pki/csr.js';
+import { normalizeSerialHex } from '../../src/lib/pki/serial-numbers.js';
+import { canonicalIpAddress, certificateSubjectAltNames, isValidDnsName } from '../../src/lib/pki/subject-alt-names.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 

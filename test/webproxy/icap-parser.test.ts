@@ -1,22 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { cloneHttpRequestHead, getHttpHeader, getHttpHeaderValues, removeHttpHeader, setHttpHeader } from '../../src/webproxy/icap-headers.js';
+import { IcapParseError, IcapParser } from '../../src/webproxy/icap-parser.js';
 import {
-  IcapParseError,
-  IcapParser,
-  cloneHttpRequestHead,
   encapsulatedValue,
   encodeChunkedBody,
   formatIstag,
-  getHttpHeader,
-  getHttpHeaderValues,
-  removeHttpHeader,
   serializeHttpRequestHead,
   serializeHttpResponseHead,
   serializeIcapError,
   serializeIcapNoContent,
   serializeIcapOk,
   serializeIcapOptionsResponse,
-  setHttpHeader,
-} from '../../src/webproxy/icap-parser.js';
+} from '../../src/webproxy/icap-responses.js';
 import type { IcapParserEvent, IcapParserOptions } from '../../src/webproxy/icap-parser.js';
 import type { HttpHeaderField, IcapRequest } from '../../src/webproxy/icap-types.js';
 

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cloneHttpResponseHead, getHttpHeader, setHttpHeader } from '../../src/webproxy/icap-parser.js';
+import { cloneHttpResponseHead, getHttpHeader, setHttpHeader } from '../../src/webproxy/icap-headers.js';
 import { createIcapServer } from '../../src/webproxy/icap-server.js';
 import type { IcapServer, IcapServerOptions } from '../../src/webproxy/icap-server.js';
 import type {

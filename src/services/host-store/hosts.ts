@@ -3,7 +3,8 @@ import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam, IdResponse, ListResponse } from '../../schemas.js';
 import { toHostDocument } from './host-document.js';
-import { createHost, deleteHost, effectiveServiceOptions, getHost, listHosts, updateHost, type HostPage } from './repository.js';
+import { createHost, deleteHost, effectiveServiceOptions, getHost, updateHost } from './repository.js';
+import { listHosts, type HostPage } from './search-repository.js';
 import { EffectiveServiceOptionsSchema, HostInSchema, HostOutSchema, HostPagingQuery, HostSearchSchema, type HostIn, type HostSearch, type HostSortKey } from './schemas.js';
 
 const Params = Type.Object({ id: IdParam });

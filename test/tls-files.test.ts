@@ -3,8 +3,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { certificateSubjectAltNames, issueServerCertificate } from '../../src/lib/pki.js';
-import { TLS_FILE_NAMES, ensureLocalTls } from '../../src/lib/tls-files.js';
+import { issueServerCertificate } from '../src/lib/pki/ca.js';
+import { certificateSubjectAltNames } from '../src/lib/pki/subject-alt-names.js';
+import { TLS_FILE_NAMES, ensureLocalTls } from '../src/tls-files.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const isPosix = process.platform !== 'win32';

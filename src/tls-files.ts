@@ -8,13 +8,8 @@ import { X509Certificate as NodeX509Certificate, createPrivateKey, randomBytes }
 import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import {
-  canonicalIpAddress,
-  certificateSubjectAltNames,
-  createCertificateAuthority,
-  isValidDnsName,
-  issueServerCertificate,
-} from './pki.js';
+import { createCertificateAuthority, issueServerCertificate } from './lib/pki/ca.js';
+import { canonicalIpAddress, certificateSubjectAltNames, isValidDnsName } from './lib/pki/subject-alt-names.js';
 
 /** File names inside the TLS directory. */
 export const TLS_FILE_NAMES = Object.freeze({
