@@ -21,7 +21,7 @@ import {
   type BodyView,
   type TransferFacts,
 } from './content-rules.js';
-import { getHttpHeader, getHttpHeaderValues } from './icap-parser.js';
+import { getHttpHeader, getHttpHeaderValues } from './icap-headers.js';
 import type { HttpHeaderField } from './icap-types.js';
 
 /** Issuer of web-session tokens. */

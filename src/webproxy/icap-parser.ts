@@ -18,10 +18,6 @@ import type {
   ParsedHttpResponseHead,
 } from './icap-types.js';
 
-// decision.ts (another slice of this refactor) still imports these two from here; drop this
-// re-export once it imports them from icap-headers.ts.
-export { getHttpHeader, getHttpHeaderValues } from './icap-headers.js';
-
 /** The limits used when the caller gives none. */
 export const DEFAULT_ICAP_LIMITS: Readonly<IcapLimits> = Object.freeze({
   maxHeaderBytes: 64 * 1024,
