@@ -1,4 +1,5 @@
 import type { AppContext } from '../../context.js';
+import { bumpPolicyVersion } from '../host-store/policy-version.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { inTransaction } from '../role-store/use-cases.js';
 import type { Principal } from './principal.js';
@@ -14,4 +15,19 @@ export async function logout(context: AppContext, tokens: TokenService, principa
     await tokens.revokePrincipal(principal.type, principal.id, trx);
     await recordAuditEvent(trx, { type: 'logout', outcome: 'success', principal, sourceAddress, at: context.clock.now() });
   });
+}
+
+/**
+ * Starts a new token-signing key and answers its kid. Web proxies verify web-session tokens with
+ * the keys in the policy feed, so the policy version is bumped, with the audit event, once the
+ * key is stored (the key store writes it on its own).
+ */
+export async function rotateSigningKey(context: AppContext, tokens: TokenService, actor: Principal): Promise<string> {
+  const now = context.clock.now();
+  const kid = await tokens.keys.rotate(now);
+  await context.database.db.transaction().execute(async (trx) => {
+    await bumpPolicyVersion(trx);
+    await recordAuditEvent(trx, { type: 'signing_key_rotated', outcome: 'success', principal: actor, objectType: 'signing_key', objectId: kid, at: now });
+  });
+  return kid;
 }
