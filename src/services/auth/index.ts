@@ -3,6 +3,7 @@ import { registerStatusRoute } from '../status.js';
 import { registerAuthorizeRoutes } from './authorize.js';
 import { registerJwksRoutes } from './jwks.js';
 import { registerKeyRoutes } from './keys.js';
+import { registerLoginRoutes } from './login.js';
 import { registerLogoutRoutes } from './logout.js';
 import { LoginThrottle } from './throttle.js';
 import { registerTokenRoutes } from './token.js';
@@ -13,6 +14,7 @@ export default async function authService(app: FastifyInstance): Promise<void> {
   const grantContext = { context: app.context, tokens: app.tokens, throttle: new LoginThrottle(app.context) };
   registerTokenRoutes(app, grantContext);
   registerAuthorizeRoutes(app, grantContext);
+  registerLoginRoutes(app, grantContext);
   registerJwksRoutes(app, app.tokens);
   registerLogoutRoutes(app, app.context, app.tokens);
   registerKeyRoutes(app, app.context, app.tokens);
