@@ -6,7 +6,8 @@ import { errorResponses, IdParam } from '../../schemas.js';
 import type { Scope } from '../role-store/permissions.js';
 import { registerStatusRoute } from '../status.js';
 import { findScope, findSection, scopeJsonSchema, scopeSchema, SETTINGS_SCOPES, type SettingsScope, type SettingsSection } from './registry.js';
-import { formatEtag, parseIfMatch, readScope, readSection, versionTag, writeSections } from './repository.js';
+import { formatEtag, parseIfMatch, readScope, readSection, versionTag } from './repository.js';
+import { changeSettings } from './use-cases.js';
 
 const READ: readonly Scope[] = ['settings-view', 'settings-manage'];
 const WRITE: readonly Scope[] = ['settings-manage'];
@@ -61,7 +62,7 @@ export default async function settingsService(app: FastifyInstance): Promise<voi
       },
       async (request, reply) => {
         const values = request.body as Record<string, unknown>;
-        const states = await writeSections(
+        const states = await changeSettings(
           db,
           scope,
           scope.sections.map((section) => ({ section, value: values[section.name] })),
@@ -139,7 +140,7 @@ function registerSectionRoutes(app: FastifyInstance, scope: SettingsScope, secti
       },
     },
     async (request, reply) => {
-      const states = await writeSections(db, scope, [{ section, value: request.body }], parseIfMatch(request.headers['if-match']), {
+      const states = await changeSettings(db, scope, [{ section, value: request.body }], parseIfMatch(request.headers['if-match']), {
         principal: principalOf(request),
         at: clock.now(),
       });
