@@ -38,6 +38,20 @@ export async function rotateSigningKey(context: AppContext, tokens: TokenService
   return kid;
 }
 
+/**
+ * `POST /oauth/revoke` (RFC 7009): a refresh token revokes its whole family (with the access tokens
+ * minted from it), a valid access token itself; anything else is ignored.
+ */
+export async function revokeToken(tokens: TokenService, token: string): Promise<void> {
+  const refresh = tokens.readRefreshToken(token);
+  if (refresh) {
+    await tokens.revokeRefreshFamily(refresh.familyId);
+    return;
+  }
+  const principal = await tokens.verify(token);
+  if (principal) await tokens.revokeAccessToken(principal.jti, principal.expiresAt);
+}
+
 const LOGIN_REQUEST_TTL_SECONDS = 600;
 const AUTHORIZATION_CODE_TTL_SECONDS = 60;
 
