@@ -1,4 +1,4 @@
-// Bulk seeding of hosts for the scale benchmark and the soak run: the same rows createHost()
+// Bulk seeding of hosts for the scale benchmark and the soak run: the same rows createHostAs()
 // writes (hosts + host_services / host_principals / host_tags / host_addresses /
 // host_search_grams, the host_count counter and the policy version), but many hosts per
 // transaction and many rows per INSERT, through Kysely. No audit event per host: nothing the

@@ -1,7 +1,7 @@
 // Scale: the host list, the indexed host search and effective service options at 1k, 10k and
 // 100k hosts, on SQLite and on PostgreSQL, plus the web-policy feed build for 10k WEB hosts.
 //
-// Hosts are seeded through Kysely in bulk (bench/lib-seed.mjs: the same rows createHost writes)
+// Hosts are seeded through Kysely in bulk (bench/lib-seed.mjs: the same rows createHostAs writes)
 // into one database per size. Latency is measured in-process with app.inject (the whole Fastify
 // pipeline: auth, validation, handler, SQL, serialisation — no sockets): a fixed number of
 // sequential requests per case and size, sent in rounds that alternate between the three sizes so

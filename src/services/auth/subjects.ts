@@ -5,6 +5,7 @@ import { trustedClientSubjectLoader } from '../authorizer/trusted-client-auth.js
 import { rolesOf, type MemberType } from '../role-store/repository.js';
 import { isPermission, type Permission } from '../role-store/permissions.js';
 import type { PrincipalType } from './principal.js';
+import { findApiClientById, findUserById } from './repository.js';
 import type { TokenSubject } from './token-service.js';
 
 /** The token subject of a user or API client: its roles and the union of their permissions. */
@@ -30,12 +31,12 @@ export type SubjectLoader = (context: AppContext, id: string) => Promise<TokenSu
 /** One loader per principal type; the authorizer registers the trusted-client one. */
 export const subjectLoaders: Partial<Record<PrincipalType, SubjectLoader>> = {
   user: async (context, id) => {
-    const row = await context.database.db.selectFrom('users').select(['id', 'username', 'disabled']).where('id', '=', id).executeTakeFirst();
+    const row = await findUserById(context.database.db, id);
     if (!row || row.disabled) return null;
     return subjectFor(context.database.db, 'user', row.id, row.username);
   },
   'api-client': async (context, id) => {
-    const row = await context.database.db.selectFrom('api_clients').select(['id', 'name']).where('id', '=', id).executeTakeFirst();
+    const row = await findApiClientById(context.database.db, id);
     return row ? subjectFor(context.database.db, 'api-client', row.id, row.name) : null;
   },
   'trusted-client': trustedClientSubjectLoader,

@@ -6,6 +6,7 @@ import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { passwordGrant } from './grants/password.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
 import type { Grant, GrantContext, TokenRequestBody } from './grants/types.js';
+import { revokeToken } from './use-cases.js';
 
 /** Grant types by their OAuth2 name; adding one is a file and a line here. */
 const GRANTS: ReadonlyMap<string, Grant> = new Map([
@@ -73,15 +74,7 @@ export function registerTokenRoutes(app: FastifyInstance, grantContext: GrantCon
       },
     },
     async (request) => {
-      const { token } = request.body as { token: string };
-      const { tokens } = grantContext;
-      const refresh = tokens.readRefreshToken(token);
-      if (refresh) {
-        await tokens.revokeRefreshFamily(refresh.familyId);
-      } else {
-        const principal = await tokens.verify(token);
-        if (principal) await tokens.revokeAccessToken(principal.jti, principal.expiresAt);
-      }
+      await revokeToken(grantContext.tokens, (request.body as { token: string }).token);
       // RFC 7009: unknown tokens are not an error, so the answer says nothing about validity.
       return {};
     },

@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam, IdResponse, ListResponse } from '../../schemas.js';
-import { toHostDocument } from './host-document.js';
-import { createHost, deleteHost, effectiveServiceOptions, getHost, updateHost } from './repository.js';
+import { effectiveServiceOptions, getHost } from './repository.js';
 import { listHosts, type HostPage } from './search-repository.js';
 import { EffectiveServiceOptionsSchema, HostInSchema, HostOutSchema, HostPagingQuery, HostSearchSchema, type HostIn, type HostSearch, type HostSortKey } from './schemas.js';
+import { createHostAs, deleteHostAs, updateHostAs, type HostStoreDeps } from './use-cases.js';
 
 const Params = Type.Object({ id: IdParam });
 const tags = ['hosts'];
@@ -25,6 +25,7 @@ function pageOf(query: PagingQueryValues): HostPage {
 export function registerHostRoutes(app: FastifyInstance): void {
   const { database, clock } = app.context;
   const db = database.db;
+  const deps: HostStoreDeps = { db, clock };
 
   app.get(
     '/hosts',
@@ -74,7 +75,7 @@ export function registerHostRoutes(app: FastifyInstance): void {
       schema: { summary: 'Create a host', tags, body: HostInSchema, response: { 201: IdResponse, ...errorResponses(400, 401, 403) } },
     },
     async (request, reply) => {
-      const id = await createHost(db, toHostDocument(request.body as HostIn), { principal: principalOf(request), at: clock.now() });
+      const id = await createHostAs(deps, principalOf(request), request.body as HostIn);
       return reply.code(201).send({ id });
     },
   );
@@ -96,7 +97,7 @@ export function registerHostRoutes(app: FastifyInstance): void {
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      await updateHost(db, id, toHostDocument(request.body as HostIn), { principal: principalOf(request), at: clock.now() });
+      await updateHostAs(deps, principalOf(request), id, request.body as HostIn);
       return {};
     },
   );
@@ -108,7 +109,7 @@ export function registerHostRoutes(app: FastifyInstance): void {
       schema: { summary: 'Delete a host', tags, params: Params, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404) } },
     },
     async (request) => {
-      await deleteHost(db, (request.params as { id: string }).id, { principal: principalOf(request), at: clock.now() });
+      await deleteHostAs(deps, principalOf(request), (request.params as { id: string }).id);
       return {};
     },
   );

@@ -1,15 +1,12 @@
-import crypto from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { notFound } from '../../errors.js';
 import { resolveEffectiveServiceOptions, type EffectiveServiceOptions, type ServiceOptions, type ServiceOptionsOverride } from '../../lib/service-options.js';
 import { timestamp } from '../../lib/time.js';
 import type { Principal } from '../auth/principal.js';
-import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { findScope, findSection, type SettingsScope, type SettingsSection } from '../settings/registry.js';
 import { readSection, readSectionNow, type SectionState } from '../settings/repository.js';
 import { SERVER_FIELDS, type Host, type HostDocument } from './host-document.js';
-import { bumpPolicyVersion } from './policy-version.js';
 import { hostGrams, searchText } from './search-terms.js';
 
 /** Who changes a host, and when. */
@@ -127,12 +124,12 @@ async function adjustHostCount(db: Kysely<Tables>, delta: 1 | -1): Promise<void>
 
 /**
  * Locks a host row for the rest of the transaction (a no-op write: a row lock on PostgreSQL, the
- * write lock on SQLite) and reads it, so the "before" of an update or delete is exact.
+ * write lock on SQLite) and reads its document, so the "before" of an update or delete is exact.
  */
-async function lockHost(trx: Kysely<Tables>, id: string): Promise<Host> {
+export async function lockHost(trx: Kysely<Tables>, id: string): Promise<HostDocument> {
   const locked = await trx.updateTable('hosts').set({ updated: sql<string>`updated` }).where('id', '=', id).executeTakeFirst();
   if (Number(locked.numUpdatedRows) === 0) throw notFound('host');
-  return getHost(trx, id);
+  return withoutServerFields(await getHost(trx, id));
 }
 
 function withoutServerFields(host: Host): HostDocument {
@@ -141,55 +138,31 @@ function withoutServerFields(host: Host): HostDocument {
   return document as HostDocument;
 }
 
-/** Stores a new host; audited and policy-versioned in the same transaction. Returns its id. */
-export async function createHost(db: Kysely<Tables>, document: HostDocument, actor: HostActor): Promise<string> {
-  const id = crypto.randomUUID();
+/** Stores a new host with its index rows and counts it; call in the change's transaction. */
+export async function insertHost(trx: Kysely<Tables>, id: string, document: HostDocument, actor: HostActor): Promise<void> {
   const at = timestamp(actor.at);
-  await db.transaction().execute(async (trx) => {
-    await trx
-      .insertInto('hosts')
-      .values({ id, ...hostColumns(document), created: at, updated: at, updated_by: actor.principal.id, author: actor.principal.id })
-      .execute();
-    await writeIndexRows(trx, id, document);
-    await adjustHostCount(trx, 1);
-    await bumpPolicyVersion(trx);
-    await recordAuditEvent(trx, { type: 'host_created', outcome: 'success', principal: actor.principal, objectType: 'host', objectId: id, details: { after: document }, at: actor.at });
-  });
-  return id;
+  await trx
+    .insertInto('hosts')
+    .values({ id, ...hostColumns(document), created: at, updated: at, updated_by: actor.principal.id, author: actor.principal.id })
+    .execute();
+  await writeIndexRows(trx, id, document);
+  await adjustHostCount(trx, 1);
 }
 
-/** Replaces a host's document; audited (before → after) and policy-versioned in the same transaction. */
-export async function updateHost(db: Kysely<Tables>, id: string, document: HostDocument, actor: HostActor): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    const before = await lockHost(trx, id);
-    await trx
-      .updateTable('hosts')
-      .set({ ...hostColumns(document), updated: timestamp(actor.at), updated_by: actor.principal.id })
-      .where('id', '=', id)
-      .execute();
-    await writeIndexRows(trx, id, document);
-    await bumpPolicyVersion(trx);
-    await recordAuditEvent(trx, {
-      type: 'host_updated',
-      outcome: 'success',
-      principal: actor.principal,
-      objectType: 'host',
-      objectId: id,
-      details: { before: withoutServerFields(before), after: document },
-      at: actor.at,
-    });
-  });
+/** Replaces a (locked) host's document and index rows; call in the change's transaction. */
+export async function replaceHost(trx: Kysely<Tables>, id: string, document: HostDocument, actor: HostActor): Promise<void> {
+  await trx
+    .updateTable('hosts')
+    .set({ ...hostColumns(document), updated: timestamp(actor.at), updated_by: actor.principal.id })
+    .where('id', '=', id)
+    .execute();
+  await writeIndexRows(trx, id, document);
 }
 
-/** Deletes a host (its index rows go with it); audited and policy-versioned in the same transaction. */
-export async function deleteHost(db: Kysely<Tables>, id: string, actor: HostActor): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    const before = await lockHost(trx, id);
-    await trx.deleteFrom('hosts').where('id', '=', id).execute();
-    await adjustHostCount(trx, -1);
-    await bumpPolicyVersion(trx);
-    await recordAuditEvent(trx, { type: 'host_deleted', outcome: 'success', principal: actor.principal, objectType: 'host', objectId: id, details: { before: withoutServerFields(before) }, at: actor.at });
-  });
+/** Deletes a (locked) host (its index rows go with it) and uncounts it; call in the change's transaction. */
+export async function removeHost(trx: Kysely<Tables>, id: string): Promise<void> {
+  await trx.deleteFrom('hosts').where('id', '=', id).execute();
+  await adjustHostCount(trx, -1);
 }
 
 // ─── effective options and the policy feed ─────────────────────────────────────────────────

@@ -1,3 +1,7 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { errorResponses, ListResponse } from '../../schemas.js';
+
 /**
  * The closed list of permission strings a role may hold, as PrivX names them. A role's
  * `permissions` is validated against this list; `privx-admin` holds all of them.
@@ -40,3 +44,15 @@ export const USER_ROLE_NAME = 'privx-user';
 /** Fixed ids so every node and every installation agrees on the built-in roles. */
 export const ADMIN_ROLE_ID = '00000000-0000-4000-8000-000000000001';
 export const USER_ROLE_ID = '00000000-0000-4000-8000-000000000002';
+
+/** `GET /role-store/api/v1/permissions`: the list above, for clients building role editors. */
+export function registerPermissionRoutes(app: FastifyInstance): void {
+  app.get(
+    '/permissions',
+    {
+      config: { permissions: ['roles-view', 'roles-manage'] },
+      schema: { summary: 'The permission strings a role may hold', tags: ['roles'], response: { 200: ListResponse(Type.String()), ...errorResponses(401, 403) } },
+    },
+    async () => ({ count: PERMISSIONS.length, items: [...PERMISSIONS] }),
+  );
+}

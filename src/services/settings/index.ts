@@ -1,150 +1,19 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from '@sinclair/typebox';
-import { notFound } from '../../errors.js';
-import { principalOf } from '../../plugins/authenticate.js';
-import { errorResponses, IdParam } from '../../schemas.js';
-import type { Scope } from '../role-store/permissions.js';
+import type { FastifyInstance } from 'fastify';
 import { registerStatusRoute } from '../status.js';
-import { findScope, findSection, scopeJsonSchema, scopeSchema, SETTINGS_SCOPES, type SettingsScope, type SettingsSection } from './registry.js';
-import { formatEtag, parseIfMatch, readScope, readSection, versionTag, writeSections } from './repository.js';
-
-const READ: readonly Scope[] = ['settings-view', 'settings-manage'];
-const WRITE: readonly Scope[] = ['settings-manage'];
-
-const CONCURRENCY_NOTE =
-  'GET answers an `ETag` (the section version; for a scope, the section versions joined by "."). ' +
-  'A PUT with `If-Match` that is no longer current answers 409 CONFLICT and changes nothing; a PUT ' +
-  'without it is last-write-wins. Every PUT bumps the version, is audited (settings_changed) and ' +
-  'is visible to the next GET on every node.';
+import { SETTINGS_SCOPES } from './registry.js';
+import { registerSchemaFallbackRoutes, registerScopeSchemaRoutes } from './schema.js';
+import { registerScopeSettingsRoutes, registerSettingsFallbackRoutes } from './settings.js';
 
 /**
- * `/settings/api/v1`: settings by scope and section, declared in registry.ts. Each declared scope
- * and section gets its own routes, so its TypeBox schema validates the PUT body (wrong type,
- * out-of-bounds, unknown or missing keys map to the PrivX codes) and appears in the OpenAPI
- * document; parametric fallbacks answer 404 for anything undeclared.
+ * `/settings/api/v1`: settings by scope and section, declared in registry.ts; each declared scope
+ * and section gets its own routes, parametric fallbacks answer 404 for anything undeclared.
  */
 export default async function settingsService(app: FastifyInstance): Promise<void> {
   registerStatusRoute(app, 'settings');
-  const { database, clock } = app.context;
-  const db = database.db;
-
-  const withTag = (reply: FastifyReply, tag: string) => reply.header('etag', formatEtag(tag));
-
   for (const scope of SETTINGS_SCOPES) {
-    const tags = ['settings'];
-    const body = scopeSchema(scope);
-
-    app.get(
-      `/settings/${scope.name}`,
-      {
-        config: { permissions: READ },
-        schema: { summary: `Get the ${scope.name} settings`, description: CONCURRENCY_NOTE, tags, response: { 200: body, ...errorResponses(401, 403) } },
-      },
-      async (_request, reply) => {
-        const states = await readScope(db, scope);
-        withTag(reply, versionTag(states.values()));
-        return Object.fromEntries([...states].map(([name, state]) => [name, state.value]));
-      },
-    );
-
-    app.put(
-      `/settings/${scope.name}`,
-      {
-        config: { permissions: WRITE },
-        schema: {
-          summary: `Replace the ${scope.name} settings (every section, each complete)`,
-          description: CONCURRENCY_NOTE,
-          tags,
-          body,
-          response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 409) },
-        },
-      },
-      async (request, reply) => {
-        const values = request.body as Record<string, unknown>;
-        const states = await writeSections(
-          db,
-          scope,
-          scope.sections.map((section) => ({ section, value: values[section.name] })),
-          parseIfMatch(request.headers['if-match']),
-          { principal: principalOf(request), at: clock.now() },
-        );
-        withTag(reply, versionTag(states.values()));
-        return {};
-      },
-    );
-
-    for (const section of scope.sections) registerSectionRoutes(app, scope, section, withTag);
-
-    app.get(
-      `/schema/${scope.name}`,
-      {
-        config: { permissions: READ },
-        schema: {
-          summary: `JSON Schema of the ${scope.name} settings`,
-          tags,
-          response: { 200: Type.Object({}, { additionalProperties: true }), ...errorResponses(401, 403) },
-        },
-      },
-      async () => scopeJsonSchema(scope),
-    );
+    registerScopeSettingsRoutes(app, scope);
+    registerScopeSchemaRoutes(app, scope);
   }
-
-  // Anything undeclared: 404 naming what was not found.
-  const scopeParams = Type.Object({ scope: IdParam });
-  const sectionParams = Type.Object({ scope: IdParam, section: IdParam });
-  const unknown = (request: FastifyRequest): never => {
-    const params = request.params as { scope: string; section?: string };
-    const scope = findScope(params.scope);
-    if (!scope) throw notFound(`settings scope "${params.scope}"`, 'scope');
-    if (params.section !== undefined && !findSection(scope, params.section)) throw notFound(`settings section "${params.section}"`, 'section');
-    throw notFound('settings');
-  };
-  const fallback = { tags: ['settings'], hide: true, response: errorResponses(400, 401, 403, 404) };
-  app.get('/settings/:scope', { config: { permissions: READ }, schema: { ...fallback, params: scopeParams } }, async (request) => unknown(request));
-  app.put('/settings/:scope', { config: { permissions: WRITE }, schema: { ...fallback, params: scopeParams } }, async (request) => unknown(request));
-  app.get('/settings/:scope/:section', { config: { permissions: READ }, schema: { ...fallback, params: sectionParams } }, async (request) => unknown(request));
-  app.put('/settings/:scope/:section', { config: { permissions: WRITE }, schema: { ...fallback, params: sectionParams } }, async (request) => unknown(request));
-  app.get('/schema/:scope', { config: { permissions: READ }, schema: { ...fallback, params: scopeParams } }, async (request) => unknown(request));
-}
-
-function registerSectionRoutes(app: FastifyInstance, scope: SettingsScope, section: SettingsSection, withTag: (reply: FastifyReply, tag: string) => FastifyReply): void {
-  const { database, clock } = app.context;
-  const db = database.db;
-  const url = `/settings/${scope.name}/${section.name}`;
-  const tags = ['settings'];
-
-  app.get(
-    url,
-    {
-      config: { permissions: READ },
-      schema: { summary: `Get ${scope.name} ${section.name}`, description: `${section.description}. ${CONCURRENCY_NOTE}`, tags, response: { 200: section.schema, ...errorResponses(401, 403) } },
-    },
-    async (_request, reply) => {
-      const state = await readSection(db, scope, section);
-      withTag(reply, versionTag([state]));
-      return state.value;
-    },
-  );
-
-  app.put(
-    url,
-    {
-      config: { permissions: WRITE },
-      schema: {
-        summary: `Replace ${scope.name} ${section.name} (the complete object)`,
-        description: `${section.description}. ${CONCURRENCY_NOTE}`,
-        tags,
-        body: section.schema,
-        response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 409) },
-      },
-    },
-    async (request, reply) => {
-      const states = await writeSections(db, scope, [{ section, value: request.body }], parseIfMatch(request.headers['if-match']), {
-        principal: principalOf(request),
-        at: clock.now(),
-      });
-      withTag(reply, versionTag(states.values()));
-      return {};
-    },
-  );
+  registerSettingsFallbackRoutes(app);
+  registerSchemaFallbackRoutes(app);
 }

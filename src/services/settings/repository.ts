@@ -2,11 +2,8 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { committedDataVersion, preparedQuery } from '../../db/index.js';
 import type { Tables } from '../../db/schema.js';
-import { PrivxError } from '../../errors.js';
 import { timestamp } from '../../lib/time.js';
 import type { Principal } from '../auth/principal.js';
-import { bumpPolicyVersion } from '../host-store/policy-version.js';
-import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import type { SettingsScope, SettingsSection } from './registry.js';
 
 /**
@@ -14,10 +11,8 @@ import type { SettingsScope, SettingsSection } from './registry.js';
  *
  * Concurrency rule: every section has an integer `version` (0 = never written, the declared
  * default is in force). A write is a compare-and-swap on the version it read:
- * `update … set version = version + 1 … where version = <read>`. A write conditioned on a version
- * (`If-Match`) that is no longer current fails with 409 CONFLICT and changes nothing; an
- * unconditioned write re-reads and retries, so it is last-write-wins but never loses a version
- * step or an audit record. Every read asks the database, so a write is visible to the next read on
+ * `update … set version = version + 1 … where version = <read>` (see compareAndSwapSection; what
+ * a failed swap means is decided by the use case, changeSettings). Every read asks the database, so a write is visible to the next read on
  * every node: PostgreSQL reads the row; SQLite reads it again whenever the file's data version says
  * any connection has committed since (see readSectionNow). Only the JSON parse of the text last read
  * is reused.
@@ -37,10 +32,6 @@ export interface SettingsActor {
 
 /** An If-Match condition: any of these tags, or `*` (any current version). */
 export type VersionCondition = readonly string[] | '*';
-
-const MAX_ATTEMPTS = 20;
-
-class StaleVersion extends Error {}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -137,78 +128,36 @@ export function versionTag(states: Iterable<SectionState>): string {
 }
 
 /**
- * Replaces the given sections of a scope (each value complete and already validated) in one
- * transaction, with an audit event per section and a policy-version bump. Returns the new
- * states. Throws 409 CONFLICT when `condition` does not match the current tag, before or during
- * the write.
+ * Stores a section's new value as a compare-and-swap on the version `previous` read: an update
+ * `where version = <read>` of a stored section, an insert (no-op on conflict) of one still at its
+ * default. Answers the new version, or undefined when another write got there first.
  */
-export async function writeSections(
-  db: Kysely<Tables>,
+export async function compareAndSwapSection(
+  trx: Kysely<Tables>,
   scope: SettingsScope,
-  values: ReadonlyArray<{ section: SettingsSection; value: unknown }>,
-  condition: VersionCondition | undefined,
+  section: SettingsSection,
+  previous: SectionState,
+  value: unknown,
   actor: SettingsActor,
-): Promise<Map<string, SectionState>> {
+): Promise<number | undefined> {
   const at = timestamp(actor.at);
-  for (let attempt = 1; ; attempt += 1) {
-    const current = await readScope(db, scope);
-    const before = values.map(({ section }) => current.get(section.name) as SectionState);
-    if (condition !== undefined && condition !== '*' && !condition.includes(versionTag(before))) {
-      throw new PrivxError(409, 'CONFLICT', `the settings changed since they were read (current version ${versionTag(before)})`);
-    }
-    try {
-      return await db.transaction().execute(async (trx) => {
-        const after = new Map<string, SectionState>();
-        for (const [index, { section, value }] of values.entries()) {
-          const previous = before[index] as SectionState;
-          const json = JSON.stringify(value);
-          const result = previous.stored
-            ? await trx
-                .updateTable('settings')
-                .set({ value: json, version: sql<number>`version + 1`, updated: at, updated_by: actor.principal.id })
-                .where('scope', '=', scope.name)
-                .where('section', '=', section.name)
-                .where('version', '=', previous.version)
-                .executeTakeFirst()
-                .then((update) => Number(update.numUpdatedRows))
-            : await trx
-                .insertInto('settings')
-                .values({ scope: scope.name, section: section.name, value: json, version: 1, updated: at, updated_by: actor.principal.id })
-                .onConflict((conflict) => conflict.columns(['scope', 'section']).doNothing())
-                .executeTakeFirst()
-                .then((insert) => Number(insert.numInsertedOrUpdatedRows ?? 0));
-          if (result !== 1) throw new StaleVersion();
-          const version = previous.version + 1;
-          after.set(section.name, { value, version, stored: true });
-          await recordAuditEvent(trx, {
-            type: 'settings_changed',
-            outcome: 'success',
-            principal: actor.principal,
-            objectType: 'settings',
-            objectId: `${scope.name}/${section.name}`,
-            details: {
-              scope: scope.name,
-              section: section.name,
-              version,
-              previous_version: previous.version,
-              before: previous.value,
-              after: value,
-              changed_by: { type: actor.principal.type, id: actor.principal.id, name: actor.principal.name },
-            },
-            at: actor.at,
-          });
-        }
-        await bumpPolicyVersion(trx);
-        return after;
-      });
-    } catch (error) {
-      if (!(error instanceof StaleVersion)) throw error;
-      if (condition !== undefined && condition !== '*') {
-        throw new PrivxError(409, 'CONFLICT', 'the settings changed since they were read (concurrent update)');
-      }
-      if (attempt >= MAX_ATTEMPTS) throw new PrivxError(409, 'CONFLICT', 'the settings are being changed concurrently; try again');
-    }
-  }
+  const json = JSON.stringify(value);
+  const result = previous.stored
+    ? await trx
+        .updateTable('settings')
+        .set({ value: json, version: sql<number>`version + 1`, updated: at, updated_by: actor.principal.id })
+        .where('scope', '=', scope.name)
+        .where('section', '=', section.name)
+        .where('version', '=', previous.version)
+        .executeTakeFirst()
+        .then((update) => Number(update.numUpdatedRows))
+    : await trx
+        .insertInto('settings')
+        .values({ scope: scope.name, section: section.name, value: json, version: 1, updated: at, updated_by: actor.principal.id })
+        .onConflict((conflict) => conflict.columns(['scope', 'section']).doNothing())
+        .executeTakeFirst()
+        .then((insert) => Number(insert.numInsertedOrUpdatedRows ?? 0));
+  return result === 1 ? previous.version + 1 : undefined;
 }
 
 /** Parses an `If-Match` header: entity tags (quoted, optionally weak) or `*`; undefined when absent. */

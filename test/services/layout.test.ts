@@ -1,0 +1,118 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The layout the architecture asks for, for the services that follow it so far: a reader finds an
+ * endpoint by its URL (one route file per resource, index.ts only registers them), route files and
+ * use cases hold no SQL, and repositories record no audit events (the use case does, in its
+ * transaction). monitor-service and authorizer join the table when their routes move.
+ */
+
+const SERVICES = path.resolve(__dirname, '../../src/services');
+
+/** Per service: which file declares which route (method and path as written, below the service's prefix). */
+const ROUTE_FILES: Record<string, Record<string, string[]>> = {
+  'role-store': {
+    'permissions.ts': ['GET /permissions'],
+    'roles.ts': ['GET /roles', 'POST /roles', 'GET /roles/:id', 'PUT /roles/:id', 'DELETE /roles/:id'],
+    'members.ts': ['GET /roles/:id/members', 'POST /roles/:id/members', 'DELETE /roles/:id/members/:memberId'],
+  },
+  auth: {
+    'token.ts': ['POST /oauth/token', 'POST /oauth/revoke'],
+    'authorize.ts': ['GET /oauth/authorize'],
+    'login.ts': ['POST /login'],
+    'jwks.ts': ['GET /oauth/jwks'],
+    'logout.ts': ['POST /logout'],
+    'keys.ts': ['POST /keys/rotate'],
+  },
+  settings: {
+    'settings.ts': [
+      'GET /settings/${scope.name}',
+      'PUT /settings/${scope.name}',
+      'GET /settings/${scope.name}/${section.name}',
+      'PUT /settings/${scope.name}/${section.name}',
+      'GET /settings/:scope',
+      'PUT /settings/:scope',
+      'GET /settings/:scope/:section',
+      'PUT /settings/:scope/:section',
+    ],
+    'schema.ts': ['GET /schema/${scope.name}', 'GET /schema/:scope'],
+  },
+  'host-store': {
+    'hosts.ts': ['GET /hosts', 'POST /hosts/search', 'POST /hosts', 'GET /hosts/:id', 'PUT /hosts/:id', 'DELETE /hosts/:id', 'GET /hosts/:id/effective_service_options'],
+    'settings.ts': ['GET /settings/default_service_options'],
+  },
+  'local-user-store': {
+    'users.ts': ['GET /users', 'POST /users', 'GET /users/:id', 'PUT /users/:id', 'PUT /users/:id/password', 'DELETE /users/:id'],
+    'api-clients.ts': ['GET /api-clients', 'POST /api-clients', 'GET /api-clients/:id', 'PUT /api-clients/:id', 'POST /api-clients/:id/rotate-secret', 'DELETE /api-clients/:id'],
+    'trusted-clients.ts': ['GET /trusted-clients', 'POST /trusted-clients', 'GET /trusted-clients/:id', 'PUT /trusted-clients/:id', 'DELETE /trusted-clients/:id'],
+  },
+};
+
+function sourceFiles(service: string): string[] {
+  return readdirSync(path.join(SERVICES, service), { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.ts'));
+}
+
+function read(service: string, file: string): string {
+  return readFileSync(path.join(SERVICES, service, file), 'utf8');
+}
+
+/**
+ * The routes a file declares: every `app.<method>(` call, its path a string or template literal or
+ * a `const` of one in the same file. A call whose path cannot be read fails the test.
+ */
+function declaredRoutes(source: string): string[] {
+  const routes: string[] = [];
+  for (const call of source.matchAll(/\bapp\.(get|post|put|delete|patch|head|options|route)\(\s*([^,)]*)/g)) {
+    const method = (call[1] as string).toUpperCase();
+    const argument = (call[2] as string).trim();
+    const literal = /^(['`])(.*)\1$/.exec(argument);
+    if (literal) {
+      routes.push(`${method} ${literal[2]}`);
+      continue;
+    }
+    const constant = /^\w+$/.test(argument) ? new RegExp(`const ${argument} = (['\`])(.*?)\\1;`).exec(source) : null;
+    if (!constant) throw new Error(`cannot read the path of app.${call[1]}(${argument}`);
+    routes.push(`${method} ${constant[2]}`);
+  }
+  return routes;
+}
+
+/** Kysely query builders and raw SQL: what only a repository may contain. */
+const SQL = /\.(selectFrom|insertInto|updateTable|deleteFrom|replaceInto|mergeInto|selectNoFrom)\(|\bsql(<[^>]*>)?`/;
+
+describe('service layout', () => {
+  for (const [service, expected] of Object.entries(ROUTE_FILES)) {
+    it(`${service}: each resource's routes are declared in the file named after it, and index.ts declares none`, () => {
+      const actual: Record<string, string[]> = {};
+      for (const file of sourceFiles(service)) {
+        const routes = declaredRoutes(read(service, file));
+        if (routes.length > 0) actual[file] = routes.sort();
+      }
+      expect(actual).toEqual(Object.fromEntries(Object.entries(expected).map(([file, routes]) => [file, [...routes].sort()])));
+      expect(read(service, 'index.ts')).not.toMatch(/\bapp\.(get|post|put|delete|patch|route)\(/);
+    });
+
+    it(`${service}: route files and use cases hold no SQL`, () => {
+      const checked = [...Object.keys(expected), 'index.ts', ...(sourceFiles(service).includes('use-cases.ts') ? ['use-cases.ts'] : [])];
+      const withSql = checked.filter((file) => SQL.test(read(service, file)));
+      expect(withSql).toEqual([]);
+    });
+  }
+
+  it('repositories record no audit events and bump no policy version: their use cases do (host-store, settings, role-store, local-user-store)', () => {
+    for (const service of ['host-store', 'settings', 'role-store', 'local-user-store']) {
+      expect(read(service, 'repository.ts'), service).not.toMatch(/recordAuditEvent|bumpPolicyVersion/);
+    }
+  });
+
+  it('auth: subject loading and the login flow read the database through repository.ts', () => {
+    for (const file of ['subjects.ts', 'authorize.ts', 'login.ts', 'use-cases.ts']) expect(read('auth', file), file).not.toMatch(SQL);
+  });
+
+  it('the route reader sees every declaration, including a path kept in a const', () => {
+    expect(declaredRoutes("app.get('/a', {}, h);\nconst url = `/b/${x}`;\napp.put(\n  url,\n  {})")).toEqual(['GET /a', 'PUT /b/${x}']);
+    expect(() => declaredRoutes('app.post(pathOf(x), {})')).toThrow(/cannot read/);
+  });
+});
