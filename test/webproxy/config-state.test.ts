@@ -191,9 +191,9 @@ describe('PolicyStore and CachedTokenVerifier', () => {
     expect(cache.size).toBe(1);
   });
 
-  it('verifies real tokens through the cache', () => {
+  it('verifies real tokens through the cache', async () => {
     const cache = new CachedTokenVerifier();
-    const result = cache.verifier(sessionToken(), indexPolicy(samplePolicy()), NOW);
+    const result = await cache.verifier(await sessionToken(), indexPolicy(samplePolicy()), NOW);
     expect(result.ok).toBe(true);
   });
 });
