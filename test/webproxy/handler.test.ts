@@ -97,6 +97,20 @@ describe('WebProxyHandler', () => {
     expect(events).toMatchObject([{ type: 'web_request', outcome: 'deny', details: { reason: 'no_policy', service: 'reqmod' } }]);
   });
 
+  it('decides synchronously once the session token was verified (the ICAP hot path awaits nothing)', async () => {
+    install();
+    const raw = reqmod(get('http://app.example.test:8080/'), { icapHeaders: `Proxy-Authorization: Bearer ${await sessionToken()}\r\n` });
+    const fresh = parseIcap(raw);
+    const first = handler.modify(fresh.request, fresh.body);
+    expect(first).toBeInstanceOf(Promise);
+    expect(await first).toEqual({ kind: 'unmodified' });
+    const again = parseIcap(raw);
+    expect(handler.modify(again.request, again.body)).toEqual({ kind: 'unmodified' });
+    // A decision without a token to verify is synchronous too.
+    const anonymous = parseIcap(reqmod(get('http://app.example.test:8080/')));
+    expect(handler.modify(anonymous.request, anonymous.body)).toMatchObject({ kind: 'respond', status: 407 });
+  });
+
   it('forwards an allowed request without the session headers', async () => {
     install();
     const token = await sessionToken();
