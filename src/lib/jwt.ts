@@ -1,9 +1,9 @@
 /**
  * Compact JWS / JWT with ES256 (ECDSA P-256 + SHA-256) only: a thin adapter over `jose`.
  *
- * `jose` does the JOSE work (JWS signing and verification, JWT claim validation, JWK export,
- * RFC 7638 thumbprints); this module pins it to this project's profile and turns its exceptions
- * into typed `{ ok, reason }` results:
+ * `jose` does the JOSE work (JWS verification, JWT claim validation, RFC 7638 thumbprints); this
+ * module pins it to this project's profile and turns its exceptions into typed `{ ok, reason }`
+ * results (signing stays on node:crypto for speed, see {@link signJwt}):
  *
  * - the algorithm is pinned to ES256 by the verifier (`algorithms: ['ES256']`; the header never
  *   selects anything);
@@ -12,13 +12,12 @@
  * - tokens are bounded to 8 KiB and must be canonical compact JWS (checked before `jose` sees them);
  * - every failure is a result rather than an exception, so it is safe on untrusted input.
  *
- * Signing and verification are asynchronous (`jose` uses WebCrypto, whose ECDSA runs on libuv's
- * thread pool: the event loop pays only for the encoding).
+ * Signing and verification are asynchronous: the ECDSA work runs on libuv's thread pool.
  *
  * @module
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, CompactSign, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign } from 'node:crypto';
+import { calculateJwkThumbprint, errors, jwtVerify, type JWTPayload } from 'jose';
 
 /** Largest token {@link verifyJwt} accepts (and {@link signJwt} produces), in characters. */
 export const MAX_JWT_LENGTH = 8 * 1024;
@@ -263,27 +262,29 @@ export async function importSigningKey(privateKeyPem: string): Promise<SigningKe
 // ---------------------------------------------------------------------------------------------
 // Sign
 
-/** Protected headers by kid: the same object (and so the same bytes) for every token of a key. */
-const headers = new Map<string, { alg: 'ES256'; typ: 'JWT'; kid: string }>();
+/** Encoded protected headers by kid. */
+const headerSegments = new Map<string, string>();
 const HEADER_CACHE_LIMIT = 64;
 
-function headerOf(kid: string): { alg: 'ES256'; typ: 'JWT'; kid: string } {
-  let header = headers.get(kid);
-  if (header === undefined) {
-    header = { alg: 'ES256', typ: 'JWT', kid };
-    if (headers.size >= HEADER_CACHE_LIMIT) headers.clear();
-    headers.set(kid, header);
+function headerSegment(kid: string): string {
+  let segment = headerSegments.get(kid);
+  if (segment === undefined) {
+    segment = Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid }), 'utf8').toString('base64url');
+    if (headerSegments.size >= HEADER_CACHE_LIMIT) headerSegments.clear();
+    headerSegments.set(kid, segment);
   }
-  return header;
+  return segment;
 }
 
-/** Base64url length of `bytes` bytes, unpadded. */
-const base64urlLength = (bytes: number): number => Math.ceil((bytes * 4) / 3);
-
 /**
- * Signs `payload` as a compact JWS with header `{"alg":"ES256","typ":"JWT","kid":…}` (`jose`'s
- * `CompactSign`; the ECDSA signature is computed off the event loop). The payload is serialized as
- * is: the caller sets `iss`, `exp`, `iat`, … (verification requires `iss` and `exp`).
+ * Signs `payload` as a compact JWS with header `{"alg":"ES256","typ":"JWT","kid":…}`; the ECDSA
+ * signature (IEEE P1363, as JWS requires) is computed on libuv's thread pool. The payload is
+ * serialized as is: the caller sets `iss`, `exp`, `iat`, … (verification requires `iss` and `exp`).
+ *
+ * Not jose's `SignJWT`/`CompactSign`: on Node 20 those sign through WebCrypto, which costs the
+ * event loop several times what `crypto.sign` with a callback does, and the token endpoint signs
+ * on every grant. The encoding is the compact serialization only (RFC 7515 §7.1); every token is
+ * verified by jose (see the tests, which also check that jose's own signatures verify here).
  *
  * @throws TypeError on a non-object payload, an empty kid or a key that is not an EC P-256 private
  *   key; RangeError when the token would exceed {@link MAX_JWT_LENGTH}. (Thrown synchronously,
@@ -297,12 +298,15 @@ export function signJwt(payload: Record<string, unknown>, key: SigningKey): Prom
     throw new TypeError(`kid must be a non-empty string of at most ${MAX_KID_LENGTH} characters`);
   }
   assertSigningKey(key.privateKey);
-  const header = headerOf(key.kid);
-  const claims = Buffer.from(JSON.stringify(payload), 'utf8');
-  // header + '.' + payload + '.' + 86 signature characters
-  const length = base64urlLength(Buffer.byteLength(JSON.stringify(header))) + base64urlLength(claims.length) + 88;
-  if (length > MAX_JWT_LENGTH) throw new RangeError('the JWT would exceed the maximum token length');
-  return new CompactSign(claims).setProtectedHeader(header).sign(key.privateKey);
+  const input = `${headerSegment(key.kid)}.${Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url')}`;
+  // ES256 signatures are 86 base64url characters.
+  if (input.length + 87 > MAX_JWT_LENGTH) throw new RangeError('the JWT would exceed the maximum token length');
+  return new Promise((resolve, reject) => {
+    sign('sha256', Buffer.from(input, 'latin1'), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }, (error, signature) => {
+      if (error) reject(error);
+      else resolve(`${input}.${signature.toString('base64url')}`);
+    });
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

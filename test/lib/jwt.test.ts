@@ -1,4 +1,5 @@
 import { createHash, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { jwtVerify, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_JWT_LENGTH,
@@ -105,6 +106,15 @@ describe('signJwt', () => {
       header: { alg: 'ES256', typ: 'JWT', kid: signer.kid },
       payload: claims({ aud: 'api', scope: ['a', 'b'] }),
     });
+  });
+
+  it('agrees with jose both ways: jose verifies signJwt tokens, and tokens from jose SignJWT verify here', async () => {
+    const token = await signJwt(claims({ aud: 'api' }), signer);
+    const checked = await jwtVerify(token, signer.publicKey, { algorithms: ['ES256'], issuer: ISSUER, audience: 'api', currentDate: NOW });
+    expect(checked.protectedHeader).toEqual({ alg: 'ES256', typ: 'JWT', kid: signer.kid });
+    expect(checked.payload).toEqual(claims({ aud: 'api' }));
+    const byJose = await new SignJWT(claims()).setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: signer.kid }).sign(signer.privateKey);
+    expect(await verifyJwt(byJose, options())).toEqual({ ok: true, header: { alg: 'ES256', typ: 'JWT', kid: signer.kid }, payload: claims() });
   });
 
   it('rejects bad payloads and keys', () => {
