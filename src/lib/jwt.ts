@@ -433,18 +433,11 @@ export function verifyJwt(token: string, options: VerifyJwtOptions): Promise<Ver
   // What jose does not check (or checks later): size, canonical shape, signature length and
   // canonical last character (base64url decoders ignore its surplus bits: a token must have one form).
   if (typeof token !== 'string' || token.length > MAX_JWT_LENGTH || !TOKEN_SHAPE.test(token)) return Promise.resolve(FAIL.malformed);
-  for (const [start, end] of segments(token)) if ((end - start) % 4 === 1) return Promise.resolve(FAIL.malformed);
-  return verifyWithJose(token, options, nowMs / 1000, tolerance);
-}
-
-function segments(token: string): Array<[number, number]> {
   const dot1 = token.indexOf('.');
   const dot2 = token.indexOf('.', dot1 + 1);
-  return [
-    [0, dot1],
-    [dot1 + 1, dot2],
-    [dot2 + 1, token.length],
-  ];
+  // A base64 segment of 4n+1 characters cannot be decoded.
+  if (dot1 % 4 === 1 || (dot2 - dot1 - 1) % 4 === 1 || (token.length - dot2 - 1) % 4 === 1) return Promise.resolve(FAIL.malformed);
+  return verifyWithJose(token, options, nowMs / 1000, tolerance);
 }
 
 async function verifyWithJose(token: string, options: VerifyJwtOptions, now: number, tolerance: number): Promise<VerifyJwtResult> {
