@@ -337,6 +337,12 @@ class Rejected extends Error {
     super(result.ok ? 'ok' : result.reason);
   }
 }
+/** One instance per reason, thrown again and again: a rejected token allocates no error. */
+const REJECT = {
+  malformed: new Rejected(FAIL.malformed),
+  unknown_key: new Rejected(FAIL.unknown_key),
+  signature: new Rejected(FAIL.signature),
+} as const;
 
 function isStringArray(value: unknown): value is string[] {
   if (!Array.isArray(value)) return false;
@@ -450,13 +456,13 @@ async function verifyWithJose(token: string, options: VerifyJwtOptions, now: num
       (protectedHeader) => {
         // Called once the header parsed and `alg` passed the allow-list.
         const { kid, typ } = protectedHeader as { kid?: unknown; typ?: unknown };
-        if (kid === undefined) throw new Rejected(FAIL.unknown_key);
-        if (typeof kid !== 'string' || kid.length === 0 || kid.length > MAX_KID_LENGTH) throw new Rejected(FAIL.malformed);
-        if (typ !== undefined && typeof typ !== 'string') throw new Rejected(FAIL.malformed);
+        if (kid === undefined) throw REJECT.unknown_key;
+        if (typeof kid !== 'string' || kid.length === 0 || kid.length > MAX_KID_LENGTH) throw REJECT.malformed;
+        if (typ !== undefined && typeof typ !== 'string') throw REJECT.malformed;
         const key = resolveKey(options.keys, kid);
-        if (key === undefined) throw new Rejected(FAIL.unknown_key);
+        if (key === undefined) throw REJECT.unknown_key;
         if (signatureChars !== ES256_SIGNATURE_CHARS || (BASE64URL_VALUE.indexOf(token.charAt(token.length - 1)) & 0x0f) !== 0) {
-          throw new Rejected(FAIL.signature);
+          throw REJECT.signature;
         }
         return key;
       },
