@@ -1,23 +1,23 @@
 /**
- * Compact JWS / JWT with ES256 (ECDSA P-256 + SHA-256) only, on top of node:crypto.
+ * Compact JWS / JWT with ES256 (ECDSA P-256 + SHA-256) only: a thin adapter over `jose`.
  *
- * Verification is deliberately narrow: the algorithm is pinned to ES256 by the verifier (the
- * header's `alg` must equal it, it never selects anything), keys come only from the caller's key
- * source by `kid` (`jku`, `x5u`, `jwk`, `x5c` header parameters are ignored, never fetched or
- * trusted), tokens are bounded to 8 KiB, and every failure is a typed result rather than an
- * exception, so it is safe to call on untrusted input on every request.
+ * `jose` does the JOSE work (JWS verification, JWT claim validation, RFC 7638 thumbprints); this
+ * module pins it to this project's profile and turns its exceptions into typed `{ ok, reason }`
+ * results (signing stays on node:crypto for speed, see {@link signJwt}):
+ *
+ * - the algorithm is pinned to ES256 by the verifier (`algorithms: ['ES256']`; the header never
+ *   selects anything);
+ * - keys come only from the caller's key source by `kid` (`jku`, `x5u`, `jwk`, `x5c` header
+ *   parameters are ignored, never fetched or trusted);
+ * - tokens are bounded to 8 KiB and must be canonical compact JWS (checked before `jose` sees them);
+ * - every failure is a result rather than an exception, so it is safe on untrusted input.
+ *
+ * Signing and verification are asynchronous: the ECDSA work runs on libuv's thread pool.
  *
  * @module
  */
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  KeyObject,
-  sign,
-  verify,
-} from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign } from 'node:crypto';
+import { calculateJwkThumbprint, errors, jwtVerify, type JWTPayload } from 'jose';
 
 /** Largest token {@link verifyJwt} accepts (and {@link signJwt} produces), in characters. */
 export const MAX_JWT_LENGTH = 8 * 1024;
@@ -119,7 +119,7 @@ export interface JwtPayload {
   [name: string]: unknown;
 }
 
-/** Result of {@link verifyJwt}. */
+/** Result of {@link verifyJwt} (resolved). */
 export type VerifyJwtResult =
   | { readonly ok: true; readonly header: JwtHeader; readonly payload: JwtPayload }
   | { readonly ok: false; readonly reason: JwtFailureReason };
@@ -127,10 +127,8 @@ export type VerifyJwtResult =
 // ---------------------------------------------------------------------------------------------
 // Keys
 
-type VerifyInput = { readonly key: KeyObject; readonly dsaEncoding: 'ieee-p1363' };
-
-/** Validated ES256 public keys → the options object passed to crypto.verify (allocated once). */
-const verifyInputs = new WeakMap<KeyObject, VerifyInput>();
+/** Validated ES256 public keys (imported or checked once). */
+const validVerificationKeys = new WeakSet<KeyObject>();
 /** Validated ES256 private keys. */
 const validSigningKeys = new WeakSet<KeyObject>();
 /** Keys imported from JWK objects returned by a lookup function. */
@@ -161,20 +159,21 @@ function importVerificationKey(value: VerificationKey): KeyObject | null {
       return null;
     }
     if (!isP256(key)) return null;
-    if (!verifyInputs.has(key)) verifyInputs.set(key, { key, dsaEncoding: 'ieee-p1363' });
+    validVerificationKeys.add(key);
     return key;
   } catch {
     return null;
   }
 }
 
-function resolveKey(source: KeySource, kid: string): VerifyInput | undefined {
+/** The public key `kid` names in `source`, or undefined (imported values are cached, see {@link KeySource}). */
+function resolveKey(source: KeySource, kid: string): KeyObject | undefined {
   if (typeof source === 'function') {
     const value = source(kid);
     if (value === null || value === undefined) return undefined;
     let key: KeyObject | null | undefined;
     if (value instanceof KeyObject) {
-      key = verifyInputs.has(value) ? value : importVerificationKey(value);
+      key = validVerificationKeys.has(value) ? value : importVerificationKey(value);
     } else if (typeof value === 'string') {
       key = pemCache.get(value);
       if (key === undefined) {
@@ -189,18 +188,15 @@ function resolveKey(source: KeySource, kid: string): VerifyInput | undefined {
         jwkObjectCache.set(value, key);
       }
     }
-    return key ? verifyInputs.get(key) : undefined;
+    return key ?? undefined;
   }
   const value = source.get(kid);
   if (value === undefined) return undefined;
-  if (value instanceof KeyObject) {
-    const ready = verifyInputs.get(value);
-    if (ready) return ready;
-  }
+  if (value instanceof KeyObject && validVerificationKeys.has(value)) return value;
   const key = importVerificationKey(value);
   if (!key) return undefined;
   if (key !== value) source.set(kid, key);
-  return verifyInputs.get(key);
+  return key;
 }
 
 function assertSigningKey(key: KeyObject): void {
@@ -212,12 +208,11 @@ function assertSigningKey(key: KeyObject): void {
 }
 
 /**
- * RFC 7638 JWK thumbprint (SHA-256, base64url) of a P-256 public key: the hash of
- * `{"crv":"P-256","kty":"EC","x":…,"y":…}` with exactly those members in that order.
+ * RFC 7638 JWK thumbprint (SHA-256, base64url) of a P-256 public key (`jose`'s
+ * `calculateJwkThumbprint`: the hash of `{"crv":…,"kty":"EC","x":…,"y":…}`).
  */
-export function jwkThumbprint(jwk: { crv: string; kty: string; x: string; y: string }): string {
-  const canonical = `{"crv":${JSON.stringify(jwk.crv)},"kty":${JSON.stringify(jwk.kty)},"x":${JSON.stringify(jwk.x)},"y":${JSON.stringify(jwk.y)}}`;
-  return createHash('sha256').update(canonical, 'utf8').digest('base64url');
+export function jwkThumbprint(jwk: { crv: string; kty: string; x: string; y: string }): Promise<string> {
+  return calculateJwkThumbprint({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }, 'sha256');
 }
 
 /**
@@ -226,7 +221,7 @@ export function jwkThumbprint(jwk: { crv: string; kty: string; x: string; y: str
  *
  * @throws TypeError when the key is not an EC P-256 key.
  */
-export function publicJwk(keyObject: KeyObject): EcPublicJwk {
+export async function publicJwk(keyObject: KeyObject): Promise<EcPublicJwk> {
   if (!(keyObject instanceof KeyObject) || keyObject.type === 'secret') {
     throw new TypeError('publicJwk needs an asymmetric KeyObject');
   }
@@ -234,14 +229,14 @@ export function publicJwk(keyObject: KeyObject): EcPublicJwk {
   if (!isP256(publicKey)) throw new TypeError('publicJwk supports ECDSA P-256 keys only');
   const jwk = publicKey.export({ format: 'jwk' });
   if (typeof jwk.x !== 'string' || typeof jwk.y !== 'string') throw new TypeError('could not export the key as a JWK');
-  const kid = jwkThumbprint({ crv: 'P-256', kty: 'EC', x: jwk.x, y: jwk.y });
+  const kid = await jwkThumbprint({ crv: 'P-256', kty: 'EC', x: jwk.x, y: jwk.y });
   return { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, kid, alg: 'ES256', use: 'sig' };
 }
 
 /** Generates a fresh ES256 signing key; `kid` is the RFC 7638 thumbprint of its public key. */
-export function generateSigningKey(): GeneratedSigningKey {
+export async function generateSigningKey(): Promise<GeneratedSigningKey> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk = publicJwk(publicKey);
+  const jwk = await publicJwk(publicKey);
   validSigningKeys.add(privateKey);
   return {
     kid: jwk.kid,
@@ -258,15 +253,16 @@ export function generateSigningKey(): GeneratedSigningKey {
  *
  * @throws TypeError when the PEM is not an EC P-256 private key.
  */
-export function importSigningKey(privateKeyPem: string): SigningKey {
+export async function importSigningKey(privateKeyPem: string): Promise<SigningKey> {
   const privateKey = createPrivateKey(privateKeyPem);
   assertSigningKey(privateKey);
-  return { kid: publicJwk(privateKey).kid, privateKey };
+  return { kid: (await publicJwk(privateKey)).kid, privateKey };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Sign
 
+/** Encoded protected headers by kid. */
 const headerSegments = new Map<string, string>();
 const HEADER_CACHE_LIMIT = 64;
 
@@ -281,13 +277,20 @@ function headerSegment(kid: string): string {
 }
 
 /**
- * Signs `payload` as a compact JWS with header `{"alg":"ES256","typ":"JWT","kid":…}`. The payload
- * is serialized as is: the caller sets `iss`, `exp`, `iat`, … (verification requires `iss` and `exp`).
+ * Signs `payload` as a compact JWS with header `{"alg":"ES256","typ":"JWT","kid":…}`; the ECDSA
+ * signature (IEEE P1363, as JWS requires) is computed on libuv's thread pool. The payload is
+ * serialized as is: the caller sets `iss`, `exp`, `iat`, … (verification requires `iss` and `exp`).
+ *
+ * Not jose's `SignJWT`/`CompactSign`: on Node 20 those sign through WebCrypto, which costs the
+ * event loop several times what `crypto.sign` with a callback does, and the token endpoint signs
+ * on every grant. The encoding is the compact serialization only (RFC 7515 §7.1); every token is
+ * verified by jose (see the tests, which also check that jose's own signatures verify here).
  *
  * @throws TypeError on a non-object payload, an empty kid or a key that is not an EC P-256 private
- *   key; RangeError when the token would exceed {@link MAX_JWT_LENGTH}.
+ *   key; RangeError when the token would exceed {@link MAX_JWT_LENGTH}. (Thrown synchronously,
+ *   before any signing work.)
  */
-export function signJwt(payload: Record<string, unknown>, key: SigningKey): string {
+export function signJwt(payload: Record<string, unknown>, key: SigningKey): Promise<string> {
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
     throw new TypeError('the JWT payload must be a JSON object');
   }
@@ -295,14 +298,15 @@ export function signJwt(payload: Record<string, unknown>, key: SigningKey): stri
     throw new TypeError(`kid must be a non-empty string of at most ${MAX_KID_LENGTH} characters`);
   }
   assertSigningKey(key.privateKey);
-  const signingInput = `${headerSegment(key.kid)}.${Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url')}`;
+  const input = `${headerSegment(key.kid)}.${Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url')}`;
   // ES256 signatures are 86 base64url characters.
-  if (signingInput.length + 87 > MAX_JWT_LENGTH) throw new RangeError('the JWT would exceed the maximum token length');
-  const signature = sign('sha256', Buffer.from(signingInput, 'latin1'), {
-    key: key.privateKey,
-    dsaEncoding: 'ieee-p1363',
+  if (input.length + 87 > MAX_JWT_LENGTH) throw new RangeError('the JWT would exceed the maximum token length');
+  return new Promise((resolve, reject) => {
+    sign('sha256', Buffer.from(input, 'latin1'), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }, (error, signature) => {
+      if (error) reject(error);
+      else resolve(`${input}.${signature.toString('base64url')}`);
+    });
   });
-  return `${signingInput}.${signature.toString('base64url')}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -313,12 +317,7 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /** An ES256 signature is 64 bytes = 86 base64url characters. */
 const ES256_SIGNATURE_CHARS = 86;
 const BASE64URL_VALUE = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-
-const fatalUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-/** Scratch buffers (verification is synchronous, so sharing them is safe). */
-const jsonScratch = Buffer.allocUnsafe(Math.ceil((MAX_JWT_LENGTH * 3) / 4) + 3);
-const inputScratch = Buffer.allocUnsafe(MAX_JWT_LENGTH);
-const signatureScratch = Buffer.allocUnsafe(64);
+const ALGORITHMS = ['ES256'];
 
 const fail = (reason: JwtFailureReason): VerifyJwtResult => Object.freeze({ ok: false, reason }) as VerifyJwtResult;
 const FAIL = {
@@ -332,22 +331,18 @@ const FAIL = {
   audience: fail('audience'),
 } as const satisfies Record<JwtFailureReason, VerifyJwtResult>;
 
-/** Decodes one base64url segment of `token` to a JSON object; `null` if it is anything else. */
-function decodeSegment(token: string, start: number, end: number): Record<string, unknown> | null {
-  if ((end - start) % 4 === 1) return null; // impossible base64 length
-  try {
-    const length = jsonScratch.write(token.slice(start, end), 0, 'base64url');
-    const value: unknown = JSON.parse(fatalUtf8.decode(jsonScratch.subarray(0, length)));
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
-    return value as Record<string, unknown>;
-  } catch {
-    return null;
+/** Thrown by the key resolver to end verification with a reason (never escapes {@link verifyJwt}). */
+class Rejected extends Error {
+  constructor(readonly result: VerifyJwtResult) {
+    super(result.ok ? 'ok' : result.reason);
   }
 }
-
-function matches(value: string, accepted: string | readonly string[]): boolean {
-  return typeof accepted === 'string' ? value === accepted : accepted.includes(value);
-}
+/** One instance per reason, thrown again and again: a rejected token allocates no error. */
+const REJECT = {
+  malformed: new Rejected(FAIL.malformed),
+  unknown_key: new Rejected(FAIL.unknown_key),
+  signature: new Rejected(FAIL.signature),
+} as const;
 
 function isStringArray(value: unknown): value is string[] {
   if (!Array.isArray(value)) return false;
@@ -355,31 +350,83 @@ function isStringArray(value: unknown): value is string[] {
   return true;
 }
 
-function isFiniteNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value);
+const isFiniteOrAbsent = (value: unknown): boolean => value === undefined || (typeof value === 'number' && Number.isFinite(value));
+
+/** The protected header of a token jose called structurally invalid, if it is a JSON object. */
+function headerOfInvalid(token: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url')));
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
- * Verifies a compact ES256 JWS/JWT and its registered claims. Never throws on token content; the
- * checks run in this order and the first failure is reported:
- *
- * 1. `malformed`: not a string, longer than 8 KiB, not three non-empty base64url segments (padding
- *    `=` is rejected), header not a JSON object, or a `crit` header present.
- * 2. `algorithm`: `alg` is anything but `ES256` (`none`, `HS256`, `RS256`, `ES384`, missing…).
- * 3. `unknown_key` when `kid` is absent or not in `keys` (or maps to a non-P-256 key);
- *    `malformed` when `kid` is present but not a non-empty string of ≤ 256 characters.
- *    `jku`, `x5u`, `jwk` and `x5c` are ignored.
- * 4. `signature`: the signature is not 64 bytes (86 canonical base64url characters) or does not verify.
- * 5. `malformed`: payload not a JSON object, `exp` missing or not a finite number, `nbf` / `iat`
- *    present but not finite numbers, or `aud` present but neither a string nor an array of strings.
- * 6. `expired` when `now ≥ exp + tolerance`; `not_yet_valid` when `now + tolerance < nbf` or
- *    `iat > now + tolerance`.
- * 7. `issuer`: `iss` is not a string among `options.issuer`.
- * 8. `audience`: `options.audience` given and `aud` (string or string array) contains none of them.
- *
- * @throws TypeError only for invalid `options` (bad `now`, negative tolerance, empty issuer).
+ * The claim checks `jose` does not make (finite numbers, the type of `aud`, `iat` in the future),
+ * and the time checks in this profile's order: a token that fails several claim checks reports
+ * the first of malformed → expired → not yet valid → issuer → audience (jose checks `iss` and
+ * `aud` before the times, `nbf` before `exp`).
  */
-export function verifyJwt(token: string, options: VerifyJwtOptions): VerifyJwtResult {
+function claimsFailure(payload: Record<string, unknown>, now: number, tolerance: number): VerifyJwtResult | undefined {
+  const { exp, nbf, iat, aud } = payload;
+  if (typeof exp !== 'number' || !Number.isFinite(exp) || !isFiniteOrAbsent(nbf) || !isFiniteOrAbsent(iat)) return FAIL.malformed;
+  if (aud !== undefined && typeof aud !== 'string' && !isStringArray(aud)) return FAIL.malformed;
+  if (now - tolerance >= exp) return FAIL.expired;
+  if (nbf !== undefined && now + tolerance < (nbf as number)) return FAIL.not_yet_valid;
+  if (iat !== undefined && (iat as number) > now + tolerance) return FAIL.not_yet_valid;
+  return undefined;
+}
+
+/** Today's reason for an exception from `jose`'s `jwtVerify`. */
+function reasonOf(error: unknown, token: string, now: number, tolerance: number): VerifyJwtResult {
+  if (error instanceof Rejected) return error.result;
+  if (error instanceof errors.JOSEAlgNotAllowed) return FAIL.algorithm;
+  if (error instanceof errors.JWSSignatureVerificationFailed) return FAIL.signature;
+  if (error instanceof errors.JWTExpired || error instanceof errors.JWTClaimValidationFailed) {
+    // The signature verified; report the claim failure this profile checks first.
+    const earlier = claimsFailure(error.payload as Record<string, unknown>, now, tolerance);
+    if (earlier !== undefined) return earlier;
+    if (error instanceof errors.JWTExpired) return FAIL.expired;
+    if (error.claim === 'iss') return FAIL.issuer;
+    if (error.claim === 'aud') return FAIL.audience;
+    if (error.claim === 'nbf' && error.reason === 'check_failed') return FAIL.not_yet_valid;
+    return FAIL.malformed; // a required claim missing, or a time claim that is not a number
+  }
+  if (error instanceof errors.JWSInvalid) {
+    // jose checks that `alg` is a non-empty string before the allow-list: a header without a
+    // usable `alg` is an algorithm failure, as every `alg` other than ES256 is.
+    const header = headerOfInvalid(token);
+    if (header !== null && !Object.hasOwn(header, 'crit') && header.alg !== 'ES256') return FAIL.algorithm;
+  }
+  return FAIL.malformed; // JWSInvalid, JWTInvalid, JOSENotSupported (crit), …
+}
+
+/**
+ * Verifies a compact ES256 JWS/JWT and its registered claims with `jose`'s `jwtVerify`. Never
+ * throws (or rejects) on token content:
+ *
+ * - `malformed`: not a string, longer than 8 KiB, not three non-empty base64url segments (padding
+ *   `=` is rejected), header not a JSON object, a `crit` header, a `kid` present but not a
+ *   non-empty string of ≤ 256 characters, a non-string `typ`, payload not a JSON object, `exp`
+ *   missing or not a finite number, `nbf` / `iat` present but not finite numbers, or `aud` present
+ *   but neither a string nor an array of strings.
+ * - `algorithm`: `alg` is anything but `ES256` (`none`, `HS256`, `RS256`, `ES384`, missing…).
+ * - `unknown_key` when `kid` is absent or not in `keys` (or maps to a non-P-256 key). `jku`,
+ *   `x5u`, `jwk` and `x5c` are ignored.
+ * - `signature`: the signature is not 64 bytes (86 canonical base64url characters) or does not verify.
+ * - `expired` when `now ≥ exp + tolerance`; `not_yet_valid` when `now + tolerance < nbf` or
+ *   `iat > now + tolerance`.
+ * - `issuer`: `iss` is not a string among `options.issuer`.
+ * - `audience`: `options.audience` given and `aud` (string or string array) contains none of them.
+ *
+ * The header checks come first, then the signature, then the claims in the order listed (the
+ * first failure is reported).
+ *
+ * @throws TypeError only for invalid `options` (bad `now`, negative tolerance, empty issuer),
+ *   synchronously.
+ */
+export function verifyJwt(token: string, options: VerifyJwtOptions): Promise<VerifyJwtResult> {
   const nowMs = options.now instanceof Date ? options.now.getTime() : Number.NaN;
   const tolerance = options.clockToleranceSeconds;
   if (Number.isNaN(nowMs)) throw new TypeError('options.now must be a valid Date');
@@ -389,67 +436,49 @@ export function verifyJwt(token: string, options: VerifyJwtOptions): VerifyJwtRe
   if (options.issuer === '' || (typeof options.issuer !== 'string' && options.issuer.length === 0)) {
     throw new TypeError('options.issuer must not be empty');
   }
-
-  if (typeof token !== 'string' || token.length > MAX_JWT_LENGTH || !TOKEN_SHAPE.test(token)) return FAIL.malformed;
+  // What jose does not check (or checks later): size, canonical shape, signature length and
+  // canonical last character (base64url decoders ignore its surplus bits: a token must have one form).
+  if (typeof token !== 'string' || token.length > MAX_JWT_LENGTH || !TOKEN_SHAPE.test(token)) return Promise.resolve(FAIL.malformed);
   const dot1 = token.indexOf('.');
   const dot2 = token.indexOf('.', dot1 + 1);
+  // A base64 segment of 4n+1 characters cannot be decoded.
+  if (dot1 % 4 === 1 || (dot2 - dot1 - 1) % 4 === 1 || (token.length - dot2 - 1) % 4 === 1) return Promise.resolve(FAIL.malformed);
+  return verifyWithJose(token, options, nowMs / 1000, tolerance);
+}
 
-  const header = decodeSegment(token, 0, dot1);
-  if (header === null) return FAIL.malformed;
-  if (header.alg !== 'ES256') return FAIL.algorithm;
-  if (Object.hasOwn(header, 'crit')) return FAIL.malformed; // no extensions are understood
-  const kid = header.kid;
-  if (kid === undefined) return FAIL.unknown_key;
-  if (typeof kid !== 'string' || kid.length === 0 || kid.length > MAX_KID_LENGTH) return FAIL.malformed;
-  if (header.typ !== undefined && typeof header.typ !== 'string') return FAIL.malformed;
-
-  const verifyInput = resolveKey(options.keys, kid);
-  if (verifyInput === undefined) return FAIL.unknown_key;
-
-  if (token.length - dot2 - 1 !== ES256_SIGNATURE_CHARS) return FAIL.signature;
-  // 86 characters carry 516 bits; the 4 surplus bits of the last one must be zero (canonical form).
-  if ((BASE64URL_VALUE.indexOf(token.charAt(token.length - 1)) & 0x0f) !== 0) return FAIL.signature;
-  if (signatureScratch.write(token.slice(dot2 + 1), 0, 'base64url') !== 64) return FAIL.signature;
-  const inputLength = inputScratch.write(token.slice(0, dot2), 0, 'latin1');
-  let valid: boolean;
+async function verifyWithJose(token: string, options: VerifyJwtOptions, now: number, tolerance: number): Promise<VerifyJwtResult> {
+  const signatureChars = token.length - token.lastIndexOf('.') - 1;
+  let header: JwtHeader;
+  let payload: JWTPayload;
   try {
-    valid = verify('sha256', inputScratch.subarray(0, inputLength), verifyInput, signatureScratch);
-  } catch {
-    valid = false;
-  }
-  if (!valid) return FAIL.signature;
-
-  const payload = decodeSegment(token, dot1 + 1, dot2);
-  if (payload === null) return FAIL.malformed;
-  const { exp, nbf, iat, aud } = payload;
-  if (!isFiniteNumber(exp)) return FAIL.malformed;
-  if (nbf !== undefined && !isFiniteNumber(nbf)) return FAIL.malformed;
-  if (iat !== undefined && !isFiniteNumber(iat)) return FAIL.malformed;
-  if (aud !== undefined && typeof aud !== 'string' && !isStringArray(aud)) return FAIL.malformed;
-
-  const now = nowMs / 1000;
-  if (now - tolerance >= exp) return FAIL.expired;
-  if (nbf !== undefined && now + tolerance < nbf) return FAIL.not_yet_valid;
-  if (iat !== undefined && iat > now + tolerance) return FAIL.not_yet_valid;
-
-  const iss = payload.iss;
-  if (typeof iss !== 'string' || !matches(iss, options.issuer)) return FAIL.issuer;
-
-  const expected = options.audience;
-  if (expected !== undefined) {
-    let found = false;
-    if (typeof aud === 'string') {
-      found = matches(aud, expected);
-    } else if (aud !== undefined) {
-      for (const item of aud) {
-        if (matches(item, expected)) {
-          found = true;
-          break;
+    const verified = await jwtVerify(
+      token,
+      (protectedHeader) => {
+        // Called once the header parsed and `alg` passed the allow-list.
+        const { kid, typ } = protectedHeader as { kid?: unknown; typ?: unknown };
+        if (kid === undefined) throw REJECT.unknown_key;
+        if (typeof kid !== 'string' || kid.length === 0 || kid.length > MAX_KID_LENGTH) throw REJECT.malformed;
+        if (typ !== undefined && typeof typ !== 'string') throw REJECT.malformed;
+        const key = resolveKey(options.keys, kid);
+        if (key === undefined) throw REJECT.unknown_key;
+        if (signatureChars !== ES256_SIGNATURE_CHARS || (BASE64URL_VALUE.indexOf(token.charAt(token.length - 1)) & 0x0f) !== 0) {
+          throw REJECT.signature;
         }
-      }
-    }
-    if (!found) return FAIL.audience;
+        return key;
+      },
+      {
+        algorithms: ALGORITHMS,
+        issuer: options.issuer as string | string[],
+        ...(options.audience === undefined ? {} : { audience: options.audience as string | string[] }),
+        currentDate: new Date(now * 1000),
+        clockTolerance: tolerance,
+        requiredClaims: ['exp'],
+      },
+    );
+    header = verified.protectedHeader as JwtHeader;
+    payload = verified.payload;
+  } catch (error) {
+    return reasonOf(error, token, now, tolerance);
   }
-
-  return { ok: true, header: header as JwtHeader, payload: payload as JwtPayload };
+  return claimsFailure(payload, now, tolerance) ?? { ok: true, header, payload: payload as JwtPayload };
 }

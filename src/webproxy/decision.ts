@@ -155,8 +155,11 @@ export type SessionResolution =
   | { ok: true; session: WebSession }
   | { ok: false; reason: SessionFailure; claimed?: ClaimedSession; detail?: string };
 
-/** Verifies a token's signature and registered claims against the policy's keys. */
-export type TokenVerifier = (token: string, policy: PolicyIndex, now: Date) => VerifyJwtResult;
+/**
+ * Verifies a token's signature and registered claims against the policy's keys: a promise while
+ * a signature is being checked, the result itself when it is known (a cache, see policy-store.ts).
+ */
+export type TokenVerifier = (token: string, policy: PolicyIndex, now: Date) => VerifyJwtResult | Promise<VerifyJwtResult>;
 
 /** The default verifier: ES256, issuer `privgate`, audience `privgate-web-proxy`. */
 export const verifySessionToken: TokenVerifier = (token, policy, now) =>
@@ -227,12 +230,22 @@ function stringClaim(payload: Record<string, unknown>, name: string): string | u
 /**
  * Establishes the session of a request: verifies the token offline with the policy's keys, then
  * checks revocation and looks the host and principal up in the CURRENT policy (a host or
- * principal that left the policy ends the session; changed options apply at once).
+ * principal that left the policy ends the session; changed options apply at once). Synchronous
+ * when `verify` answers synchronously (a remembered token), a promise while it checks a signature.
  */
-export function resolveSession(policy: PolicyIndex | null, token: string | null, now: Date, verify: TokenVerifier = verifySessionToken): SessionResolution {
+export function resolveSession(
+  policy: PolicyIndex | null,
+  token: string | null,
+  now: Date,
+  verify: TokenVerifier = verifySessionToken,
+): SessionResolution | Promise<SessionResolution> {
   if (policy === null) return { ok: false, reason: 'no_policy' };
   if (token === null) return { ok: false, reason: 'session_missing' };
   const result = verify(token, policy, now);
+  return result instanceof Promise ? result.then((verified) => sessionOf(policy, verified, now)) : sessionOf(policy, result, now);
+}
+
+function sessionOf(policy: PolicyIndex, result: VerifyJwtResult, now: Date): SessionResolution {
   if (!result.ok) return { ok: false, reason: result.reason === 'expired' ? 'session_expired' : 'session_invalid', detail: result.reason };
   const payload = result.payload;
   const sessionId = stringClaim(payload, 'sid');

@@ -22,6 +22,7 @@ import {
   sessionHeadersIn,
   type ClaimedSession,
   type DenyReason,
+  type SessionResolution,
   type Target,
   type WebSession,
 } from './decision.js';
@@ -129,7 +130,12 @@ export class WebProxyHandler implements IcapHandler {
     };
   }
 
-  modify(request: IcapRequest, body: IcapBody, _context?: IcapRequestContext): IcapDecision {
+  /**
+   * The decision for a REQMOD / RESPMOD request: synchronous when the session token's signature was
+   * verified before (see {@link CachedTokenVerifier}) or there is none to verify, a promise while a
+   * new token's ES256 signature is being checked.
+   */
+  modify(request: IcapRequest, body: IcapBody, _context?: IcapRequestContext): IcapDecision | Promise<IcapDecision> {
     if (!this.counted.has(request)) {
       // Count each ICAP request once, not again when the rest of its body arrives.
       this.counted.add(request);
@@ -145,11 +151,16 @@ export class WebProxyHandler implements IcapHandler {
       return { kind: 'icap-error', status: 405 };
     }
     try {
-      return kind === 'reqmod' ? this.reqmod(request, body) : this.respmod(request);
+      const decision = kind === 'reqmod' ? this.reqmod(request, body) : this.respmod(request);
+      return decision instanceof Promise ? decision.catch((error: unknown) => this.failed(error)) : decision;
     } catch (error) {
-      this.settings.metrics.icapErrors.inc({ cause: 'handler' });
-      throw error;
+      return this.failed(error);
     }
+  }
+
+  private failed(error: unknown): never {
+    this.settings.metrics.icapErrors.inc({ cause: 'handler' });
+    throw error;
   }
 
   private kindOf(service: string): ServiceKind | null {
@@ -158,7 +169,7 @@ export class WebProxyHandler implements IcapHandler {
     return null;
   }
 
-  private reqmod(request: IcapRequest, body: IcapBody): IcapDecision {
+  private reqmod(request: IcapRequest, body: IcapBody): IcapDecision | Promise<IcapDecision> {
     const head = request.httpRequest;
     if (!head) {
       this.settings.metrics.icapErrors.inc({ cause: 'protocol' });
@@ -173,6 +184,20 @@ export class WebProxyHandler implements IcapHandler {
       extractSessionToken(request.headers, head.headers) ??
       (connect ? null : this.connections.lookup(connection, parseTarget(head.method, head.target, head.headers), now.getTime()));
     const resolution = resolveSession(store.index, token, now, this.verifier.verifier);
+    if (resolution instanceof Promise) return resolution.then((resolved) => this.reqmodResolved(request, body, head, now, connection, connect, token, resolved));
+    return this.reqmodResolved(request, body, head, now, connection, connect, token, resolution);
+  }
+
+  private reqmodResolved(
+    request: IcapRequest,
+    body: IcapBody,
+    head: NonNullable<IcapRequest['httpRequest']>,
+    now: Date,
+    connection: ReturnType<typeof parseClientConnection>,
+    connect: boolean,
+    token: string | null,
+    resolution: SessionResolution,
+  ): IcapDecision {
     const verdict = decideRequest(
       resolution,
       { method: head.method, target: head.target, headers: head.headers, hasBody: request.hasBody, body },
@@ -203,7 +228,7 @@ export class WebProxyHandler implements IcapHandler {
     return { kind: 'modify-headers', httpRequestHeaders: forwarded };
   }
 
-  private respmod(request: IcapRequest): IcapDecision {
+  private respmod(request: IcapRequest): IcapDecision | Promise<IcapDecision> {
     const response = request.httpResponse;
     if (!response) {
       this.settings.metrics.icapErrors.inc({ cause: 'protocol' });
@@ -220,6 +245,12 @@ export class WebProxyHandler implements IcapHandler {
         now.getTime(),
       );
     const resolution = resolveSession(store.index, token, now, this.verifier.verifier);
+    if (resolution instanceof Promise) return resolution.then((resolved) => this.respmodResolved(request, response, resolved));
+    return this.respmodResolved(request, response, resolution);
+  }
+
+  private respmodResolved(request: IcapRequest, response: NonNullable<IcapRequest['httpResponse']>, resolution: SessionResolution): IcapDecision {
+    const httpRequest = request.httpRequest;
     const verdict = decideResponse(resolution, {
       request: httpRequest ? { method: httpRequest.method, target: httpRequest.target, headers: httpRequest.headers } : null,
       status: response.status,

@@ -92,15 +92,25 @@ export class CachedTokenVerifier {
     const cached = this.cache.get(token);
     if (cached) return cached;
     const result = this.verify(token, policy, now);
-    if (result.ok) {
-      if (this.cache.size >= this.capacity) {
-        const oldest = this.cache.keys().next();
-        if (!oldest.done) this.cache.delete(oldest.value);
-      }
-      this.cache.set(token, result);
+    if (!(result instanceof Promise)) {
+      this.remember(token, result, policy.version);
+      return result;
     }
-    return result;
+    return result.then((verified) => {
+      this.remember(token, verified, policy.version);
+      return verified;
+    });
   };
+
+  /** Caches a success checked with the keys of policy `version`, unless a newer policy replaced them meanwhile. */
+  private remember(token: string, result: VerifyJwtResult, version: number): void {
+    if (!result.ok || version !== this.version) return;
+    if (this.cache.size >= this.capacity) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
+    this.cache.set(token, result);
+  }
 
   get size(): number {
     return this.cache.size;

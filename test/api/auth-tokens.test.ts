@@ -159,8 +159,8 @@ describe.each(testBackends())('OAuth2 token service on %s', (backend) => {
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
     const forged = Buffer.from(JSON.stringify({ ...claims, sub: 'someone-else' })).toString('base64url');
     const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${payload}.`;
-    const foreignKey = generateSigningKey();
-    const foreign = signJwt(claims, foreignKey);
+    const foreignKey = await generateSigningKey();
+    const foreign = await signJwt(claims, foreignKey);
     const variants = { tampered: `${header}.${forged}.${signature}`, none, foreign, garbage: 'abc.def.ghi' };
     for (const [name, token] of Object.entries(variants)) {
       const response = await testApp.app.inject({ method: 'GET', url: PROTECTED, headers: bearer(token) });

@@ -176,7 +176,7 @@ describe.each(testBackends())('web policy feed and web sessions on %s', (backend
     expect(Object.keys(body).sort()).toEqual(['expires', 'session_id', 'token']);
     const policy = (await getPolicy()).json() as WebPolicy;
     const keys = new Map(policy.session_keys.map((key) => [key.kid!, key]));
-    const verified = verifyJwt(body.token, { keys: (kid) => keys.get(kid), issuer: 'privgate', audience: 'privgate-web-proxy', now: new Date(), clockToleranceSeconds: 5 });
+    const verified = await verifyJwt(body.token, { keys: (kid) => keys.get(kid), issuer: 'privgate', audience: 'privgate-web-proxy', now: new Date(), clockToleranceSeconds: 5 });
     expect(verified.ok).toBe(true);
     const claims = (verified as { payload: unknown }).payload as WebSessionClaims;
     expect(claims).toMatchObject({ sid: body.session_id, sub: user.credentials.id, host_id: hostId, principal: 'svc', allowed_domains: ['app.example.com'], web: override.web });

@@ -29,7 +29,7 @@ describe.each(testBackends())('token attacks on %s', (backend) => {
   afterAll(async () => testApp?.close());
 
   /** Sign `payload` with the installation's real current key: only the claims are wrong. */
-  function signedWithRealKey(payload: Record<string, unknown>): string {
+  function signedWithRealKey(payload: Record<string, unknown>): Promise<string> {
     return signJwt(payload, testApp.app.tokens.keys.current);
   }
 
@@ -59,11 +59,11 @@ describe.each(testBackends())('token attacks on %s', (backend) => {
 
   it('expired, not-yet-valid, wrong issuer, wrong audience and unknown kid are rejected and audited', async () => {
     const now = Math.floor(Date.now() / 1000);
-    await expectRejectedAndAudited('expired', signedWithRealKey({ ...claims, iat: now - 1000, exp: now - 600 }), 'expired');
-    await expectRejectedAndAudited('nbf', signedWithRealKey({ ...claims, nbf: now + 600 }), 'not_yet_valid');
-    await expectRejectedAndAudited('issuer', signedWithRealKey({ ...claims, iss: 'evil' }), 'issuer');
-    await expectRejectedAndAudited('audience', signedWithRealKey({ ...claims, aud: 'other' }), 'audience');
-    const unknownKid = signJwt(claims, { kid: 'no-such-kid', privateKey: testApp.app.tokens.keys.current.privateKey });
+    await expectRejectedAndAudited('expired', await signedWithRealKey({ ...claims, iat: now - 1000, exp: now - 600 }), 'expired');
+    await expectRejectedAndAudited('nbf', await signedWithRealKey({ ...claims, nbf: now + 600 }), 'not_yet_valid');
+    await expectRejectedAndAudited('issuer', await signedWithRealKey({ ...claims, iss: 'evil' }), 'issuer');
+    await expectRejectedAndAudited('audience', await signedWithRealKey({ ...claims, aud: 'other' }), 'audience');
+    const unknownKid = await signJwt(claims, { kid: 'no-such-kid', privateKey: testApp.app.tokens.keys.current.privateKey });
     await expectRejectedAndAudited('kid', unknownKid, 'unknown_key');
   });
 
@@ -117,7 +117,7 @@ describe.each(testBackends())('unknown kids on %s', (backend) => {
   });
 
   /** A well-formed token signed with a real key under a kid nobody has. */
-  function randomKidToken(node: TestApp): string {
+  function randomKidToken(node: TestApp): Promise<string> {
     const now = Math.floor(clock.now().getTime() / 1000);
     const claims = { iss: 'privgate', aud: 'privgate-api', sub: 'x', jti: crypto.randomUUID(), iat: now, exp: now + 60 };
     return signJwt(claims, { kid: crypto.randomUUID(), privateKey: node.app.tokens.keys.current.privateKey });
@@ -144,7 +144,7 @@ describe.each(testBackends())('unknown kids on %s', (backend) => {
   it('60 requests with random unknown kids, 30 of them at once, reload the keys once per interval', async () => {
     clock.advance(interval);
     const load = vi.spyOn(nodeA.app.tokens.keys, 'load');
-    const request = () => nodeA.app.inject({ method: 'GET', url: PROTECTED, headers: bearer(randomKidToken(nodeA)), remoteAddress: '203.0.113.77' });
+    const request = async () => nodeA.app.inject({ method: 'GET', url: PROTECTED, headers: bearer(await randomKidToken(nodeA)), remoteAddress: '203.0.113.77' });
     const responses = await Promise.all(Array.from({ length: 30 }, request));
     for (let attempt = 0; attempt < 30; attempt += 1) responses.push(await request());
     expect(responses.every((response) => response.statusCode === 401 && envelope(response).error_code === 'INVALID_TOKEN')).toBe(true);

@@ -23,7 +23,7 @@ describe.each(testBackends())('access-token signing on %s', (backend) => {
     const jwks = (await testApp.app.inject({ method: 'GET', url: '/auth/api/v1/oauth/jwks' })).json().keys as Array<Record<string, string>>;
     const jwk = jwks.find((key) => key.kid === kid);
     expect(jwk).toBeDefined();
-    const result = verifyJwt(token, { keys: new Map([[kid, jwk as { kty: string; crv: string; x: string; y: string }]]), issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, now: new Date(), clockToleranceSeconds: 5 });
+    const result = await verifyJwt(token, { keys: new Map([[kid, jwk as { kty: string; crv: string; x: string; y: string }]]), issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, now: new Date(), clockToleranceSeconds: 5 });
     expect(result.ok).toBe(true);
     if (result.ok) expect(result.payload).toMatchObject({ sub: subject.id, jti, client_id: 'client-x', typ: 'api-client', roles: subject.roles, permissions: ['roles-view'] });
     // Signatures are randomised (ECDSA): two tokens for the same subject differ.

@@ -364,7 +364,7 @@ describe('privgate web-proxy behind Squid', () => {
     database.close();
     const payload = JSON.parse(Buffer.from(alice.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
     const now = Math.floor(Date.now() / 1000);
-    const expired = signJwt({ ...payload, iat: now - 3600, exp: now - 60 }, importSigningKey(row.private_key_pem));
+    const expired = await signJwt({ ...payload, iat: now - 3600, exp: now - 60 }, await importSigningKey(row.private_key_pem));
     const expiredAnswer = await proxied('GET', app('/page'), { token: expired });
     expect(expiredAnswer.status).toBe(407);
     expect(expiredAnswer.headers['x-privgate-block']).toBe('session_expired');

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'smol-toml';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { VerifyJwtResult } from '../../src/lib/jwt.js';
 import { renderWebProxyConfig, webProxyConfig } from '../../src/services/authorizer/web-proxy-config.js';
 import { loadWebProxyConfig, resolveWebProxyConfig, WebProxyConfigError } from '../../src/webproxy/config.js';
 import { CachedTokenVerifier, PolicyStore } from '../../src/webproxy/policy-store.js';
@@ -191,9 +192,43 @@ describe('PolicyStore and CachedTokenVerifier', () => {
     expect(cache.size).toBe(1);
   });
 
-  it('verifies real tokens through the cache', () => {
+  it('does not remember a verification that finished after a new policy (other keys) was installed', async () => {
+    const ok: VerifyJwtResult = { ok: true, header: { alg: 'ES256', kid: 'k' }, payload: { iss: 'privgate', exp: 1 } };
+    let release: (result: VerifyJwtResult) => void = () => undefined;
+    let calls = 0;
+    const cache = new CachedTokenVerifier(10, (token) => {
+      calls++;
+      return token === 'slow' && calls === 1 ? new Promise<VerifyJwtResult>((resolve) => (release = resolve)) : ok;
+    });
+    const v7 = indexPolicy(samplePolicy());
+    const v8 = indexPolicy(samplePolicy({ version: 8 }));
+    const pending = cache.verifier('slow', v7, NOW);
+    expect(pending).toBeInstanceOf(Promise);
+    expect(cache.verifier('other', v8, NOW)).toBe(ok); // v8 replaces v7's cache
+    release(ok);
+    expect(await pending).toBe(ok);
+    expect(cache.size).toBe(1); // 'other' only: the v7 check is not kept under v8
+    cache.verifier('slow', v8, NOW);
+    expect(calls).toBe(3);
+    // Checked again under v8, it is remembered.
+    expect(cache.verifier('slow', v8, NOW)).toBe(ok);
+    expect(calls).toBe(3);
+  });
+
+  it('answers a remembered token synchronously and a new one with a promise', async () => {
     const cache = new CachedTokenVerifier();
-    const result = cache.verifier(sessionToken(), indexPolicy(samplePolicy()), NOW);
+    const policy = indexPolicy(samplePolicy());
+    const token = await sessionToken();
+    const first = cache.verifier(token, policy, NOW);
+    expect(first).toBeInstanceOf(Promise);
+    const verified = await first;
+    expect(verified.ok).toBe(true);
+    expect(cache.verifier(token, policy, NOW)).toBe(verified);
+  });
+
+  it('verifies real tokens through the cache', async () => {
+    const cache = new CachedTokenVerifier();
+    const result = await cache.verifier(await sessionToken(), indexPolicy(samplePolicy()), NOW);
     expect(result.ok).toBe(true);
   });
 });

@@ -199,8 +199,8 @@ function reqmod(daemon: WebProxyDaemon, head: string): Promise<string> {
   });
 }
 
-const validGet = (token = sessionToken({ exp: Math.floor(Date.now() / 1000) + 600, iat: Math.floor(Date.now() / 1000) })) =>
-  `GET http://app.example.test:8080/ HTTP/1.1\r\nHost: app.example.test:8080\r\nX-Privgate-Session: ${token}\r\n\r\n`;
+const validGet = async (token?: string): Promise<string> =>
+  `GET http://app.example.test:8080/ HTTP/1.1\r\nHost: app.example.test:8080\r\nX-Privgate-Session: ${token ?? (await sessionToken({ exp: Math.floor(Date.now() / 1000) + 600, iat: Math.floor(Date.now() / 1000) }))}\r\n\r\n`;
 
 describe('web-proxy daemon against a control plane', () => {
   let ca: CertificateAuthority;
@@ -230,7 +230,7 @@ describe('web-proxy daemon against a control plane', () => {
     expect(healthy.body).toMatchObject({ status: 'ok', policy_version: 7, policy_source: 'feed', registration: 'registered' });
     expect(healthy.body.policy_age_seconds).toBeLessThan(5);
 
-    expect(await reqmod(daemon, validGet())).toBe('forwarded');
+    expect(await reqmod(daemon, await validGet())).toBe('forwarded');
     expect(await reqmod(daemon, 'GET http://app.example.test:8080/ HTTP/1.1\r\nHost: app.example.test:8080\r\n\r\n')).toBe('HTTP/1.1 407 Proxy Authentication Required');
     await waitFor(async () => controlPlane.audit.length === 1, 8000, 'the audit event');
     expect(controlPlane.audit[0]).toMatchObject({ type: 'web_request', outcome: 'deny', details: { reason: 'session_missing' } });
@@ -262,8 +262,8 @@ describe('web-proxy daemon against a control plane', () => {
       expect(healthy.status).toBe(200);
       expect(healthy.body).toMatchObject({ status: 'ok', policy_version: 8, policy_source: 'state_file', registration: 'registered' });
       // Version 8 allows only the service address on its port: the GET passes, another domain does not.
-      expect(await reqmod(daemon, validGet())).toBe('forwarded');
-      expect(await reqmod(daemon, validGet().replace(/app\.example\.test:8080/g, 'docs.example.test'))).toBe('HTTP/1.1 403 Forbidden');
+      expect(await reqmod(daemon, await validGet())).toBe('forwarded');
+      expect(await reqmod(daemon, (await validGet()).replace(/app\.example\.test:8080/g, 'docs.example.test'))).toBe('HTTP/1.1 403 Forbidden');
       expect(controlPlane.registrations).toBe(1);
       await waitFor(async () => ((await health(daemon)).body.control_plane as { last_error: unknown }).last_error !== null, 5000, 'a control-plane error');
       await daemon.stop();
@@ -303,7 +303,7 @@ describe('web-proxy daemon against a control plane', () => {
     const unhealthy = await health(daemon);
     expect(unhealthy.status).toBe(503);
     expect(unhealthy.body).toMatchObject({ status: 'no_policy', policy_version: null, registration: 'pending' });
-    expect(await reqmod(daemon, validGet())).toBe('HTTP/1.1 503 Service Unavailable');
+    expect(await reqmod(daemon, await validGet())).toBe('HTTP/1.1 503 Service Unavailable');
     await daemon.stop();
   });
 

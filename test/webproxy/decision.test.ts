@@ -31,8 +31,8 @@ function index(options: Parameters<typeof samplePolicy>[0] = {}): PolicyIndex {
   return indexPolicy(validateWebPolicy(samplePolicy(options)));
 }
 
-function session(options: Parameters<typeof samplePolicy>[0] = {}, principal = 'alice'): SessionResolution {
-  const resolution = resolveSession(index(options), sessionToken({ principal }), NOW);
+async function session(options: Parameters<typeof samplePolicy>[0] = {}, principal = 'alice'): Promise<SessionResolution> {
+  const resolution = await resolveSession(index(options), await sessionToken({ principal }), NOW);
   if (!resolution.ok) throw new Error(`no session: ${resolution.reason}`);
   return resolution;
 }
@@ -138,16 +138,16 @@ describe('extractSessionToken', () => {
 });
 
 describe('resolveSession', () => {
-  it('without a policy fails closed with no_policy', () => {
-    expect(resolveSession(null, sessionToken(), NOW)).toEqual({ ok: false, reason: 'no_policy' });
+  it('without a policy fails closed with no_policy', async () => {
+    expect(await resolveSession(null, await sessionToken(), NOW)).toEqual({ ok: false, reason: 'no_policy' });
   });
 
-  it('without a token answers session_missing', () => {
-    expect(resolveSession(index(), null, NOW)).toEqual({ ok: false, reason: 'session_missing' });
+  it('without a token answers session_missing', async () => {
+    expect(await resolveSession(index(), null, NOW)).toEqual({ ok: false, reason: 'session_missing' });
   });
 
-  it('resolves a valid token to the CURRENT policy’s options, not the token snapshot', () => {
-    const resolution = resolveSession(index({ web: { file_transfer: false, audio: true, clipboard: false } }), sessionToken({ web: ALL_ON }), NOW);
+  it('resolves a valid token to the CURRENT policy’s options, not the token snapshot', async () => {
+    const resolution = await resolveSession(index({ web: { file_transfer: false, audio: true, clipboard: false } }), await sessionToken({ web: ALL_ON }), NOW);
     expect(resolution.ok).toBe(true);
     if (!resolution.ok) return;
     expect(resolution.session).toMatchObject({
@@ -165,8 +165,8 @@ describe('resolveSession', () => {
 
   it.each([
     ['signed by another key', () => sessionToken({}, OTHER_KEY), 'unknown_key'],
-    ['with a tampered payload', () => {
-      const [header, , signature] = sessionToken().split('.');
+    ['with a tampered payload', async () => {
+      const [header, , signature] = (await sessionToken()).split('.');
       const payload = Buffer.from(JSON.stringify({ iss: 'privgate', aud: 'privgate-web-proxy', sid: 's', sub: 'u', host_id: HOST_ID, principal: 'alice', exp: NOW_SECONDS + 60 })).toString('base64url');
       return `${header}.${payload}.${signature}`;
     }, 'signature'],
@@ -176,52 +176,52 @@ describe('resolveSession', () => {
     ['with alg none', () => `${Buffer.from('{"alg":"none","kid":"x"}').toString('base64url')}.${Buffer.from('{}').toString('base64url')}.`, 'malformed'],
     ['that is garbage', () => 'not-a-token', 'malformed'],
     ['not valid yet', () => sessionToken({ iat: NOW_SECONDS + 3600 }), 'not_yet_valid'],
-  ])('refuses a token %s as session_invalid', (_what, make, detail) => {
-    expect(resolveSession(index(), make(), NOW)).toEqual({ ok: false, reason: 'session_invalid', detail });
+  ])('refuses a token %s as session_invalid', async (_what, make, detail) => {
+    expect(await resolveSession(index(), await make(), NOW)).toEqual({ ok: false, reason: 'session_invalid', detail });
   });
 
-  it('refuses a token lacking the session claims', () => {
+  it('refuses a token lacking the session claims', async () => {
     for (const claim of ['sid', 'sub', 'host_id', 'principal'] as const) {
-      expect(resolveSession(index(), sessionToken({ [claim]: undefined }), NOW)).toEqual({ ok: false, reason: 'session_invalid', detail: 'claims' });
+      expect(await resolveSession(index(), await sessionToken({ [claim]: undefined }), NOW)).toEqual({ ok: false, reason: 'session_invalid', detail: 'claims' });
     }
   });
 
-  it('answers session_expired past exp plus the 30 s tolerance, and accepts it inside the tolerance', () => {
-    expect(resolveSession(index(), sessionToken({ exp: NOW_SECONDS - 31 }), NOW)).toEqual({ ok: false, reason: 'session_expired', detail: 'expired' });
-    expect(resolveSession(index(), sessionToken({ exp: NOW_SECONDS - 10 }), NOW).ok).toBe(true);
+  it('answers session_expired past exp plus the 30 s tolerance, and accepts it inside the tolerance', async () => {
+    expect(await resolveSession(index(), await sessionToken({ exp: NOW_SECONDS - 31 }), NOW)).toEqual({ ok: false, reason: 'session_expired', detail: 'expired' });
+    expect((await resolveSession(index(), await sessionToken({ exp: NOW_SECONDS - 10 }), NOW)).ok).toBe(true);
   });
 
-  it('re-checks expiry even when the verifier result was cached', () => {
-    const token = sessionToken({ exp: NOW_SECONDS + 5 });
+  it('re-checks expiry even when the verifier result was cached', async () => {
+    const token = await sessionToken({ exp: NOW_SECONDS + 5 });
     const policy = index();
-    const first = resolveSession(policy, token, NOW);
+    const first = await resolveSession(policy, token, NOW);
     expect(first.ok).toBe(true);
-    const cached = resolveSession(policy, token, new Date(NOW.getTime() + 60_000), () => ({ ok: true, header: { alg: 'ES256', kid: KEY.kid }, payload: { iss: 'privgate', exp: NOW_SECONDS + 5, sid: SESSION_ID, sub: 'u', host_id: HOST_ID, principal: 'alice' } }));
+    const cached = await resolveSession(policy, token, new Date(NOW.getTime() + 60_000), () => ({ ok: true, header: { alg: 'ES256', kid: KEY.kid }, payload: { iss: 'privgate', exp: NOW_SECONDS + 5, sid: SESSION_ID, sub: 'u', host_id: HOST_ID, principal: 'alice' } }));
     expect(cached).toMatchObject({ ok: false, reason: 'session_expired' });
   });
 
-  it('refuses a revoked session, naming what it claimed', () => {
-    expect(resolveSession(index({ revoked: [SESSION_ID] }), sessionToken(), NOW)).toEqual({
+  it('refuses a revoked session, naming what it claimed', async () => {
+    expect(await resolveSession(index({ revoked: [SESSION_ID] }), await sessionToken(), NOW)).toEqual({
       ok: false,
       reason: 'session_revoked',
       claimed: { sessionId: SESSION_ID, userId: 'user-1', userName: 'Alice Example', hostId: HOST_ID, principal: 'alice' },
     });
   });
 
-  it('refuses a session whose host left the policy, or whose principal left the host', () => {
-    expect(resolveSession(index({ hosts: [] }), sessionToken(), NOW)).toMatchObject({ ok: false, reason: 'host_unknown' });
-    expect(resolveSession(index(), sessionToken({ principal: 'mallory' }), NOW)).toMatchObject({ ok: false, reason: 'principal_unknown' });
+  it('refuses a session whose host left the policy, or whose principal left the host', async () => {
+    expect(await resolveSession(index({ hosts: [] }), await sessionToken(), NOW)).toMatchObject({ ok: false, reason: 'host_unknown' });
+    expect(await resolveSession(index(), await sessionToken({ principal: 'mallory' }), NOW)).toMatchObject({ ok: false, reason: 'principal_unknown' });
   });
 
-  it('verifies with any key of the policy (key rotation)', () => {
+  it('verifies with any key of the policy (key rotation)', async () => {
     const policy = samplePolicy();
     policy.session_keys.push({ ...OTHER_KEY.publicJwk });
-    expect(resolveSession(indexPolicy(policy), sessionToken({}, OTHER_KEY), NOW).ok).toBe(true);
+    expect((await resolveSession(indexPolicy(policy), await sessionToken({}, OTHER_KEY), NOW)).ok).toBe(true);
   });
 
-  it('signJwt tokens carry a kid the policy index finds', () => {
-    const token = signJwt({ iss: 'privgate', aud: 'privgate-web-proxy', exp: NOW_SECONDS + 10, sid: 's', sub: 'u', host_id: HOST_ID, principal: 'bob' }, KEY);
-    const resolution = resolveSession(index(), token, NOW);
+  it('signJwt tokens carry a kid the policy index finds', async () => {
+    const token = await signJwt({ iss: 'privgate', aud: 'privgate-web-proxy', exp: NOW_SECONDS + 10, sid: 's', sub: 'u', host_id: HOST_ID, principal: 'bob' }, KEY);
+    const resolution = await resolveSession(index(), token, NOW);
     expect(resolution.ok && resolution.session.web).toEqual(ALL_OFF);
   });
 });
@@ -300,20 +300,20 @@ describe('decideRequest', () => {
     expect(verdict).toMatchObject({ kind: 'deny', status, reason, target: { host: 'app.example.test' } });
   });
 
-  it('forwards a GET to an allowed host and denies one to another domain with 403', () => {
-    expect(decideRequest(session(), get('http://app.example.test:8080/'), RULES)).toMatchObject({ kind: 'forward', target: { host: 'app.example.test', port: 8080 } });
-    expect(decideRequest(session(), get('http://other.example.test/'), RULES)).toMatchObject({ kind: 'deny', status: 403, reason: 'domain_not_allowed', target: { host: 'other.example.test' } });
+  it('forwards a GET to an allowed host and denies one to another domain with 403', async () => {
+    expect(decideRequest(await session(), get('http://app.example.test:8080/'), RULES)).toMatchObject({ kind: 'forward', target: { host: 'app.example.test', port: 8080 } });
+    expect(decideRequest(await session(), get('http://other.example.test/'), RULES)).toMatchObject({ kind: 'deny', status: 403, reason: 'domain_not_allowed', target: { host: 'other.example.test' } });
   });
 
-  it('denies an unusable target', () => {
-    expect(decideRequest(session(), get('mailto:x@y'), RULES)).toMatchObject({ kind: 'deny', status: 403, reason: 'bad_target' });
+  it('denies an unusable target', async () => {
+    expect(decideRequest(await session(), get('mailto:x@y'), RULES)).toMatchObject({ kind: 'deny', status: 403, reason: 'bad_target' });
   });
 
-  it('checks only the authority of a CONNECT', () => {
+  it('checks only the authority of a CONNECT', async () => {
     const connect = (target: string): RequestFacts => ({ method: 'CONNECT', target, headers: [], hasBody: false, body: NO_BODY });
-    expect(decideRequest(session(), connect('docs.example.test:443'), RULES)).toMatchObject({ kind: 'forward' });
-    expect(decideRequest(session({}, 'bob'), connect('docs.example.test:443'), RULES)).toMatchObject({ kind: 'forward' });
-    expect(decideRequest(session(), connect('other.example.test:443'), RULES)).toMatchObject({ kind: 'deny', reason: 'domain_not_allowed' });
+    expect(decideRequest(await session(), connect('docs.example.test:443'), RULES)).toMatchObject({ kind: 'forward' });
+    expect(decideRequest(await session({}, 'bob'), connect('docs.example.test:443'), RULES)).toMatchObject({ kind: 'forward' });
+    expect(decideRequest(await session(), connect('other.example.test:443'), RULES)).toMatchObject({ kind: 'deny', reason: 'domain_not_allowed' });
   });
 
   describe('uploads', () => {
@@ -322,9 +322,9 @@ describe('decideRequest', () => {
     const multipart = (state: 'preview' | 'complete' | 'truncated' | 'unread', body: string, length = body.length) =>
       post(url, h(['Content-Type', `multipart/form-data; boundary=${boundary}`], ['Content-Length', String(length)]), bodyView(state, state === 'unread' ? '' : body));
 
-    it('denies a multipart file upload when file transfer is off, with the file name', () => {
+    it('denies a multipart file upload when file transfer is off, with the file name', async () => {
       const body = multipartBody(boundary, { name: 'secret.txt', content: 'data' });
-      expect(decideRequest(session({ web: ALL_OFF }), multipart('complete', body), RULES)).toMatchObject({
+      expect(decideRequest(await session({ web: ALL_OFF }), multipart('complete', body), RULES)).toMatchObject({
         kind: 'deny',
         status: 403,
         reason: 'upload_blocked',
@@ -332,37 +332,37 @@ describe('decideRequest', () => {
       });
     });
 
-    it('forwards it when file transfer is on, reporting the transfer for the audit trail', () => {
+    it('forwards it when file transfer is on, reporting the transfer for the audit trail', async () => {
       const body = multipartBody(boundary, { name: 'report.pdf', content: 'data' });
-      expect(decideRequest(session(), multipart('complete', body), RULES)).toMatchObject({ kind: 'forward', transfer: { direction: 'upload', filename: 'report.pdf' } });
+      expect(decideRequest(await session(), multipart('complete', body), RULES)).toMatchObject({ kind: 'forward', transfer: { direction: 'upload', filename: 'report.pdf' } });
     });
 
-    it('forwards a multipart form without a file part, and one whose file input was left empty', () => {
-      expect(decideRequest(session({ web: ALL_OFF }), multipart('complete', multipartBody(boundary, null)), RULES)).toEqual(expect.objectContaining({ kind: 'forward' }));
+    it('forwards a multipart form without a file part, and one whose file input was left empty', async () => {
+      expect(decideRequest(await session({ web: ALL_OFF }), multipart('complete', multipartBody(boundary, null)), RULES)).toEqual(expect.objectContaining({ kind: 'forward' }));
       const empty = `--${boundary}\r\nContent-Disposition: form-data; name="upload"; filename=""\r\nContent-Type: application/octet-stream\r\n\r\n\r\n--${boundary}--\r\n`;
-      const verdict = decideRequest(session({ web: ALL_OFF }), multipart('complete', empty), RULES);
+      const verdict = decideRequest(await session({ web: ALL_OFF }), multipart('complete', empty), RULES);
       expect(verdict).toMatchObject({ kind: 'forward' });
       expect(verdict).not.toHaveProperty('transfer');
     });
 
-    it('asks for the body when the preview shows no file part yet, and decides on the preview when it does', () => {
+    it('asks for the body when the preview shows no file part yet, and decides on the preview when it does', async () => {
       const body = multipartBody(boundary, { name: 'late.bin', content: 'x' }, 'a'.repeat(300));
-      expect(decideRequest(session({ web: ALL_OFF }), multipart('preview', body.slice(0, 100), body.length), RULES)).toEqual({ kind: 'need-body', maxBytes: 1000 });
-      expect(decideRequest(session({ web: ALL_OFF }), multipart('unread', '', body.length), RULES)).toEqual({ kind: 'need-body', maxBytes: 1000 });
-      expect(decideRequest(session({ web: ALL_OFF }), multipart('preview', body.slice(0, 500), body.length), RULES)).toMatchObject({ kind: 'deny', reason: 'upload_blocked' });
+      expect(decideRequest(await session({ web: ALL_OFF }), multipart('preview', body.slice(0, 100), body.length), RULES)).toEqual({ kind: 'need-body', maxBytes: 1000 });
+      expect(decideRequest(await session({ web: ALL_OFF }), multipart('unread', '', body.length), RULES)).toEqual({ kind: 'need-body', maxBytes: 1000 });
+      expect(decideRequest(await session({ web: ALL_OFF }), multipart('preview', body.slice(0, 500), body.length), RULES)).toMatchObject({ kind: 'deny', reason: 'upload_blocked' });
     });
 
-    it('counts a multipart body too large to inspect as a file upload', () => {
+    it('counts a multipart body too large to inspect as a file upload', async () => {
       const body = multipartBody(boundary, null, 'a'.repeat(2000));
-      expect(decideRequest(session({ web: ALL_OFF }), multipart('preview', body.slice(0, 100), body.length), RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'too_large' } });
+      expect(decideRequest(await session({ web: ALL_OFF }), multipart('preview', body.slice(0, 100), body.length), RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'too_large' } });
       const chunked = post(url, h(['Content-Type', `multipart/form-data; boundary=${boundary}`]), bodyView('truncated', body.slice(0, 1000)));
-      expect(decideRequest(session({ web: ALL_OFF }), chunked, RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'too_large' } });
-      expect(decideRequest(session(), chunked, RULES)).toMatchObject({ kind: 'forward', transfer: { cause: 'too_large' } });
+      expect(decideRequest(await session({ web: ALL_OFF }), chunked, RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'too_large' } });
+      expect(decideRequest(await session(), chunked, RULES)).toMatchObject({ kind: 'forward', transfer: { cause: 'too_large' } });
     });
 
-    it('treats a multipart body without a boundary as a file', () => {
+    it('treats a multipart body without a boundary as a file', async () => {
       const facts = post(url, h(['Content-Type', 'multipart/form-data'], ['Content-Length', '10']), bodyView('complete', '0123456789'));
-      expect(decideRequest(session({ web: ALL_OFF }), facts, RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'file_type' } });
+      expect(decideRequest(await session({ web: ALL_OFF }), facts, RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'file_type' } });
     });
 
     it.each([
@@ -371,15 +371,15 @@ describe('decideRequest', () => {
       ['application/pdf'],
       ['image/png'],
       [''],
-    ])('denies a %s body as a file by type, from the headers alone', (type) => {
+    ])('denies a %s body as a file by type, from the headers alone', async (type) => {
       const headers = h(['Content-Length', '5'], ...(type ? ([['Content-Type', type]] as Array<[string, string]>) : []));
       const facts = { method: 'PUT', target: url, headers, hasBody: true, body: bodyView('unread') };
-      expect(decideRequest(session({ web: ALL_OFF }), facts, RULES)).toMatchObject({ kind: 'deny', reason: 'upload_blocked', transfer: { cause: 'file_type', contentType: type, bytes: 5 } });
+      expect(decideRequest(await session({ web: ALL_OFF }), facts, RULES)).toMatchObject({ kind: 'deny', reason: 'upload_blocked', transfer: { cause: 'file_type', contentType: type, bytes: 5 } });
     });
 
-    it('takes the file name of a raw upload from its Content-Disposition', () => {
+    it('takes the file name of a raw upload from its Content-Disposition', async () => {
       const facts = post(url, h(['Content-Type', 'application/octet-stream'], ['Content-Disposition', "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf"]), bodyView('unread'));
-      expect(decideRequest(session(), facts, RULES)).toMatchObject({ kind: 'forward', transfer: { filename: 'résumé.pdf' } });
+      expect(decideRequest(await session(), facts, RULES)).toMatchObject({ kind: 'forward', transfer: { filename: 'résumé.pdf' } });
     });
 
     it.each([
@@ -388,34 +388,34 @@ describe('decideRequest', () => {
       ['text/plain; charset=utf-8'],
       ['application/vnd.api+json'],
       ['application/soap+xml'],
-    ])('forwards a small %s body without asking for more', (type) => {
+    ])('forwards a small %s body without asking for more', async (type) => {
       const facts = post(url, h(['Content-Type', type], ['Content-Length', '20']), bodyView('unread'));
-      const verdict = decideRequest(session({ web: ALL_OFF }), facts, RULES);
+      const verdict = decideRequest(await session({ web: ALL_OFF }), facts, RULES);
       expect(verdict).toMatchObject({ kind: 'forward' });
       expect(verdict).not.toHaveProperty('transfer');
     });
 
-    it('counts form data larger than the threshold as a file upload', () => {
+    it('counts form data larger than the threshold as a file upload', async () => {
       const facts = post(url, h(['Content-Type', 'application/json'], ['Content-Length', '5000']), bodyView('unread'));
-      expect(decideRequest(session({ web: ALL_OFF }), facts, RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'too_large', bytes: 5000 } });
+      expect(decideRequest(await session({ web: ALL_OFF }), facts, RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'too_large', bytes: 5000 } });
     });
 
-    it('reads chunked form data of unknown length to learn its size', () => {
+    it('reads chunked form data of unknown length to learn its size', async () => {
       const headers = h(['Content-Type', 'application/json'], ['Transfer-Encoding', 'chunked']);
-      expect(decideRequest(session({ web: ALL_OFF }), post(url, headers, bodyView('preview', '{"a":')), RULES)).toEqual({ kind: 'need-body', maxBytes: 1000 });
-      expect(decideRequest(session({ web: ALL_OFF }), post(url, headers, bodyView('complete', '{"a":1}')), RULES)).toMatchObject({ kind: 'forward' });
-      expect(decideRequest(session({ web: ALL_OFF }), post(url, headers, bodyView('complete', 'x'.repeat(1001))), RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'too_large' } });
-      expect(decideRequest(session({ web: ALL_OFF }), post(url, headers, bodyView('truncated', 'x'.repeat(1000))), RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'too_large' } });
+      expect(decideRequest(await session({ web: ALL_OFF }), post(url, headers, bodyView('preview', '{"a":')), RULES)).toEqual({ kind: 'need-body', maxBytes: 1000 });
+      expect(decideRequest(await session({ web: ALL_OFF }), post(url, headers, bodyView('complete', '{"a":1}')), RULES)).toMatchObject({ kind: 'forward' });
+      expect(decideRequest(await session({ web: ALL_OFF }), post(url, headers, bodyView('complete', 'x'.repeat(1001))), RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'too_large' } });
+      expect(decideRequest(await session({ web: ALL_OFF }), post(url, headers, bodyView('truncated', 'x'.repeat(1000))), RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'too_large' } });
     });
 
-    it('forwards requests without a body and with an empty body', () => {
-      expect(decideRequest(session({ web: ALL_OFF }), post(url, h(['Content-Type', 'application/octet-stream'], ['Content-Length', '0']), bodyView('complete')), RULES)).toMatchObject({ kind: 'forward' });
-      expect(decideRequest(session({ web: ALL_OFF }), { ...post(url, h(['Content-Type', 'application/octet-stream']), NO_BODY), hasBody: false }, RULES)).toMatchObject({ kind: 'forward' });
+    it('forwards requests without a body and with an empty body', async () => {
+      expect(decideRequest(await session({ web: ALL_OFF }), post(url, h(['Content-Type', 'application/octet-stream'], ['Content-Length', '0']), bodyView('complete')), RULES)).toMatchObject({ kind: 'forward' });
+      expect(decideRequest(await session({ web: ALL_OFF }), { ...post(url, h(['Content-Type', 'application/octet-stream']), NO_BODY), hasBody: false }, RULES)).toMatchObject({ kind: 'forward' });
     });
 
-    it('checks the domain before asking for a body', () => {
+    it('checks the domain before asking for a body', async () => {
       const facts = post('http://other.example.test/upload', h(['Content-Type', `multipart/form-data; boundary=${boundary}`]), bodyView('unread'));
-      expect(decideRequest(session(), facts, RULES)).toMatchObject({ kind: 'deny', reason: 'domain_not_allowed' });
+      expect(decideRequest(await session(), facts, RULES)).toMatchObject({ kind: 'deny', reason: 'domain_not_allowed' });
     });
   });
 });
@@ -429,18 +429,18 @@ describe('decideResponse', () => {
     expect(decideResponse({ ok: false, reason: 'no_policy' }, response(200, html))).toMatchObject({ kind: 'deny', status: 503 });
   });
 
-  it('refuses a response without its request, or for a domain outside the session', () => {
-    expect(decideResponse(session(), { request: null, status: 200, headers: html })).toMatchObject({ kind: 'deny', reason: 'bad_target' });
-    expect(decideResponse(session(), response(200, html, 'GET', 'http://other.example.test/'))).toMatchObject({ kind: 'deny', reason: 'domain_not_allowed' });
+  it('refuses a response without its request, or for a domain outside the session', async () => {
+    expect(decideResponse(await session(), { request: null, status: 200, headers: html })).toMatchObject({ kind: 'deny', reason: 'bad_target' });
+    expect(decideResponse(await session(), response(200, html, 'GET', 'http://other.example.test/'))).toMatchObject({ kind: 'deny', reason: 'domain_not_allowed' });
   });
 
-  it('delivers an HTML page unchanged when everything is allowed', () => {
-    expect(decideResponse(session(), response(200, html))).toEqual(expect.objectContaining({ kind: 'deliver' }));
-    expect(decideResponse(session(), response(200, html))).not.toHaveProperty('headers');
+  it('delivers an HTML page unchanged when everything is allowed', async () => {
+    expect(decideResponse(await session(), response(200, html))).toEqual(expect.objectContaining({ kind: 'deliver' }));
+    expect(decideResponse(await session(), response(200, html))).not.toHaveProperty('headers');
   });
 
-  it('adds Permissions-Policy for clipboard when clipboard is off', () => {
-    const verdict = decideResponse(session({ web: { file_transfer: true, audio: true, clipboard: false } }), response(200, html));
+  it('adds Permissions-Policy for clipboard when clipboard is off', async () => {
+    const verdict = decideResponse(await session({ web: { file_transfer: true, audio: true, clipboard: false } }), response(200, html));
     expect(verdict).toMatchObject({ kind: 'deliver' });
     const headers = verdict.kind === 'deliver' ? verdict.headers! : [];
     expect(headers).toContainEqual({ name: 'Permissions-Policy', value: 'clipboard-read=(), clipboard-write=()' });
@@ -448,24 +448,24 @@ describe('decideResponse', () => {
     expect(headers).toContainEqual({ name: 'Content-Type', value: 'text/html; charset=utf-8' });
   });
 
-  it('adds autoplay/microphone Permissions-Policy and a media-src CSP when audio is off', () => {
-    const verdict = decideResponse(session({ web: { file_transfer: true, audio: false, clipboard: true } }), response(200, html));
+  it('adds autoplay/microphone Permissions-Policy and a media-src CSP when audio is off', async () => {
+    const verdict = decideResponse(await session({ web: { file_transfer: true, audio: false, clipboard: true } }), response(200, html));
     const headers = verdict.kind === 'deliver' ? verdict.headers! : [];
     expect(headers).toContainEqual({ name: 'Permissions-Policy', value: 'autoplay=(), microphone=(), speaker-selection=()' });
     expect(headers).toContainEqual({ name: 'Content-Security-Policy', value: AUDIO_CSP });
   });
 
-  it('leaves non-document responses alone (images, scripts)', () => {
-    const verdict = decideResponse(session({ web: ALL_OFF }), response(200, h(['Content-Type', 'image/png'])));
+  it('leaves non-document responses alone (images, scripts)', async () => {
+    const verdict = decideResponse(await session({ web: ALL_OFF }), response(200, h(['Content-Type', 'image/png'])));
     expect(verdict).toEqual(expect.objectContaining({ kind: 'deliver' }));
     expect(verdict).not.toHaveProperty('headers');
   });
 
-  it('blocks audio responses when audio is off, and only then', () => {
+  it('blocks audio responses when audio is off, and only then', async () => {
     const audio = h(['Content-Type', 'audio/mpeg'], ['Content-Length', '1000']);
-    expect(decideResponse(session({ web: { file_transfer: true, audio: false, clipboard: true } }), response(200, audio))).toMatchObject({ kind: 'deny', status: 403, reason: 'audio_blocked' });
-    expect(decideResponse(session({ web: { file_transfer: false, audio: true, clipboard: true } }), response(200, audio))).toMatchObject({ kind: 'deliver' });
-    expect(decideResponse(session({ web: { file_transfer: true, audio: false, clipboard: true } }), response(200, h(['Content-Type', 'application/ogg'])))).toMatchObject({ kind: 'deny', reason: 'audio_blocked' });
+    expect(decideResponse(await session({ web: { file_transfer: true, audio: false, clipboard: true } }), response(200, audio))).toMatchObject({ kind: 'deny', status: 403, reason: 'audio_blocked' });
+    expect(decideResponse(await session({ web: { file_transfer: false, audio: true, clipboard: true } }), response(200, audio))).toMatchObject({ kind: 'deliver' });
+    expect(decideResponse(await session({ web: { file_transfer: true, audio: false, clipboard: true } }), response(200, h(['Content-Type', 'application/ogg'])))).toMatchObject({ kind: 'deny', reason: 'audio_blocked' });
   });
 
   it.each([
@@ -475,14 +475,14 @@ describe('decideResponse', () => {
     ['octet-stream', h(['Content-Type', 'application/octet-stream']), { cause: 'file_type' }],
     ['a response without a type', h(['Content-Length', '10']), { cause: 'file_type', contentType: '' }],
     ['an inline PDF with a name', h(['Content-Type', 'application/pdf'], ['Content-Disposition', 'inline; filename=a.pdf']), { cause: 'file_type', filename: 'a.pdf' }],
-  ])('blocks %s when file transfer is off and audits it when on', (_what, headers, facts) => {
-    expect(decideResponse(session({ web: { file_transfer: false, audio: true, clipboard: true } }), response(200, headers))).toMatchObject({
+  ])('blocks %s when file transfer is off and audits it when on', async (_what, headers, facts) => {
+    expect(decideResponse(await session({ web: { file_transfer: false, audio: true, clipboard: true } }), response(200, headers))).toMatchObject({
       kind: 'deny',
       status: 403,
       reason: 'download_blocked',
       transfer: { direction: 'download', ...facts },
     });
-    expect(decideResponse(session(), response(200, headers))).toMatchObject({ kind: 'deliver', transfer: { direction: 'download', ...facts } });
+    expect(decideResponse(await session(), response(200, headers))).toMatchObject({ kind: 'deliver', transfer: { direction: 'download', ...facts } });
   });
 
   it.each([
@@ -497,15 +497,15 @@ describe('decideResponse', () => {
     ['a font', 200, h(['Content-Type', 'font/woff2']), 'GET'],
     ['a video', 200, h(['Content-Type', 'video/mp4']), 'GET'],
     ['wasm', 200, h(['Content-Type', 'application/wasm']), 'GET'],
-  ])('does not count %s as a download', (_what, status, headers, method) => {
-    const verdict = decideResponse(session({ web: { file_transfer: false, audio: true, clipboard: true } }), response(status, headers, method));
+  ])('does not count %s as a download', async (_what, status, headers, method) => {
+    const verdict = decideResponse(await session({ web: { file_transfer: false, audio: true, clipboard: true } }), response(status, headers, method));
     expect(verdict).toMatchObject({ kind: 'deliver' });
     expect(verdict).not.toHaveProperty('transfer');
   });
 
-  it('blocks a download with attachment disposition even on an error status', () => {
+  it('blocks a download with attachment disposition even on an error status', async () => {
     const headers = h(['Content-Type', 'text/html'], ['Content-Disposition', 'Attachment']);
-    expect(decideResponse(session({ web: ALL_OFF }), response(500, headers))).toMatchObject({ kind: 'deny', reason: 'download_blocked' });
+    expect(decideResponse(await session({ web: ALL_OFF }), response(500, headers))).toMatchObject({ kind: 'deny', reason: 'download_blocked' });
   });
 });
 

@@ -44,9 +44,9 @@ describe('WebProxyHandler', () => {
     store.install(validateWebPolicy(samplePolicy({ web, revoked })), '"7"', NOW, 'feed');
   }
 
-  function decide(raw: string): IcapDecision {
+  async function decide(raw: string): Promise<IcapDecision> {
     const { request, body } = parseIcap(raw);
-    return handler.modify(request, body) as IcapDecision;
+    return await handler.modify(request, body);
   }
 
   beforeEach(() => {
@@ -84,23 +84,37 @@ describe('WebProxyHandler', () => {
     expect(handler.options('privgate-respmod')).toMatchObject({ istag: 'pg-7' });
   });
 
-  it('answers 404 for an unknown service and 405 for the wrong method on a service', () => {
+  it('answers 404 for an unknown service and 405 for the wrong method on a service', async () => {
     install();
-    expect(decide(reqmod(get('http://app.example.test:8080/')).replace('/privgate-reqmod', '/other'))).toEqual({ kind: 'icap-error', status: 404 });
-    expect(decide(reqmod(get('http://app.example.test:8080/')).replace('/privgate-reqmod', '/privgate-respmod'))).toEqual({ kind: 'icap-error', status: 405 });
+    expect(await decide(reqmod(get('http://app.example.test:8080/')).replace('/privgate-reqmod', '/other'))).toEqual({ kind: 'icap-error', status: 404 });
+    expect(await decide(reqmod(get('http://app.example.test:8080/')).replace('/privgate-reqmod', '/privgate-respmod'))).toEqual({ kind: 'icap-error', status: 405 });
     expect(metrics.icapErrors.get({ cause: 'service' })).toBe(2);
   });
 
-  it('without a policy answers every request with a 503 page (fail closed), audited', () => {
-    const decision = decide(reqmod(get('http://app.example.test:8080/', `X-Privgate-Session: ${sessionToken()}\r\n`)));
+  it('without a policy answers every request with a 503 page (fail closed), audited', async () => {
+    const decision = await decide(reqmod(get('http://app.example.test:8080/', `X-Privgate-Session: ${await sessionToken()}\r\n`)));
     expect(decision).toMatchObject({ kind: 'respond', status: 503 });
     expect(events).toMatchObject([{ type: 'web_request', outcome: 'deny', details: { reason: 'no_policy', service: 'reqmod' } }]);
   });
 
-  it('forwards an allowed request without the session headers', () => {
+  it('decides synchronously once the session token was verified (the ICAP hot path awaits nothing)', async () => {
     install();
-    const token = sessionToken();
-    const decision = decide(reqmod(get('http://app.example.test:8080/', `X-Privgate-Session: ${token}\r\nProxy-Authorization: Bearer ${token}\r\n`)));
+    const raw = reqmod(get('http://app.example.test:8080/'), { icapHeaders: `Proxy-Authorization: Bearer ${await sessionToken()}\r\n` });
+    const fresh = parseIcap(raw);
+    const first = handler.modify(fresh.request, fresh.body);
+    expect(first).toBeInstanceOf(Promise);
+    expect(await first).toEqual({ kind: 'unmodified' });
+    const again = parseIcap(raw);
+    expect(handler.modify(again.request, again.body)).toEqual({ kind: 'unmodified' });
+    // A decision without a token to verify is synchronous too.
+    const anonymous = parseIcap(reqmod(get('http://app.example.test:8080/')));
+    expect(handler.modify(anonymous.request, anonymous.body)).toMatchObject({ kind: 'respond', status: 407 });
+  });
+
+  it('forwards an allowed request without the session headers', async () => {
+    install();
+    const token = await sessionToken();
+    const decision = await decide(reqmod(get('http://app.example.test:8080/', `X-Privgate-Session: ${token}\r\nProxy-Authorization: Bearer ${token}\r\n`)));
     expect(decision.kind).toBe('modify-headers');
     if (decision.kind !== 'modify-headers') return;
     const names = decision.httpRequestHeaders!.headers.map((header) => header.name);
@@ -111,14 +125,14 @@ describe('WebProxyHandler', () => {
     expect(metrics.icapRequests.get({ method: 'REQMOD' })).toBe(1);
   });
 
-  it('answers unmodified when the token came only in Squid’s ICAP Proxy-Authorization', () => {
+  it('answers unmodified when the token came only in Squid’s ICAP Proxy-Authorization', async () => {
     install();
-    expect(decide(reqmod(get('http://app.example.test:8080/'), { icapHeaders: `Proxy-Authorization: Bearer ${sessionToken()}\r\n` }))).toEqual({ kind: 'unmodified' });
+    expect(await decide(reqmod(get('http://app.example.test:8080/'), { icapHeaders: `Proxy-Authorization: Bearer ${await sessionToken()}\r\n` }))).toEqual({ kind: 'unmodified' });
   });
 
-  it('challenges a request without a session with 407 Proxy-Authenticate: Bearer, audited with the client address', () => {
+  it('challenges a request without a session with 407 Proxy-Authenticate: Bearer, audited with the client address', async () => {
     install();
-    const decision = decide(reqmod(get('http://app.example.test:8080/')));
+    const decision = await decide(reqmod(get('http://app.example.test:8080/')));
     expect(decision).toMatchObject({ kind: 'respond', status: 407 });
     if (decision.kind !== 'respond') return;
     expect(decision.headers).toContainEqual({ name: 'Proxy-Authenticate', value: 'Bearer realm="privgate"' });
@@ -135,9 +149,9 @@ describe('WebProxyHandler', () => {
     ]);
   });
 
-  it('answers an expired or revoked session with 407 error="invalid_token", naming the session in the audit event', () => {
+  it('answers an expired or revoked session with 407 error="invalid_token", naming the session in the audit event', async () => {
     install(ALL_ON, [SESSION_ID]);
-    const decision = decide(reqmod(get('http://app.example.test:8080/', `X-Privgate-Session: ${sessionToken()}\r\n`)));
+    const decision = await decide(reqmod(get('http://app.example.test:8080/', `X-Privgate-Session: ${await sessionToken()}\r\n`)));
     expect(decision).toMatchObject({ kind: 'respond', status: 407 });
     if (decision.kind !== 'respond') return;
     expect(decision.headers).toContainEqual({ name: 'Proxy-Authenticate', value: 'Bearer realm="privgate", error="invalid_token"' });
@@ -151,9 +165,9 @@ describe('WebProxyHandler', () => {
     });
   });
 
-  it('blocks a domain outside the session with a 403 page that escapes the address', () => {
+  it('blocks a domain outside the session with a 403 page that escapes the address', async () => {
     install();
-    const decision = decide(reqmod(get('http://other.example.test/<script>', `X-Privgate-Session: ${sessionToken()}\r\n`)));
+    const decision = await decide(reqmod(get('http://other.example.test/<script>', `X-Privgate-Session: ${await sessionToken()}\r\n`)));
     expect(decision).toMatchObject({ kind: 'respond', status: 403 });
     if (decision.kind !== 'respond') return;
     expect(String(decision.body)).not.toContain('<script>');
@@ -161,70 +175,70 @@ describe('WebProxyHandler', () => {
     expect(events[0]).toMatchObject({ type: 'web_request', outcome: 'deny', details: { reason: 'domain_not_allowed', host: 'other.example.test', host_name: 'web app' } });
   });
 
-  it('blocks a file upload with file transfer off and audits it as a web_file_transfer', () => {
+  it('blocks a file upload with file transfer off and audits it as a web_file_transfer', async () => {
     install(ALL_OFF);
     const boundary = 'b0undary';
     const body = multipartBody(boundary, { name: 'secret.txt', content: 'data' });
-    const head = `POST http://app.example.test:8080/upload HTTP/1.1\r\nHost: app.example.test:8080\r\nX-Privgate-Session: ${sessionToken()}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`;
-    expect(decide(reqmod(head, { body, preview: true }))).toMatchObject({ kind: 'respond', status: 403 });
+    const head = `POST http://app.example.test:8080/upload HTTP/1.1\r\nHost: app.example.test:8080\r\nX-Privgate-Session: ${await sessionToken()}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`;
+    expect(await decide(reqmod(head, { body, preview: true }))).toMatchObject({ kind: 'respond', status: 403 });
     expect(events).toMatchObject([{ type: 'web_file_transfer', outcome: 'deny', details: { reason: 'upload_blocked', direction: 'upload', filename: 'secret.txt', cause: 'multipart_file' } }]);
     // The whole body came in the preview (ieof): still counted as one REQMOD.
     expect(metrics.icapRequests.get({ method: 'REQMOD' })).toBe(1);
   });
 
-  it('asks for the rest of a multipart body the preview did not settle, then decides on the whole body', () => {
+  it('asks for the rest of a multipart body the preview did not settle, then decides on the whole body', async () => {
     install();
     const boundary = 'b0undary';
     const body = multipartBody(boundary, { name: 'late.txt', content: 'data' }, 'x'.repeat(2000));
-    const head = `POST http://app.example.test:8080/upload HTTP/1.1\r\nHost: app.example.test:8080\r\nX-Privgate-Session: ${sessionToken()}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const head = `POST http://app.example.test:8080/upload HTTP/1.1\r\nHost: app.example.test:8080\r\nX-Privgate-Session: ${await sessionToken()}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`;
     const { request, body: preview } = parseIcap(reqmod(head, { body, preview: true }));
     expect(preview.state).toBe('preview');
-    expect(handler.modify(request, preview)).toEqual({ kind: 'need-body', maxBytes: 4096 });
+    expect(await handler.modify(request, preview)).toEqual({ kind: 'need-body', maxBytes: 4096 });
     const whole = Buffer.from(body, 'latin1');
-    const decision = handler.modify(request, { state: 'complete', chunks: [whole], length: whole.length, bytes: () => whole }) as IcapDecision;
+    const decision = await handler.modify(request, { state: 'complete', chunks: [whole], length: whole.length, bytes: () => whole }) as IcapDecision;
     expect(decision.kind).toBe('modify-headers');
     expect(events).toMatchObject([{ type: 'web_file_transfer', outcome: 'allow', details: { direction: 'upload', filename: 'late.txt', bytes: body.length } }]);
     expect(metrics.icapRequests.get({ method: 'REQMOD' })).toBe(1);
   });
 
-  it('in RESPMOD takes the session from Squid’s adaptation_meta header and refuses responses without one', () => {
+  it('in RESPMOD takes the session from Squid’s adaptation_meta header and refuses responses without one', async () => {
     install(ALL_ON);
     const requestHead = get('http://app.example.test:8080/');
     const page = 'HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 10\r\n\r\n';
-    expect(decide(respmod(requestHead, page, `X-Privgate-Session: ${sessionToken()}\r\n`))).toEqual({ kind: 'unmodified' });
-    expect(decide(respmod(requestHead, page, `X-Privgate-Session: -\r\nX-Privgate-Proxy-Authorization: Bearer%20${sessionToken()}\r\n`))).toEqual({ kind: 'unmodified' });
-    expect(decide(respmod(requestHead, page, 'X-Privgate-Session: -\r\n'))).toMatchObject({ kind: 'respond', status: 403 });
+    expect(await decide(respmod(requestHead, page, `X-Privgate-Session: ${await sessionToken()}\r\n`))).toEqual({ kind: 'unmodified' });
+    expect(await decide(respmod(requestHead, page, `X-Privgate-Session: -\r\nX-Privgate-Proxy-Authorization: Bearer%20${await sessionToken()}\r\n`))).toEqual({ kind: 'unmodified' });
+    expect(await decide(respmod(requestHead, page, 'X-Privgate-Session: -\r\n'))).toMatchObject({ kind: 'respond', status: 403 });
     expect(events.at(-1)).toMatchObject({ details: { reason: 'session_missing', service: 'respmod' } });
   });
 
-  it('in RESPMOD adds the page restrictions and keeps the status line', () => {
+  it('in RESPMOD adds the page restrictions and keeps the status line', async () => {
     install(ALL_OFF);
-    const decision = decide(respmod(get('http://app.example.test:8080/'), 'HTTP/1.1 201 Made\r\nContent-Type: text/html\r\n\r\n', `X-Privgate-Session: ${sessionToken()}\r\n`));
+    const decision = await decide(respmod(get('http://app.example.test:8080/'), 'HTTP/1.1 201 Made\r\nContent-Type: text/html\r\n\r\n', `X-Privgate-Session: ${await sessionToken()}\r\n`));
     expect(decision.kind).toBe('modify-headers');
     if (decision.kind !== 'modify-headers') return;
     expect(decision.httpResponseHeaders).toMatchObject({ version: 'HTTP/1.1', status: 201, reason: 'Made' });
     expect(decision.httpResponseHeaders!.headers).toContainEqual({ name: 'Content-Security-Policy', value: "media-src 'none'" });
   });
 
-  it('in RESPMOD blocks a download with file transfer off and audits an allowed one', () => {
+  it('in RESPMOD blocks a download with file transfer off and audits an allowed one', async () => {
     const attachment = 'HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="r.pdf"\r\nContent-Length: 99\r\n\r\n';
     install(ALL_OFF);
-    expect(decide(respmod(get('http://app.example.test:8080/r.pdf'), attachment, `X-Privgate-Session: ${sessionToken()}\r\n`))).toMatchObject({ kind: 'respond', status: 403 });
+    expect(await decide(respmod(get('http://app.example.test:8080/r.pdf'), attachment, `X-Privgate-Session: ${await sessionToken()}\r\n`))).toMatchObject({ kind: 'respond', status: 403 });
     install(ALL_ON);
-    expect(decide(respmod(get('http://app.example.test:8080/r.pdf'), attachment, `X-Privgate-Session: ${sessionToken()}\r\n`))).toEqual({ kind: 'unmodified' });
+    expect(await decide(respmod(get('http://app.example.test:8080/r.pdf'), attachment, `X-Privgate-Session: ${await sessionToken()}\r\n`))).toEqual({ kind: 'unmodified' });
     expect(events).toMatchObject([
       { type: 'web_file_transfer', outcome: 'deny', details: { reason: 'download_blocked', filename: 'r.pdf', bytes: 99, direction: 'download' } },
       { type: 'web_file_transfer', outcome: 'allow', details: { filename: 'r.pdf', direction: 'download', url: 'http://app.example.test:8080/r.pdf' } },
     ]);
   });
 
-  it('a policy change applies to the next request without restart', () => {
+  it('a policy change applies to the next request without restart', async () => {
     install(ALL_ON);
     const audio = 'HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\n\r\n';
-    const raw = respmod(get('http://app.example.test:8080/a.mp3'), audio, `X-Privgate-Session: ${sessionToken()}\r\n`);
-    expect(decide(raw)).toEqual({ kind: 'unmodified' });
+    const raw = respmod(get('http://app.example.test:8080/a.mp3'), audio, `X-Privgate-Session: ${await sessionToken()}\r\n`);
+    expect(await decide(raw)).toEqual({ kind: 'unmodified' });
     store.install(validateWebPolicy(samplePolicy({ web: { file_transfer: true, audio: false, clipboard: true }, version: 8 })), '"8"', NOW, 'feed');
-    expect(decide(raw)).toMatchObject({ kind: 'respond', status: 403 });
+    expect(await decide(raw)).toMatchObject({ kind: 'respond', status: 403 });
   });
 });
 
@@ -275,7 +289,7 @@ describe('WebProxyHandler behind the ICAP server', () => {
 
   it('answers a blocked request with an encapsulated HTTP 403 page', async () => {
     store.install(validateWebPolicy(samplePolicy()), null, NOW, 'feed');
-    const answer = await exchange(reqmod(get('http://other.example.test/', `X-Privgate-Session: ${sessionToken()}\r\n`)));
+    const answer = await exchange(reqmod(get('http://other.example.test/', `X-Privgate-Session: ${await sessionToken()}\r\n`)));
     expect(answer).toMatch(/^ICAP\/1\.0 200 OK\r\n/);
     expect(answer).toContain('ISTag: "pg-7"');
     expect(answer).toMatch(/Encapsulated: res-hdr=0, res-body=\d+/);
@@ -307,38 +321,38 @@ describe('sessions of bumped HTTPS connections (ssl-bump)', () => {
     return { handler, store, connections };
   }
 
-  function decideWith(handler: WebProxyHandler, raw: string): IcapDecision {
+  async function decideWith(handler: WebProxyHandler, raw: string): Promise<IcapDecision> {
     const { request, body } = parseIcap(raw);
-    return handler.modify(request, body) as IcapDecision;
+    return await handler.modify(request, body);
   }
 
-  it('uses the CONNECT’s Proxy-Authorization for the bumped requests of the same connection and authority', () => {
+  it('uses the CONNECT’s Proxy-Authorization for the bumped requests of the same connection and authority', async () => {
     const { handler, connections } = makeHandler();
-    expect(decideWith(handler, reqmod(connectHead, { icapHeaders: `Proxy-Authorization: Bearer ${sessionToken()}\r\n${meta(5000)}` }))).toEqual({ kind: 'unmodified' });
+    expect(await decideWith(handler, reqmod(connectHead, { icapHeaders: `Proxy-Authorization: Bearer ${await sessionToken()}\r\n${meta(5000)}` }))).toEqual({ kind: 'unmodified' });
     expect(connections.size).toBe(1);
     const inner = get('https://app.example.test:8080/page');
-    expect(decideWith(handler, reqmod(inner, { icapHeaders: meta(5000, 'app.example.test') }))).toEqual({ kind: 'unmodified' });
+    expect(await decideWith(handler, reqmod(inner, { icapHeaders: meta(5000, 'app.example.test') }))).toEqual({ kind: 'unmodified' });
     // RESPMOD of the bumped request: file transfer is off for this principal.
     const pdf = 'HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\n\r\n';
-    expect(decideWith(handler, respmod(inner, pdf, meta(5000, 'app.example.test')))).toMatchObject({ kind: 'respond', status: 403 });
+    expect(await decideWith(handler, respmod(inner, pdf, meta(5000, 'app.example.test')))).toMatchObject({ kind: 'respond', status: 403 });
     // Another authority through the same tunnel, a plain (not bumped) request, another connection: no session.
-    expect(decideWith(handler, reqmod(get('https://docs.example.test/'), { icapHeaders: meta(5000, 'docs.example.test') }))).toMatchObject({ kind: 'respond', status: 407 });
-    expect(decideWith(handler, reqmod(inner, { icapHeaders: meta(5000, '-') }))).toMatchObject({ kind: 'respond', status: 407 });
-    expect(decideWith(handler, reqmod(inner, { icapHeaders: meta(5001, 'app.example.test') }))).toMatchObject({ kind: 'respond', status: 407 });
+    expect(await decideWith(handler, reqmod(get('https://docs.example.test/'), { icapHeaders: meta(5000, 'docs.example.test') }))).toMatchObject({ kind: 'respond', status: 407 });
+    expect(await decideWith(handler, reqmod(inner, { icapHeaders: meta(5000, '-') }))).toMatchObject({ kind: 'respond', status: 407 });
+    expect(await decideWith(handler, reqmod(inner, { icapHeaders: meta(5001, 'app.example.test') }))).toMatchObject({ kind: 'respond', status: 407 });
   });
 
-  it('a later CONNECT from the same address and port without a session clears the binding', () => {
+  it('a later CONNECT from the same address and port without a session clears the binding', async () => {
     const { handler, connections } = makeHandler();
-    decideWith(handler, reqmod(connectHead, { icapHeaders: `Proxy-Authorization: Bearer ${sessionToken()}\r\n${meta(5000)}` }));
-    expect(decideWith(handler, reqmod(connectHead, { icapHeaders: meta(5000) }))).toMatchObject({ kind: 'respond', status: 407 });
+    await decideWith(handler, reqmod(connectHead, { icapHeaders: `Proxy-Authorization: Bearer ${await sessionToken()}\r\n${meta(5000)}` }));
+    expect(await decideWith(handler, reqmod(connectHead, { icapHeaders: meta(5000) }))).toMatchObject({ kind: 'respond', status: 407 });
     expect(connections.size).toBe(0);
-    expect(decideWith(handler, reqmod(get('https://app.example.test:8080/page'), { icapHeaders: meta(5000, 'app.example.test') }))).toMatchObject({ kind: 'respond', status: 407 });
+    expect(await decideWith(handler, reqmod(get('https://app.example.test:8080/page'), { icapHeaders: meta(5000, 'app.example.test') }))).toMatchObject({ kind: 'respond', status: 407 });
   });
 
-  it('a refused CONNECT (domain not allowed) binds nothing', () => {
+  it('a refused CONNECT (domain not allowed) binds nothing', async () => {
     const { handler, connections } = makeHandler();
     const other = 'CONNECT other.example.test:443 HTTP/1.1\r\nHost: other.example.test:443\r\n\r\n';
-    expect(decideWith(handler, reqmod(other, { icapHeaders: `Proxy-Authorization: Bearer ${sessionToken()}\r\n${meta(5000)}` }))).toMatchObject({ kind: 'respond', status: 403 });
+    expect(await decideWith(handler, reqmod(other, { icapHeaders: `Proxy-Authorization: Bearer ${await sessionToken()}\r\n${meta(5000)}` }))).toMatchObject({ kind: 'respond', status: 403 });
     expect(connections.size).toBe(0);
   });
 });

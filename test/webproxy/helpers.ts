@@ -14,8 +14,8 @@ export const HOST_ID = 'host-1';
 export const SESSION_ID = 'session-1';
 
 /** One signing key shared by the unit tests (generating keys is the slow part). */
-export const KEY: GeneratedSigningKey = generateSigningKey();
-export const OTHER_KEY: GeneratedSigningKey = generateSigningKey();
+export const KEY: GeneratedSigningKey = await generateSigningKey();
+export const OTHER_KEY: GeneratedSigningKey = await generateSigningKey();
 
 /** A feed document with one WEB host (app.example.test:8080, allowed *.app.example.test and docs.example.test). */
 export function samplePolicy(options: { web?: WebOptions; allowedDomains?: string[]; revoked?: string[]; version?: number; hosts?: WebPolicy['hosts'] } = {}): WebPolicy {
@@ -41,7 +41,7 @@ export function samplePolicy(options: { web?: WebOptions; allowedDomains?: strin
 }
 
 /** A web-session token as the authorizer signs it. */
-export function sessionToken(overrides: Partial<Record<keyof WebSessionClaims, unknown>> = {}, key: GeneratedSigningKey = KEY): string {
+export function sessionToken(overrides: Partial<Record<keyof WebSessionClaims, unknown>> = {}, key: GeneratedSigningKey = KEY): Promise<string> {
   const claims: Record<string, unknown> = {
     iss: 'privgate',
     aud: 'privgate-web-proxy',

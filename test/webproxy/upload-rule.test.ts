@@ -27,8 +27,8 @@ function h(...pairs: Array<[string, string]>): HttpHeaderField[] {
   return pairs.map(([name, value]) => ({ name, value }));
 }
 
-function session(web: WebOptions): SessionResolution {
-  const resolution = resolveSession(indexPolicy(validateWebPolicy(samplePolicy({ web }))), sessionToken(), NOW);
+async function session(web: WebOptions): Promise<SessionResolution> {
+  const resolution = await resolveSession(indexPolicy(validateWebPolicy(samplePolicy({ web }))), await sessionToken(), NOW);
   if (!resolution.ok) throw new Error(resolution.reason);
   return resolution;
 }
@@ -42,9 +42,9 @@ describe('the upload rule (decisions)', () => {
     expect(DEFAULT_MAX_UPLOAD_BYTES).toBe(65536);
   });
 
-  it('blocks a 360 KB text/csv PUT from its Content-Length alone when file transfer is off', () => {
+  it('blocks a 360 KB text/csv PUT from its Content-Length alone when file transfer is off', async () => {
     const facts = request('PUT', h(['Content-Type', 'text/csv'], ['Content-Length', String(360_000)]), bodyView('unread'));
-    expect(decideRequest(session(FT_OFF), facts, RULES)).toMatchObject({
+    expect(decideRequest(await session(FT_OFF), facts, RULES)).toMatchObject({
       kind: 'deny',
       status: 403,
       reason: 'upload_blocked',
@@ -57,76 +57,76 @@ describe('the upload rule (decisions)', () => {
     ['PATCH', 'application/x-www-form-urlencoded'],
     ['DELETE', 'application/xml'],
     ['POST', 'text/plain; charset=utf-8'],
-  ])('blocks a %s of %s just over the limit, and allows one at the limit', (method, type) => {
+  ])('blocks a %s of %s just over the limit, and allows one at the limit', async (method, type) => {
     const over = request(method, h(['Content-Type', type], ['Content-Length', String(DEFAULT_MAX_UPLOAD_BYTES + 1)]), bodyView('unread'));
-    expect(decideRequest(session(FT_OFF), over, RULES)).toMatchObject({ kind: 'deny', reason: 'upload_blocked', transfer: { cause: 'too_large' } });
+    expect(decideRequest(await session(FT_OFF), over, RULES)).toMatchObject({ kind: 'deny', reason: 'upload_blocked', transfer: { cause: 'too_large' } });
     const at = request(method, h(['Content-Type', type], ['Content-Length', String(DEFAULT_MAX_UPLOAD_BYTES)]), bodyView('unread'));
-    const verdict = decideRequest(session(FT_OFF), at, RULES);
+    const verdict = decideRequest(await session(FT_OFF), at, RULES);
     expect(verdict).toMatchObject({ kind: 'forward' });
     expect(verdict).not.toHaveProperty('transfer');
   });
 
-  it('allows a 10 KB JSON POST when file transfer is off', () => {
+  it('allows a 10 KB JSON POST when file transfer is off', async () => {
     const body = JSON.stringify({ rows: 'x'.repeat(10_000) });
     const facts = request('POST', h(['Content-Type', 'application/json'], ['Content-Length', String(body.length)]), bodyView('preview', body.slice(0, 1024)));
-    const verdict = decideRequest(session(FT_OFF), facts, RULES);
+    const verdict = decideRequest(await session(FT_OFF), facts, RULES);
     expect(verdict).toMatchObject({ kind: 'forward' });
     expect(verdict).not.toHaveProperty('transfer');
   });
 
-  it('allows the 360 KB text/csv PUT when file transfer is on (no audit: under the inspection limit)', () => {
+  it('allows the 360 KB text/csv PUT when file transfer is on (no audit: under the inspection limit)', async () => {
     const facts = request('PUT', h(['Content-Type', 'text/csv'], ['Content-Length', String(360_000)]), bodyView('unread'));
-    const verdict = decideRequest(session(ALL_ON), facts, RULES);
+    const verdict = decideRequest(await session(ALL_ON), facts, RULES);
     expect(verdict).toMatchObject({ kind: 'forward' });
     expect(verdict).not.toHaveProperty('transfer');
   });
 
-  it('counts a chunked body as it streams: asks for at most the limit, blocks once it is crossed', () => {
+  it('counts a chunked body as it streams: asks for at most the limit, blocks once it is crossed', async () => {
     const headers = h(['Content-Type', 'text/csv'], ['Transfer-Encoding', 'chunked']);
     // Squid's preview (1 KiB) shows nothing yet: read on, but no further than the limit (+1 byte).
-    expect(decideRequest(session(FT_OFF), request('PUT', headers, bodyView('preview', 'a,b\n'.repeat(256))), RULES)).toEqual({ kind: 'need-body', maxBytes: DEFAULT_MAX_UPLOAD_BYTES });
+    expect(decideRequest(await session(FT_OFF), request('PUT', headers, bodyView('preview', 'a,b\n'.repeat(256))), RULES)).toEqual({ kind: 'need-body', maxBytes: DEFAULT_MAX_UPLOAD_BYTES });
     // The connection stopped reading after limit + 1 bytes: truncated, blocked.
-    expect(decideRequest(session(FT_OFF), request('PUT', headers, bodyView('truncated', 'x'.repeat(DEFAULT_MAX_UPLOAD_BYTES))), RULES)).toMatchObject({
+    expect(decideRequest(await session(FT_OFF), request('PUT', headers, bodyView('truncated', 'x'.repeat(DEFAULT_MAX_UPLOAD_BYTES))), RULES)).toMatchObject({
       kind: 'deny',
       reason: 'upload_blocked',
       transfer: { cause: 'too_large' },
     });
     // A whole body over the limit (e.g. a larger preview) is blocked too; one under it passes.
-    expect(decideRequest(session(FT_OFF), request('PUT', headers, bodyView('complete', 'x'.repeat(DEFAULT_MAX_UPLOAD_BYTES + 1))), RULES)).toMatchObject({ kind: 'deny' });
-    expect(decideRequest(session(FT_OFF), request('PUT', headers, bodyView('complete', 'x'.repeat(DEFAULT_MAX_UPLOAD_BYTES))), RULES)).toMatchObject({ kind: 'forward' });
+    expect(decideRequest(await session(FT_OFF), request('PUT', headers, bodyView('complete', 'x'.repeat(DEFAULT_MAX_UPLOAD_BYTES + 1))), RULES)).toMatchObject({ kind: 'deny' });
+    expect(decideRequest(await session(FT_OFF), request('PUT', headers, bodyView('complete', 'x'.repeat(DEFAULT_MAX_UPLOAD_BYTES))), RULES)).toMatchObject({ kind: 'forward' });
     // With file transfer on, the inspection limit applies (for the audit trail only).
-    expect(decideRequest(session(ALL_ON), request('PUT', headers, bodyView('preview', 'a,b\n')), RULES)).toEqual({ kind: 'need-body', maxBytes: MIB });
+    expect(decideRequest(await session(ALL_ON), request('PUT', headers, bodyView('preview', 'a,b\n')), RULES)).toEqual({ kind: 'need-body', maxBytes: MIB });
   });
 
-  it('blocks a multipart form without a file part when it is over the limit, chunked or not', () => {
+  it('blocks a multipart form without a file part when it is over the limit, chunked or not', async () => {
     const boundary = 'B0undary';
     const body = multipartBody(boundary, null, 'y'.repeat(DEFAULT_MAX_UPLOAD_BYTES));
     const type: [string, string] = ['Content-Type', `multipart/form-data; boundary=${boundary}`];
-    expect(decideRequest(session(FT_OFF), request('POST', h(type, ['Content-Length', String(body.length)]), bodyView('preview', body.slice(0, 1024))), RULES)).toMatchObject({
+    expect(decideRequest(await session(FT_OFF), request('POST', h(type, ['Content-Length', String(body.length)]), bodyView('preview', body.slice(0, 1024))), RULES)).toMatchObject({
       kind: 'deny',
       transfer: { cause: 'too_large' },
     });
-    expect(decideRequest(session(FT_OFF), request('POST', h(type), bodyView('complete', body)), RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'too_large' } });
+    expect(decideRequest(await session(FT_OFF), request('POST', h(type), bodyView('complete', body)), RULES)).toMatchObject({ kind: 'deny', transfer: { cause: 'too_large' } });
     const small = multipartBody(boundary, null, 'hello');
-    expect(decideRequest(session(FT_OFF), request('POST', h(type), bodyView('complete', small)), RULES)).toMatchObject({ kind: 'forward' });
+    expect(decideRequest(await session(FT_OFF), request('POST', h(type), bodyView('complete', small)), RULES)).toMatchObject({ kind: 'forward' });
   });
 
-  it('still blocks file types and multipart file parts at any size', () => {
-    expect(decideRequest(session(FT_OFF), request('PUT', h(['Content-Type', 'application/octet-stream'], ['Content-Length', '3']), bodyView('unread')), RULES)).toMatchObject({
+  it('still blocks file types and multipart file parts at any size', async () => {
+    expect(decideRequest(await session(FT_OFF), request('PUT', h(['Content-Type', 'application/octet-stream'], ['Content-Length', '3']), bodyView('unread')), RULES)).toMatchObject({
       kind: 'deny',
       transfer: { cause: 'file_type' },
     });
     const body = multipartBody('B', { name: 'tiny.txt', content: 'x' });
-    expect(decideRequest(session(FT_OFF), request('POST', h(['Content-Type', 'multipart/form-data; boundary=B']), bodyView('complete', body)), RULES)).toMatchObject({
+    expect(decideRequest(await session(FT_OFF), request('POST', h(['Content-Type', 'multipart/form-data; boundary=B']), bodyView('complete', body)), RULES)).toMatchObject({
       kind: 'deny',
       transfer: { cause: 'multipart_file', filename: 'tiny.txt' },
     });
   });
 
-  it('a limit of 0 blocks every non-empty body', () => {
+  it('a limit of 0 blocks every non-empty body', async () => {
     const rules = { ...RULES, maxUploadBytes: 0 };
-    expect(decideRequest(session(FT_OFF), request('POST', h(['Content-Type', 'application/json'], ['Content-Length', '2']), bodyView('unread')), rules)).toMatchObject({ kind: 'deny' });
-    expect(decideRequest(session(FT_OFF), request('POST', h(['Content-Type', 'application/json'], ['Content-Length', '0']), bodyView('complete')), rules)).toMatchObject({ kind: 'forward' });
+    expect(decideRequest(await session(FT_OFF), request('POST', h(['Content-Type', 'application/json'], ['Content-Length', '2']), bodyView('unread')), rules)).toMatchObject({ kind: 'deny' });
+    expect(decideRequest(await session(FT_OFF), request('POST', h(['Content-Type', 'application/json'], ['Content-Length', '0']), bodyView('complete')), rules)).toMatchObject({ kind: 'forward' });
   });
 });
 
@@ -144,7 +144,7 @@ describe('the upload rule in web-proxy-config.toml ([content] max_upload_bytes, 
     expect(resolveWebProxyConfig(document({ content: { max_upload_bytes: 0 } }), '/tmp/x.toml').content.maxUploadBytes).toBe(0);
   });
 
-  it.each([[-1], [MIB + 1], ['64k'], [1.5]])('refuses %s, naming the key', (value) => {
+  it.each([[-1], [MIB + 1], ['64k'], [1.5]])('refuses %s, naming the key', async (value) => {
     expect(() => resolveWebProxyConfig(document({ content: { max_upload_bytes: value } }), '/tmp/x.toml')).toThrow(WebProxyConfigError);
     expect(() => resolveWebProxyConfig(document({ content: { max_upload_bytes: value } }), '/tmp/x.toml')).toThrow(/content\.max_upload_bytes/);
   });
@@ -184,8 +184,8 @@ describe('the upload rule behind the ICAP server: a chunked body is counted as i
   afterAll(() => server.close());
 
   /** A REQMOD with a 1 KiB preview, then (after 100 Continue) `total` bytes of text/csv in 8 KiB chunks. */
-  function streamUpload(total: number): Promise<string> {
-    const head = `PUT ${URL_} HTTP/1.1\r\nHost: app.example.test:8080\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\nX-Privgate-Session: ${sessionToken()}\r\n\r\n`;
+  async function streamUpload(total: number): Promise<string> {
+    const head = `PUT ${URL_} HTTP/1.1\r\nHost: app.example.test:8080\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\nX-Privgate-Session: ${await sessionToken()}\r\n\r\n`;
     const preview = 'a,b\n'.repeat(256);
     const icap =
       `REQMOD icap://127.0.0.1:${port}/privgate-reqmod ICAP/1.0\r\nHost: x\r\nAllow: 204\r\nPreview: 1024\r\nEncapsulated: req-hdr=0, req-body=${head.length}\r\n\r\n` +

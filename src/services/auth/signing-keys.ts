@@ -103,7 +103,7 @@ export class SigningKeyStore {
   }
 
   private async insertNewKey(now: Date, db: Kysely<Tables> = this.db): Promise<string> {
-    const key = generateSigningKey();
+    const key = await generateSigningKey();
     await db
       .insertInto('signing_keys')
       .values({ kid: key.kid, private_key_pem: key.privateKeyPem, public_jwk: JSON.stringify(key.publicJwk), created: timestamp(now), retired: null })

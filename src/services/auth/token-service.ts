@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { AppContext } from '../../context.js';
 import { preparedQuery } from '../../db/index.js';
 import type { Tables } from '../../db/schema.js';
-import { MAX_JWT_LENGTH, verifyJwt } from '../../lib/jwt.js';
+import { signJwt, verifyJwt } from '../../lib/jwt.js';
 import { keyedHash } from '../../lib/secrets.js';
 import { addSeconds, timestamp } from '../../lib/time.js';
 import type { AccessTokenVerifier } from '../../plugins/authenticate.js';
@@ -11,7 +11,7 @@ import { revokeWebSessionsOf } from '../authorizer/repository.js';
 import { bumpPolicyVersion } from '../host-store/policy-version.js';
 import { ADMIN_ROLE_ID, isPermission, type Permission } from '../role-store/permissions.js';
 import type { Principal, PrincipalType } from './principal.js';
-import { SigningKeyStore, type ActiveSigningKey } from './signing-keys.js';
+import { SigningKeyStore } from './signing-keys.js';
 
 export const TOKEN_ISSUER = 'privgate';
 export const TOKEN_AUDIENCE = 'privgate-api';
@@ -198,7 +198,7 @@ export class TokenService implements AccessTokenVerifier {
       permissions: [...subject.permissions],
       ...(familyId === undefined ? {} : { fam: familyId }),
     };
-    const token = await signJwtOffThread(claims, await this.currentKey());
+    const token = await signJwt(claims as unknown as Record<string, unknown>, await this.currentKey());
     return { token, expiresIn: ttl, jti: claims.jti };
   }
 
@@ -305,11 +305,11 @@ export class TokenService implements AccessTokenVerifier {
   /** Signature and claims only; the result depends on nothing but the token, keys and time. */
   private async parse(token: string, now: Date): Promise<ParsedToken> {
     const options = { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, now, clockToleranceSeconds: TOKEN_CLOCK_TOLERANCE_SECONDS };
-    let result = verifyJwt(token, { ...options, keys: (kid: string) => this.keys.verifyingKeys.get(kid) });
+    let result = await verifyJwt(token, { ...options, keys: (kid: string) => this.keys.verifyingKeys.get(kid) });
     if (!result.ok && result.reason === 'unknown_key') {
       // Perhaps another node rotated keys since we loaded them.
       await this.keys.reloadAtMostEvery(now);
-      result = verifyJwt(token, { ...options, keys: (kid: string) => this.keys.verifyingKeys.get(kid) });
+      result = await verifyJwt(token, { ...options, keys: (kid: string) => this.keys.verifyingKeys.get(kid) });
     }
     if (!result.ok) return { ok: false, reason: result.reason };
     const claims = result.payload as Partial<AccessClaims>;
@@ -567,31 +567,6 @@ export class TokenService implements AccessTokenVerifier {
       .execute();
     this.noteLocalRevocation(key, null);
   }
-}
-
-const headerSegments = new Map<string, string>();
-
-/**
- * The same compact ES256 JWS as `signJwt` from lib/jwt (header `{"alg":"ES256","typ":"JWT","kid"}`,
- * IEEE P1363 signature, same length limit), but the ECDSA signature is computed on libuv's thread
- * pool: minting a token then costs the event loop only the encoding, not the signature.
- */
-function signJwtOffThread(claims: AccessClaims, key: ActiveSigningKey): Promise<string> {
-  let header = headerSegments.get(key.kid);
-  if (header === undefined) {
-    header = Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid: key.kid }), 'utf8').toString('base64url');
-    if (headerSegments.size >= 64) headerSegments.clear();
-    headerSegments.set(key.kid, header);
-  }
-  const input = `${header}.${Buffer.from(JSON.stringify(claims), 'utf8').toString('base64url')}`;
-  // An ES256 signature adds 87 characters ('.' + 86).
-  if (input.length + 87 > MAX_JWT_LENGTH) return Promise.reject(new RangeError('the JWT would exceed the maximum token length'));
-  return new Promise((resolve, reject) => {
-    crypto.sign('sha256', Buffer.from(input, 'latin1'), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }, (error, signature) => {
-      if (error) reject(error);
-      else resolve(`${input}.${signature.toString('base64url')}`);
-    });
-  });
 }
 
 /** Verified tokens are remembered by their SHA-256, never by the bearer token itself. */

@@ -73,7 +73,7 @@ export function registerWebSessionRoutes(app: FastifyInstance): void {
         iat,
         exp,
       };
-      const token = signJwt(claims as unknown as Record<string, unknown>, app.tokens.keys.current);
+      const token = await signJwt(claims as unknown as Record<string, unknown>, app.tokens.keys.current);
       const expires = timestamp(new Date(exp * 1000));
       await db.transaction().execute(async (trx) => {
         // The token may have been revoked (logout, deletion, a role change) since the guard checked
