@@ -4,8 +4,6 @@
  * when there is one, then in the background registers (first start only), gets tokens, keeps
  * the policy fresh by long-poll and ships audit events.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { createCertificateSigningRequest } from '../lib/pki.js';
@@ -13,13 +11,16 @@ import { holdTickObjectShape } from '../lib/tick-shape.js';
 import { AuditQueue, type AuditSendResult, type WebAuditEvent } from './audit-queue.js';
 import { loadWebProxyConfig, MAX_INSPECT_BYTES, type WebProxyConfig, type WebProxyFlags } from './config.js';
 import { ControlPlaneClient, ControlPlaneError, TokenManager } from './control-plane-client.js';
+import { ControlPlaneStatus } from './control-plane-status.js';
 import { WebProxyHandler } from './handler.js';
 import { IcapParseError } from './icap-parser.js';
 import { createIcapServer, type IcapServer } from './icap-server.js';
 import type { IcapLogger } from './icap-types.js';
 import { WebProxyMetrics } from './metrics.js';
 import { PolicyStore } from './policy-store.js';
+import type { RegistrationState } from './registration.js';
 import { secretFingerprint, StateDirectory, type StoredCredentials } from './state.js';
+import { StatusServer } from './status-server.js';
 
 /** ICAP connections served at once (Squid keeps persistent ones per worker). */
 const MAX_ICAP_CONNECTIONS = 200;
@@ -27,7 +28,7 @@ const MAX_ICAP_CONNECTIONS = 200;
 const ICAP_IDLE_TIMEOUT_MS = 10 * 60_000;
 const MAX_BACKOFF_MS = 30_000;
 
-export type RegistrationState = 'registered' | 'pending' | 'refused';
+export type { RegistrationState } from './registration.js';
 
 /** A running web proxy. */
 export interface WebProxyDaemon {
@@ -90,8 +91,7 @@ export async function startWebProxy(config: WebProxyConfig, options: { logger?: 
     registerUrl: config.registration.registerUrl,
   });
   const tokens = new TokenManager(client, () => credentials);
-  let lastControlPlaneSuccess: Date | null = null;
-  let lastControlPlaneError: string | null = null;
+  const controlPlane = new ControlPlaneStatus(metrics);
 
   // ---- audit
   const sendAudit = async (events: WebAuditEvent[]): Promise<AuditSendResult> => {
@@ -171,49 +171,20 @@ export async function startWebProxy(config: WebProxyConfig, options: { logger?: 
   metrics.addGauge('privgate_webproxy_registered', '1 once registered with the control plane.', () => (registration === 'registered' ? 1 : 0));
 
   // ---- health and metrics
-  const statusServer = http.createServer((request, response) => {
-    const path = (request.url ?? '/').split('?', 1)[0];
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":"method not allowed"}\n');
-      return;
-    }
-    if (path === '/healthz') {
-      const now = new Date();
-      const policy = store.status(now);
-      const body = {
-        status: policy.loaded ? 'ok' : 'no_policy',
-        policy_version: policy.version,
-        policy_generated: policy.generated,
-        policy_age_seconds: policy.ageSeconds,
-        policy_source: policy.source,
-        registration,
-        control_plane: {
-          last_success: lastControlPlaneSuccess?.toISOString() ?? null,
-          last_error: lastControlPlaneError,
-        },
-        audit_queue_length: audit.length,
-      };
-      response.writeHead(policy.loaded ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(body)}\n`);
-      return;
-    }
-    if (path === '/metrics') {
-      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' }).end(metrics.render());
-      return;
-    }
-    response.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}\n');
+  const statusServer = new StatusServer({
+    host: config.metrics.host,
+    port: config.metrics.port,
+    store,
+    metrics,
+    controlPlane,
+    registration: () => registration,
+    auditQueueLength: () => audit.length,
   });
 
   const icapAddress = await icap.listen();
   let metricsAddress: { host: string; port: number };
   try {
-    metricsAddress = await new Promise((resolve, reject) => {
-      statusServer.once('error', reject);
-      statusServer.listen(config.metrics.port, config.metrics.host, () => {
-        statusServer.off('error', reject);
-        const address = statusServer.address() as AddressInfo;
-        resolve({ host: address.address, port: address.port });
-      });
-    });
+    metricsAddress = await statusServer.listen();
   } catch (error) {
     await icap.close();
     throw error;
@@ -221,14 +192,8 @@ export async function startWebProxy(config: WebProxyConfig, options: { logger?: 
   logger.info({ icap: icapAddress, metrics: metricsAddress, state_directory: config.stateDirectory }, 'web proxy listening');
 
   // ---- control plane
-  const noteSuccess = () => {
-    lastControlPlaneSuccess = new Date();
-    lastControlPlaneError = null;
-  };
-  const noteError = (operation: string, error: unknown) => {
-    metrics.controlPlaneErrors.inc({ operation });
-    lastControlPlaneError = `${operation}: ${error instanceof Error ? error.message : String(error)}`;
-  };
+  const noteSuccess = () => controlPlane.noteSuccess();
+  const noteError = (operation: string, error: unknown) => controlPlane.noteError(operation, error);
 
   /** Registers with the config's one-time secret; true on success, false when refused for good. */
   const register = async (): Promise<boolean> => {
@@ -364,9 +329,7 @@ export async function startWebProxy(config: WebProxyConfig, options: { logger?: 
             logger.error({ err: error, events: undelivered.length }, 'could not keep undelivered audit events');
           }
         }
-        const statusClosed = new Promise<void>((resolve) => statusServer.close(() => resolve()));
-        statusServer.closeAllConnections();
-        await Promise.all([icap.close(), statusClosed]);
+        await Promise.all([statusServer.close(), icap.close()]);
         client.close();
         logger.info('web proxy stopped');
       })();

@@ -1,0 +1,3 @@
+/** Registration with the control plane. */
+
+export type RegistrationState = 'registered' | 'pending' | 'refused';
