@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { createCertificateSigningRequest } from '../lib/pki.js';
 import { holdTickObjectShape } from '../lib/tick-shape.js';
-import { AuditQueue, type AuditSendResult, type WebAuditEvent } from './audit-queue.js';
+import { AuditSender } from './audit-sender.js';
 import { loadWebProxyConfig, MAX_INSPECT_BYTES, type WebProxyConfig, type WebProxyFlags } from './config.js';
 import { ControlPlaneClient, ControlPlaneError, TokenManager } from './control-plane-client.js';
 import { ControlPlaneStatus } from './control-plane-status.js';
@@ -93,43 +93,7 @@ export async function startWebProxy(config: WebProxyConfig, options: { logger?: 
   const tokens = new TokenManager(client, () => credentials);
   const controlPlane = new ControlPlaneStatus(metrics);
 
-  // ---- audit
-  const sendAudit = async (events: WebAuditEvent[]): Promise<AuditSendResult> => {
-    if (!credentials) return 'retry';
-    let token: string;
-    try {
-      token = await tokens.get();
-    } catch {
-      metrics.controlPlaneErrors.inc({ operation: 'token' });
-      return 'retry';
-    }
-    let status: number;
-    try {
-      status = await client.sendAudit(token, events);
-    } catch (error) {
-      metrics.controlPlaneErrors.inc({ operation: 'audit' });
-      logger.debug({ err: error }, 'audit batch not delivered');
-      return 'retry';
-    }
-    if (status === 200) return 'sent';
-    metrics.controlPlaneErrors.inc({ operation: 'audit' });
-    if (status === 401) {
-      tokens.invalidate(token);
-      return 'retry';
-    }
-    if (status === 400) return 'rejected';
-    return 'retry';
-  };
-  const audit = new AuditQueue({
-    send: sendAudit,
-    onDrop: (count) => metrics.auditDropped.inc({}, count),
-    onSent: (count) => metrics.auditSent.inc({}, count),
-    logger,
-  });
-
-  const pending = state.takePendingAudit();
-  for (const event of pending) audit.push(event);
-  if (pending.length > 0) logger.info({ events: pending.length }, 'queued audit events a previous run could not deliver');
+  const audit = new AuditSender({ state, client, tokens, registered: () => credentials !== null, metrics, logger });
 
   // ---- ICAP
   const handler = new WebProxyHandler({
@@ -318,17 +282,7 @@ export async function startWebProxy(config: WebProxyConfig, options: { logger?: 
       stopped ??= (async () => {
         stopping.abort();
         await controlLoop;
-        await audit.stop(2000);
-        if (audit.length > 0) {
-          const undelivered = audit.drain();
-          try {
-            state.writePendingAudit(undelivered);
-            logger.warn({ events: undelivered.length }, 'kept undelivered audit events for the next start');
-          } catch (error) {
-            metrics.auditDropped.inc({}, undelivered.length);
-            logger.error({ err: error, events: undelivered.length }, 'could not keep undelivered audit events');
-          }
-        }
+        await audit.stop();
         await Promise.all([statusServer.close(), icap.close()]);
         client.close();
         logger.info('web proxy stopped');
