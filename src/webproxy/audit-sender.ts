@@ -13,8 +13,8 @@ const STOP_FLUSH_MS = 2000;
 
 export interface AuditSenderOptions {
   state: StateDirectory;
-  client: ControlPlaneClient;
-  tokens: TokenManager;
+  client: Pick<ControlPlaneClient, 'sendAudit'>;
+  tokens: Pick<TokenManager, 'get' | 'invalidate'>;
   /** Whether there are credentials to send with; until then every batch waits. */
   registered: () => boolean;
   metrics: WebProxyMetrics;

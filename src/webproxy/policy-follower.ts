@@ -35,8 +35,8 @@ export function restorePersistedPolicy(options: { state: StateDirectory; store: 
 export interface PolicyFollowerOptions {
   config: Pick<WebProxyConfig, 'policy'>;
   state: StateDirectory;
-  client: ControlPlaneClient;
-  tokens: TokenManager;
+  client: Pick<ControlPlaneClient, 'fetchPolicy'>;
+  tokens: Pick<TokenManager, 'get' | 'invalidate'>;
   store: PolicyStore;
   metrics: WebProxyMetrics;
   controlPlane: ControlPlaneStatus;

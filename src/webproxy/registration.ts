@@ -17,7 +17,7 @@ export type RegistrationState = 'registered' | 'pending' | 'refused';
 export interface RegistrationOptions {
   config: Pick<WebProxyConfig, 'registration' | 'controlPlane' | 'stateDirectory'>;
   state: StateDirectory;
-  client: ControlPlaneClient;
+  client: Pick<ControlPlaneClient, 'register'>;
   controlPlane: ControlPlaneStatus;
   logger: Logger;
   clock?: Clock;
