@@ -4,30 +4,30 @@
  * when there is one, then in the background registers (first start only), gets tokens, keeps
  * the policy fresh by long-poll and ships audit events.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
-import { createCertificateSigningRequest } from '../lib/pki.js';
 import { holdTickObjectShape } from '../lib/tick-shape.js';
-import { AuditQueue, type AuditSendResult, type WebAuditEvent } from './audit-queue.js';
+import { systemClock, type Clock } from '../lib/time.js';
+import { AuditSender } from './audit-sender.js';
 import { loadWebProxyConfig, MAX_INSPECT_BYTES, type WebProxyConfig, type WebProxyFlags } from './config.js';
-import { ControlPlaneClient, ControlPlaneError, TokenManager } from './control-plane-client.js';
+import { ControlPlaneClient, TokenManager } from './control-plane-client.js';
+import { ControlPlaneStatus } from './control-plane-status.js';
 import { WebProxyHandler } from './handler.js';
 import { IcapParseError } from './icap-parser.js';
 import { createIcapServer, type IcapServer } from './icap-server.js';
 import type { IcapLogger } from './icap-types.js';
 import { WebProxyMetrics } from './metrics.js';
+import { PolicyFollower, restorePersistedPolicy } from './policy-follower.js';
 import { PolicyStore } from './policy-store.js';
-import { secretFingerprint, StateDirectory, type StoredCredentials } from './state.js';
+import { Registration, type RegistrationState } from './registration.js';
+import { StateDirectory } from './state.js';
+import { StatusServer } from './status-server.js';
+
+export type { RegistrationState } from './registration.js';
 
 /** ICAP connections served at once (Squid keeps persistent ones per worker). */
 const MAX_ICAP_CONNECTIONS = 200;
 /** Longer than Squid's own idle timeout for ICAP connections, so Squid is the side that closes them. */
 const ICAP_IDLE_TIMEOUT_MS = 10 * 60_000;
-const MAX_BACKOFF_MS = 30_000;
-
-export type RegistrationState = 'registered' | 'pending' | 'refused';
 
 /** A running web proxy. */
 export interface WebProxyDaemon {
@@ -41,12 +41,8 @@ export interface WebProxyDaemon {
   stop(): Promise<void>;
 }
 
-function nextBackoff(current: number): number {
-  return Math.min(current === 0 ? 1000 : current * 2, MAX_BACKOFF_MS);
-}
-
 /** Starts the daemon with a resolved config; resolves once both listeners are bound. */
-export async function startWebProxy(config: WebProxyConfig, options: { logger?: Logger } = {}): Promise<WebProxyDaemon> {
+export async function startWebProxy(config: WebProxyConfig, options: { logger?: Logger; clock?: Clock } = {}): Promise<WebProxyDaemon> {
   // Before the first full collection, or every process.nextTick is slower for good (see there).
   holdTickObjectShape();
   const logger =
@@ -56,31 +52,14 @@ export async function startWebProxy(config: WebProxyConfig, options: { logger?: 
       base: { component: 'web-proxy', pid: process.pid },
       redact: { paths: ['*.token', '*.secret', '*.client_secret', '*.oauth_client_secret', '*.access_token', '*.refresh_token'], censor: '[redacted]' },
     });
+  const clock = options.clock ?? systemClock;
   const state = new StateDirectory(config.stateDirectory);
   state.ensure();
   const metrics = new WebProxyMetrics();
   const store = new PolicyStore();
-  const stopping = new AbortController();
 
-  try {
-    const persisted = state.readPolicy();
-    if (persisted) {
-      store.install(persisted.policy, persisted.etag, new Date(persisted.fetched_at), 'state_file');
-      metrics.policyUpdates.inc({ source: 'state_file' });
-      logger.info({ version: persisted.policy.version, fetched_at: persisted.fetched_at }, 'enforcing the persisted policy until the control plane answers');
-    } else {
-      logger.warn('no policy yet: denying every request until the control plane sends one');
-    }
-  } catch (error) {
-    logger.error({ err: error }, 'the persisted policy is unusable; denying every request until the control plane sends one');
-  }
-
-  let credentials: StoredCredentials | null = state.readCredentials();
-  if (credentials && credentials.trusted_client_id !== config.registration.trustedClientId) {
-    logger.warn({ stored: credentials.trusted_client_id, configured: config.registration.trustedClientId }, 'the state directory belongs to another trusted client; registering anew');
-    credentials = null;
-  }
-  let registration: RegistrationState = credentials ? 'registered' : 'pending';
+  // Fail closed: until a policy is installed the store denies every request.
+  restorePersistedPolicy({ state, store, metrics, logger });
 
   const client = new ControlPlaneClient({
     caCertificate: config.controlPlane.caCertificate,
@@ -89,47 +68,11 @@ export async function startWebProxy(config: WebProxyConfig, options: { logger?: 
     auditUrl: config.controlPlane.auditUrl,
     registerUrl: config.registration.registerUrl,
   });
-  const tokens = new TokenManager(client, () => credentials);
-  let lastControlPlaneSuccess: Date | null = null;
-  let lastControlPlaneError: string | null = null;
-
-  // ---- audit
-  const sendAudit = async (events: WebAuditEvent[]): Promise<AuditSendResult> => {
-    if (!credentials) return 'retry';
-    let token: string;
-    try {
-      token = await tokens.get();
-    } catch {
-      metrics.controlPlaneErrors.inc({ operation: 'token' });
-      return 'retry';
-    }
-    let status: number;
-    try {
-      status = await client.sendAudit(token, events);
-    } catch (error) {
-      metrics.controlPlaneErrors.inc({ operation: 'audit' });
-      logger.debug({ err: error }, 'audit batch not delivered');
-      return 'retry';
-    }
-    if (status === 200) return 'sent';
-    metrics.controlPlaneErrors.inc({ operation: 'audit' });
-    if (status === 401) {
-      tokens.invalidate(token);
-      return 'retry';
-    }
-    if (status === 400) return 'rejected';
-    return 'retry';
-  };
-  const audit = new AuditQueue({
-    send: sendAudit,
-    onDrop: (count) => metrics.auditDropped.inc({}, count),
-    onSent: (count) => metrics.auditSent.inc({}, count),
-    logger,
-  });
-
-  const pending = state.takePendingAudit();
-  for (const event of pending) audit.push(event);
-  if (pending.length > 0) logger.info({ events: pending.length }, 'queued audit events a previous run could not deliver');
+  const controlPlane = new ControlPlaneStatus(metrics, clock);
+  const registration: Registration = new Registration({ config, state, client, controlPlane, logger, clock, onRegistered: () => tokens.invalidate() });
+  const tokens = new TokenManager(client, () => registration.credentials);
+  const audit = new AuditSender({ state, client, tokens, registered: () => registration.credentials !== null, metrics, logger });
+  const policy = new PolicyFollower({ config, state, client, tokens, store, metrics, controlPlane, registration, logger, clock });
 
   // ---- ICAP
   const handler = new WebProxyHandler({
@@ -165,180 +108,38 @@ export async function startWebProxy(config: WebProxyConfig, options: { logger?: 
 
   metrics.addGauge('privgate_webproxy_policy_loaded', '1 when a policy is enforced, 0 while everything is denied.', () => (store.index ? 1 : 0));
   metrics.addGauge('privgate_webproxy_policy_version', 'Version of the enforced policy (-1 when none).', () => store.index?.version ?? -1);
-  metrics.addGauge('privgate_webproxy_policy_age_seconds', 'Seconds since the control plane last confirmed the enforced policy (NaN when none).', () => store.status(new Date()).ageSeconds ?? NaN);
+  metrics.addGauge('privgate_webproxy_policy_age_seconds', 'Seconds since the control plane last confirmed the enforced policy (NaN when none).', () => store.status(clock.now()).ageSeconds ?? NaN);
   metrics.addGauge('privgate_webproxy_audit_queue_length', 'Audit events waiting to be sent.', () => audit.length);
   metrics.addGauge('privgate_webproxy_icap_connections', 'Open ICAP connections.', () => icap.connectionCount);
-  metrics.addGauge('privgate_webproxy_registered', '1 once registered with the control plane.', () => (registration === 'registered' ? 1 : 0));
+  metrics.addGauge('privgate_webproxy_registered', '1 once registered with the control plane.', () => (registration.state === 'registered' ? 1 : 0));
 
   // ---- health and metrics
-  const statusServer = http.createServer((request, response) => {
-    const path = (request.url ?? '/').split('?', 1)[0];
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":"method not allowed"}\n');
-      return;
-    }
-    if (path === '/healthz') {
-      const now = new Date();
-      const policy = store.status(now);
-      const body = {
-        status: policy.loaded ? 'ok' : 'no_policy',
-        policy_version: policy.version,
-        policy_generated: policy.generated,
-        policy_age_seconds: policy.ageSeconds,
-        policy_source: policy.source,
-        registration,
-        control_plane: {
-          last_success: lastControlPlaneSuccess?.toISOString() ?? null,
-          last_error: lastControlPlaneError,
-        },
-        audit_queue_length: audit.length,
-      };
-      response.writeHead(policy.loaded ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(body)}\n`);
-      return;
-    }
-    if (path === '/metrics') {
-      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' }).end(metrics.render());
-      return;
-    }
-    response.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}\n');
+  const statusServer = new StatusServer({
+    host: config.metrics.host,
+    port: config.metrics.port,
+    store,
+    metrics,
+    controlPlane,
+    registration: () => registration.state,
+    auditQueueLength: () => audit.length,
+    clock,
   });
 
   const icapAddress = await icap.listen();
   let metricsAddress: { host: string; port: number };
   try {
-    metricsAddress = await new Promise((resolve, reject) => {
-      statusServer.once('error', reject);
-      statusServer.listen(config.metrics.port, config.metrics.host, () => {
-        statusServer.off('error', reject);
-        const address = statusServer.address() as AddressInfo;
-        resolve({ host: address.address, port: address.port });
-      });
-    });
+    metricsAddress = await statusServer.listen();
   } catch (error) {
     await icap.close();
     throw error;
   }
   logger.info({ icap: icapAddress, metrics: metricsAddress, state_directory: config.stateDirectory }, 'web proxy listening');
 
-  // ---- control plane
-  const noteSuccess = () => {
-    lastControlPlaneSuccess = new Date();
-    lastControlPlaneError = null;
-  };
-  const noteError = (operation: string, error: unknown) => {
-    metrics.controlPlaneErrors.inc({ operation });
-    lastControlPlaneError = `${operation}: ${error instanceof Error ? error.message : String(error)}`;
-  };
-
-  /** Registers with the config's one-time secret; true on success, false when refused for good. */
-  const register = async (): Promise<boolean> => {
-    const { trustedClientId, secret } = config.registration;
-    let backoff = 0;
-    while (!stopping.signal.aborted) {
-      try {
-        const request = await createCertificateSigningRequest({ commonName: `web-proxy-${trustedClientId}`.slice(0, 64) });
-        const answer = await client.register(trustedClientId, secret, request.csrPem);
-        const stored: StoredCredentials = {
-          trusted_client_id: answer.trusted_client_id,
-          oauth_client_id: answer.oauth_client_id,
-          oauth_client_secret: answer.oauth_client_secret,
-          client_secret: answer.client_secret,
-          registered_at: new Date().toISOString(),
-          registration_secret_sha256: secretFingerprint(secret),
-          control_plane_url: config.controlPlane.url,
-        };
-        state.writeRegistration({ credentials: stored, privateKeyPem: request.privateKeyPem, certificatePem: answer.certificate, caCertificatePem: answer.ca_certificate });
-        credentials = stored;
-        registration = 'registered';
-        tokens.invalidate();
-        noteSuccess();
-        logger.info({ trusted_client_id: stored.trusted_client_id, state_directory: config.stateDirectory }, 'registered with the control plane');
-        return true;
-      } catch (error) {
-        noteError('register', error);
-        if (error instanceof ControlPlaneError && (error.status === 403 || error.status === 400)) {
-          logger.error({ err: error }, 'registration refused: download a new web-proxy config (its secret works once and expires) and restart');
-          return false;
-        }
-        backoff = nextBackoff(backoff);
-        logger.warn({ err: error, retry_in_ms: backoff }, 'registration failed; retrying');
-        await sleep(backoff, undefined, { signal: stopping.signal }).catch(() => undefined);
-      }
-    }
-    return false;
-  };
-
-  /** After the control plane refused our credentials: a config with an unused secret may re-register. */
-  const triedSecrets = new Set<string>();
-  const maybeReRegister = async (): Promise<boolean> => {
-    const secret = config.registration.secret;
-    if (!secret || !credentials) return false;
-    const fingerprint = secretFingerprint(secret);
-    if (fingerprint === credentials.registration_secret_sha256 || triedSecrets.has(fingerprint)) return false;
-    const expires = Date.parse(config.registration.secretExpires);
-    if (!Number.isNaN(expires) && expires <= Date.now()) return false;
-    triedSecrets.add(fingerprint);
-    logger.warn('the control plane refused the stored credentials; registering again with the config’s new secret');
-    return register();
-  };
-
-  const pollPolicy = async (): Promise<void> => {
-    let backoff = 0;
-    const wait = config.policy.longPollSeconds;
-    while (!stopping.signal.aborted) {
-      let token: string | undefined;
-      let pause = 0;
-      try {
-        token = await tokens.get();
-        const started = Date.now();
-        const answer = await client.fetchPolicy(token, store.etag, wait, stopping.signal);
-        const now = new Date();
-        noteSuccess();
-        backoff = 0;
-        if (answer.status === 200) {
-          const previous = store.index?.version;
-          store.install(answer.policy, answer.etag, now, 'feed');
-          metrics.policyUpdates.inc({ source: 'feed' });
-          if (previous !== answer.policy.version) logger.info({ version: answer.policy.version, previous: previous ?? null }, 'policy updated');
-          try {
-            await state.writePolicy({ etag: answer.etag, fetched_at: now.toISOString(), policy: answer.policy });
-          } catch (error) {
-            logger.error({ err: error }, 'could not persist the policy; a restart without the control plane would enforce an older policy, or none');
-          }
-        } else {
-          store.confirm(now);
-          // A 304 well before the wait ran out means the control plane does not hold requests: poll at the refresh interval.
-          if (Date.now() - started < wait * 500) pause = config.policy.refreshIntervalSeconds * 1000;
-        }
-        if (wait === 0) pause = config.policy.refreshIntervalSeconds * 1000;
-      } catch (error) {
-        if (stopping.signal.aborted) return;
-        const status = error instanceof ControlPlaneError ? error.status : undefined;
-        noteError('policy', error);
-        if (status === 401 && token !== undefined) {
-          // The access token was refused (expired, revoked, keys rotated): get a new one.
-          tokens.invalidate(token);
-        } else if (token === undefined && (status === 401 || status === 400) && (await maybeReRegister())) {
-          continue;
-        }
-        backoff = nextBackoff(backoff);
-        pause = backoff;
-        logger.warn({ err: error, retry_in_ms: backoff }, 'policy fetch failed; enforcing the last good policy');
-      }
-      if (pause > 0) await sleep(pause, undefined, { signal: stopping.signal }).catch(() => undefined);
-    }
-  };
-
+  // ---- control plane: registration comes first; audit events and the policy feed need its credentials.
   const controlLoop = (async () => {
-    if (!credentials) {
-      const ok = await register();
-      if (!ok) {
-        if (!stopping.signal.aborted) registration = 'refused';
-        return;
-      }
-    }
+    if (!(await registration.start())) return;
     audit.start();
-    await pollPolicy();
+    await policy.start();
   })().catch((error: unknown) => logger.error({ err: error }, 'control-plane loop failed'));
 
   let stopped: Promise<void> | null = null;
@@ -348,25 +149,14 @@ export async function startWebProxy(config: WebProxyConfig, options: { logger?: 
     metricsAddress,
     store,
     metrics,
-    registration: () => registration,
+    registration: () => registration.state,
     stop() {
       stopped ??= (async () => {
-        stopping.abort();
+        registration.stop();
+        policy.stop();
         await controlLoop;
-        await audit.stop(2000);
-        if (audit.length > 0) {
-          const undelivered = audit.drain();
-          try {
-            state.writePendingAudit(undelivered);
-            logger.warn({ events: undelivered.length }, 'kept undelivered audit events for the next start');
-          } catch (error) {
-            metrics.auditDropped.inc({}, undelivered.length);
-            logger.error({ err: error, events: undelivered.length }, 'could not keep undelivered audit events');
-          }
-        }
-        const statusClosed = new Promise<void>((resolve) => statusServer.close(() => resolve()));
-        statusServer.closeAllConnections();
-        await Promise.all([icap.close(), statusClosed]);
+        await audit.stop();
+        await Promise.all([statusServer.close(), icap.close()]);
         client.close();
         logger.info('web proxy stopped');
       })();
