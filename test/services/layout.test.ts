@@ -48,6 +48,9 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
     'api-clients.ts': ['GET /api-clients', 'POST /api-clients', 'GET /api-clients/:id', 'PUT /api-clients/:id', 'POST /api-clients/:id/rotate-secret', 'DELETE /api-clients/:id'],
     'trusted-clients.ts': ['GET /trusted-clients', 'POST /trusted-clients', 'GET /trusted-clients/:id', 'PUT /trusted-clients/:id', 'DELETE /trusted-clients/:id'],
   },
+  'monitor-service': {
+    'audit-events.ts': ['GET /auditevents', 'POST /auditevents/batch'],
+  },
 };
 
 function sourceFiles(service: string): string[] {
