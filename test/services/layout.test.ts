@@ -51,6 +51,13 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
   'monitor-service': {
     'audit-events.ts': ['GET /auditevents', 'POST /auditevents/batch'],
   },
+  authorizer: {
+    'icap-cas.ts': ['GET /icap/cas', 'GET /icap/cas/:id', 'GET /icap/cas/:id/crl'],
+    'icap-config.ts': ['POST /icap/conf/:trusted_client_id', 'GET /icap/conf/:trusted_client_id/:session_id', 'GET /carrier/conf/:trusted_client_id/:session_id'],
+    'icap-registration.ts': ['POST /icap/register'],
+    'policy-routes.ts': ['GET /icap/policy'],
+    'web-sessions.ts': ['POST /icap/sessions', 'DELETE /icap/sessions/:session_id'],
+  },
 };
 
 function sourceFiles(service: string): string[] {

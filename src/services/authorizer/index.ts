@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { registerStatusRoute } from '../status.js';
-import { registerIcapRoutes } from './icap.js';
+import { registerIcapCaRoutes } from './icap-cas.js';
+import { registerIcapConfigRoutes } from './icap-config.js';
+import { registerIcapRegistrationRoutes } from './icap-registration.js';
 import { registerPolicyRoutes } from './policy-routes.js';
 import { registerWebSessionRoutes } from './web-sessions.js';
 
@@ -10,7 +12,9 @@ import { registerWebSessionRoutes } from './web-sessions.js';
  */
 export default async function authorizerService(app: FastifyInstance): Promise<void> {
   registerStatusRoute(app, 'authorizer');
-  registerIcapRoutes(app);
+  registerIcapCaRoutes(app);
+  registerIcapConfigRoutes(app);
+  registerIcapRegistrationRoutes(app);
   registerPolicyRoutes(app);
   registerWebSessionRoutes(app);
 }
