@@ -55,7 +55,7 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
     'icap-cas.ts': ['GET /icap/cas', 'GET /icap/cas/:id', 'GET /icap/cas/:id/crl'],
     'icap-config.ts': ['POST /icap/conf/:trusted_client_id', 'GET /icap/conf/:trusted_client_id/:session_id', 'GET /carrier/conf/:trusted_client_id/:session_id'],
     'icap-registration.ts': ['POST /icap/register'],
-    'policy-routes.ts': ['GET /icap/policy'],
+    'icap-policy.ts': ['GET /icap/policy'],
     'web-sessions.ts': ['POST /icap/sessions', 'DELETE /icap/sessions/:session_id'],
   },
 };
@@ -111,8 +111,8 @@ describe('service layout', () => {
     });
   }
 
-  it('repositories record no audit events and bump no policy version: their use cases do (host-store, settings, role-store, local-user-store)', () => {
-    for (const service of ['host-store', 'settings', 'role-store', 'local-user-store']) {
+  it('repositories record no audit events and bump no policy version: their use cases do (host-store, settings, role-store, local-user-store, monitor-service, authorizer)', () => {
+    for (const service of ['host-store', 'settings', 'role-store', 'local-user-store', 'monitor-service', 'authorizer']) {
       expect(read(service, 'repository.ts'), service).not.toMatch(/recordAuditEvent|bumpPolicyVersion/);
     }
   });

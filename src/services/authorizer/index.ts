@@ -3,7 +3,7 @@ import { registerStatusRoute } from '../status.js';
 import { registerIcapCaRoutes } from './icap-cas.js';
 import { registerIcapConfigRoutes } from './icap-config.js';
 import { registerIcapRegistrationRoutes } from './icap-registration.js';
-import { registerPolicyRoutes } from './policy-routes.js';
+import { registerIcapPolicyRoutes } from './icap-policy.js';
 import { registerWebSessionRoutes } from './web-sessions.js';
 
 /**
@@ -15,6 +15,6 @@ export default async function authorizerService(app: FastifyInstance): Promise<v
   registerIcapCaRoutes(app);
   registerIcapConfigRoutes(app);
   registerIcapRegistrationRoutes(app);
-  registerPolicyRoutes(app);
+  registerIcapPolicyRoutes(app);
   registerWebSessionRoutes(app);
 }

@@ -4,7 +4,7 @@ import { resolveEffectiveServiceOptions } from '../../lib/service-options.js';
 import { timestamp } from '../../lib/time.js';
 import type { WebPolicy, WebPolicyHost } from '../../lib/contracts/web-policy.js';
 import { getDefaultServiceOptions, listWebHosts } from '../host-store/repository.js';
-import { bumpPolicyVersion, currentPolicyVersion } from '../host-store/policy-version.js';
+import { bumpPolicyVersion, currentPolicyVersion } from '../host-store/policy-version-repository.js';
 import { revokedWebSessionIds } from './repository.js';
 
 const KEYS_FINGERPRINT = 'policy_signing_keys';
