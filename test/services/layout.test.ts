@@ -117,6 +117,12 @@ describe('service layout', () => {
     }
   });
 
+  it('authorizer and monitor-service: route files leave transactions and audit events to use-cases.ts', () => {
+    for (const [service, files] of [['authorizer', ['icap-cas.ts', 'icap-config.ts', 'icap-registration.ts', 'icap-policy.ts']], ['monitor-service', ['audit-events.ts']]] as const) {
+      for (const file of files) expect(read(service, file), `${service}/${file}`).not.toMatch(/recordAuditEvent|\.transaction\(/);
+    }
+  });
+
   it('auth: subject loading and the login flow read the database through repository.ts', () => {
     for (const file of ['subjects.ts', 'authorize.ts', 'login.ts', 'use-cases.ts']) expect(read('auth', file), file).not.toMatch(SQL);
   });

@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { notFound } from '../../errors.js';
 import { errorResponses, IdParam } from '../../schemas.js';
 import type { Scope } from '../role-store/permissions.js';
-import { findCa, listCas } from './repository.js';
-import { caObject, crlFor, ensureWebProxyCa } from './web-proxy-ca.js';
+import { listWebProxyCas, webProxyCa, webProxyCrl } from './use-cases.js';
+import { caObject } from './web-proxy-ca.js';
 
 const CA_READ_SCOPES: readonly Scope[] = ['admin', 'certificates-view', 'api-clients-manage', 'service'];
 
@@ -37,10 +36,7 @@ export function registerIcapCaRoutes(app: FastifyInstance): void {
       config: { permissions: CA_READ_SCOPES },
       schema: { summary: 'The web-proxy CAs (a bare array)', tags: ['icap'], response: { 200: Type.Array(CaOut), ...errorResponses(401, 403) } },
     },
-    async () => {
-      await ensureWebProxyCa(db, clock.now());
-      return (await listCas(db)).map(caObject);
-    },
+    async () => (await listWebProxyCas(db, clock.now())).map(caObject),
   );
 
   app.get(
@@ -49,11 +45,7 @@ export function registerIcapCaRoutes(app: FastifyInstance): void {
       config: { permissions: CA_READ_SCOPES },
       schema: { summary: 'One web-proxy CA', tags: ['icap'], params: CaParams, response: { 200: CaOut, ...errorResponses(400, 401, 403, 404) } },
     },
-    async (request) => {
-      const ca = await findCa(db, (request.params as { id: string }).id);
-      if (!ca) throw notFound('CA');
-      return caObject(ca);
-    },
+    async (request) => caObject(await webProxyCa(db, (request.params as { id: string }).id)),
   );
 
   app.get(
@@ -69,9 +61,7 @@ export function registerIcapCaRoutes(app: FastifyInstance): void {
       },
     },
     async (request, reply) => {
-      const ca = await findCa(db, (request.params as { id: string }).id);
-      if (!ca) throw notFound('CA');
-      const crl = await crlFor(db, ca, clock.now());
+      const crl = await webProxyCrl(db, (request.params as { id: string }).id, clock.now());
       if ((request.query as { format?: string }).format === 'pem') return reply.type('application/x-pem-file').send(crl.pem);
       return reply.type('application/pkix-crl').send(crl.der);
     },
