@@ -123,6 +123,10 @@ describe('service layout', () => {
     }
   });
 
+  it('authorizer: the web policy builder reads the database through repository.ts', () => {
+    expect(read('authorizer', 'web-policy-builder.ts')).not.toMatch(SQL);
+  });
+
   it('auth: subject loading and the login flow read the database through repository.ts', () => {
     for (const file of ['subjects.ts', 'authorize.ts', 'login.ts', 'use-cases.ts']) expect(read('auth', file), file).not.toMatch(SQL);
   });
