@@ -13,7 +13,7 @@
 // load; SQLite is left as privgate leaves it (privgate never runs ANALYZE there).
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
-import { buildWebPolicy, policyVersion } from '../dist/services/authorizer/policy.js';
+import { buildWebPolicy, policyVersion } from '../dist/services/authorizer/web-policy-builder.js';
 import { recordValue } from './harness.mjs';
 import { createBenchApp, injectInterleaved, injectSequential, ms, percentile, postgresAvailable, POSTGRES_URL } from './lib-app.mjs';
 import { NEEDLE_COUNT, NEEDLE_KEYWORD, NEEDLE_TAG, WEB_EVERY, seedHosts } from './lib-seed.mjs';

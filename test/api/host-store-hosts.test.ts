@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SERVICE_OPTIONS } from '../../src/lib/service-options.js';
 import { ManualClock } from '../../src/lib/time.js';
-import { currentPolicyVersion } from '../../src/services/host-store/policy-version.js';
+import { currentPolicyVersion } from '../../src/services/host-store/policy-version-repository.js';
 import { testBackends } from '../helpers/backends.js';
 import { bearer, createTestApp, envelope, tokenWith, type TestApp } from '../helpers/app.js';
 

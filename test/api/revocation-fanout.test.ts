@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebPolicy } from '../../src/lib/web-policy.js';
-import { POLICY_PROPAGATION_MS } from '../../src/services/authorizer/policy-routes.js';
+import { POLICY_PROPAGATION_MS } from '../../src/services/authorizer/icap-policy.js';
 import { bearer, createTestApp, passwordGrantRequest, tokenWith, type ClientCredentials, type TestApp } from '../helpers/app.js';
 import { createTestStorage, testBackends, type TestStorage } from '../helpers/backends.js';
 import { createWebHost, openWebSession, POLICY, readPolicy, registeredProxyToken, userLogin } from '../helpers/web-sessions.js';

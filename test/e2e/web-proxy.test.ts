@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importSigningKey, signJwt } from '../../src/lib/jwt.js';
 import { createCertificateAuthority, issueServerCertificate } from '../../src/lib/pki/ca.js';
 import { DEFAULT_SERVICE_OPTIONS } from '../../src/lib/service-options.js';
-import { POLICY_PROPAGATION_MS } from '../../src/services/authorizer/policy-routes.js';
+import { POLICY_PROPAGATION_MS } from '../../src/services/authorizer/icap-policy.js';
 import { freePort, startPrivgate, waitFor, type RunningProcess } from '../helpers/processes.js';
 import { startSquid, type RunningSquid } from '../helpers/squid.js';
 import { controlPlaneRequest, ensureBuilt, type Answer } from '../helpers/web-stack.js';

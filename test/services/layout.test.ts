@@ -48,6 +48,16 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
     'api-clients.ts': ['GET /api-clients', 'POST /api-clients', 'GET /api-clients/:id', 'PUT /api-clients/:id', 'POST /api-clients/:id/rotate-secret', 'DELETE /api-clients/:id'],
     'trusted-clients.ts': ['GET /trusted-clients', 'POST /trusted-clients', 'GET /trusted-clients/:id', 'PUT /trusted-clients/:id', 'DELETE /trusted-clients/:id'],
   },
+  'monitor-service': {
+    'audit-events.ts': ['GET /auditevents', 'POST /auditevents/batch'],
+  },
+  authorizer: {
+    'icap-cas.ts': ['GET /icap/cas', 'GET /icap/cas/:id', 'GET /icap/cas/:id/crl'],
+    'icap-config.ts': ['POST /icap/conf/:trusted_client_id', 'GET /icap/conf/:trusted_client_id/:session_id', 'GET /carrier/conf/:trusted_client_id/:session_id'],
+    'icap-registration.ts': ['POST /icap/register'],
+    'icap-policy.ts': ['GET /icap/policy'],
+    'web-sessions.ts': ['POST /icap/sessions', 'DELETE /icap/sessions/:session_id'],
+  },
 };
 
 function sourceFiles(service: string): string[] {
@@ -101,10 +111,20 @@ describe('service layout', () => {
     });
   }
 
-  it('repositories record no audit events and bump no policy version: their use cases do (host-store, settings, role-store, local-user-store)', () => {
-    for (const service of ['host-store', 'settings', 'role-store', 'local-user-store']) {
+  it('repositories record no audit events and bump no policy version: their use cases do (host-store, settings, role-store, local-user-store, monitor-service, authorizer)', () => {
+    for (const service of ['host-store', 'settings', 'role-store', 'local-user-store', 'monitor-service', 'authorizer']) {
       expect(read(service, 'repository.ts'), service).not.toMatch(/recordAuditEvent|bumpPolicyVersion/);
     }
+  });
+
+  it('authorizer and monitor-service: route files leave transactions and audit events to use-cases.ts', () => {
+    for (const [service, files] of [['authorizer', ['icap-cas.ts', 'icap-config.ts', 'icap-registration.ts', 'icap-policy.ts']], ['monitor-service', ['audit-events.ts']]] as const) {
+      for (const file of files) expect(read(service, file), `${service}/${file}`).not.toMatch(/recordAuditEvent|\.transaction\(/);
+    }
+  });
+
+  it('authorizer: the web policy builder reads the database through repository.ts', () => {
+    expect(read('authorizer', 'web-policy-builder.ts')).not.toMatch(SQL);
   });
 
   it('auth: subject loading and the login flow read the database through repository.ts', () => {

@@ -8,7 +8,7 @@ import { keyedHash } from '../../lib/secrets.js';
 import { addSeconds, timestamp } from '../../lib/time.js';
 import type { AccessTokenVerifier } from '../../plugins/authenticate.js';
 import { revokeWebSessionsOf } from '../authorizer/repository.js';
-import { bumpPolicyVersion } from '../host-store/policy-version.js';
+import { bumpPolicyVersion } from '../host-store/policy-version-repository.js';
 import { ADMIN_ROLE_ID, isPermission, type Permission } from '../role-store/permissions.js';
 import type { Principal, PrincipalType } from './principal.js';
 import { SigningKeyStore } from './signing-keys.js';

@@ -2,7 +2,7 @@ import type { AppContext } from '../../context.js';
 import { PrivxError } from '../../errors.js';
 import { hashPassword, keyedHash, randomToken, verifyPassword } from '../../lib/secrets.js';
 import { addSeconds, timestamp } from '../../lib/time.js';
-import { bumpPolicyVersion } from '../host-store/policy-version.js';
+import { bumpPolicyVersion } from '../host-store/policy-version-repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { inTransaction } from '../role-store/use-cases.js';
 import { isAllowedRedirect, PKCE_VALUE } from './oauth-clients.js';

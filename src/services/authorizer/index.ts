@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { registerStatusRoute } from '../status.js';
-import { registerIcapRoutes } from './icap.js';
-import { registerPolicyRoutes } from './policy-routes.js';
+import { registerIcapCaRoutes } from './icap-cas.js';
+import { registerIcapConfigRoutes } from './icap-config.js';
+import { registerIcapRegistrationRoutes } from './icap-registration.js';
+import { registerIcapPolicyRoutes } from './icap-policy.js';
 import { registerWebSessionRoutes } from './web-sessions.js';
 
 /**
@@ -10,7 +12,9 @@ import { registerWebSessionRoutes } from './web-sessions.js';
  */
 export default async function authorizerService(app: FastifyInstance): Promise<void> {
   registerStatusRoute(app, 'authorizer');
-  registerIcapRoutes(app);
-  registerPolicyRoutes(app);
+  registerIcapCaRoutes(app);
+  registerIcapConfigRoutes(app);
+  registerIcapRegistrationRoutes(app);
+  registerIcapPolicyRoutes(app);
   registerWebSessionRoutes(app);
 }

@@ -260,3 +260,30 @@ export async function revokedWebSessionIds(db: Kysely<Tables>, now: Date): Promi
     .execute();
   return rows.map((row) => row.id);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The signing-key set the policy feed last saw
+
+const KEYS_FINGERPRINT = 'policy_signing_keys';
+
+/** The fingerprint of the current signing-key set (its key ids) and the one last stored, if any. */
+export async function signingKeysFingerprints(db: Kysely<Tables>): Promise<{ current: string; stored: string | undefined }> {
+  const [keys, stored] = await Promise.all([
+    db.selectFrom('signing_keys').select('kid').orderBy('kid').execute(),
+    db.selectFrom('meta').select('value').where('key', '=', KEYS_FINGERPRINT).executeTakeFirst(),
+  ]);
+  return { current: keys.map((key) => key.kid).join(','), stored: stored?.value };
+}
+
+/**
+ * Stores `fingerprint` if the stored one is still `stored` (none: if there is none yet). Whether
+ * this call made the change: of concurrent callers, exactly one does.
+ */
+export async function swapSigningKeysFingerprint(db: Kysely<Tables>, stored: string | undefined, fingerprint: string): Promise<boolean> {
+  if (stored === undefined) {
+    const result = await db.insertInto('meta').values({ key: KEYS_FINGERPRINT, value: fingerprint }).onConflict((conflict) => conflict.column('key').doNothing()).executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+  const result = await db.updateTable('meta').set({ value: fingerprint }).where('key', '=', KEYS_FINGERPRINT).where('value', '=', stored).executeTakeFirst();
+  return Number(result.numUpdatedRows ?? 0) === 1;
+}

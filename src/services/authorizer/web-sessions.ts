@@ -8,7 +8,7 @@ import { timestamp } from '../../lib/time.js';
 import { WEB_SESSION_AUDIENCE, type WebSessionClaims } from '../../lib/web-policy.js';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam } from '../../schemas.js';
-import { bumpPolicyVersion } from '../host-store/policy-version.js';
+import { bumpPolicyVersion } from '../host-store/policy-version-repository.js';
 import { getDefaultServiceOptions, getHost } from '../host-store/repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { findWebSession, insertWebSession, revokeWebSession } from './repository.js';

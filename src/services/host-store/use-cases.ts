@@ -5,7 +5,7 @@ import type { Clock } from '../../lib/time.js';
 import type { Principal } from '../auth/principal.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { toHostDocument } from './host-document.js';
-import { bumpPolicyVersion } from './policy-version.js';
+import { bumpPolicyVersion } from './policy-version-repository.js';
 import { insertHost, lockHost, removeHost, replaceHost } from './repository.js';
 import type { HostIn } from './schemas.js';
 

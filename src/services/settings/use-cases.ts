@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { PrivxError } from '../../errors.js';
-import { bumpPolicyVersion } from '../host-store/policy-version.js';
+import { bumpPolicyVersion } from '../host-store/policy-version-repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import type { SettingsScope, SettingsSection } from './registry.js';
 import { compareAndSwapSection, readScope, versionTag, type SectionState, type SettingsActor, type VersionCondition } from './repository.js';

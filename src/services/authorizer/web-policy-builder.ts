@@ -4,10 +4,8 @@ import { resolveEffectiveServiceOptions } from '../../lib/service-options.js';
 import { timestamp } from '../../lib/time.js';
 import type { WebPolicy, WebPolicyHost } from '../../lib/contracts/web-policy.js';
 import { getDefaultServiceOptions, listWebHosts } from '../host-store/repository.js';
-import { bumpPolicyVersion, currentPolicyVersion } from '../host-store/policy-version.js';
-import { revokedWebSessionIds } from './repository.js';
-
-const KEYS_FINGERPRINT = 'policy_signing_keys';
+import { bumpPolicyVersion, currentPolicyVersion } from '../host-store/policy-version-repository.js';
+import { revokedWebSessionIds, signingKeysFingerprints, swapSigningKeysFingerprint } from './repository.js';
 
 /**
  * Key rotation happens in the auth service, which does not know about the policy feed; the feed
@@ -15,22 +13,10 @@ const KEYS_FINGERPRINT = 'policy_signing_keys';
  * stored fingerprint decides which node bumps, so concurrent callers bump at most once).
  */
 export async function syncSigningKeyVersion(db: Kysely<Tables>): Promise<void> {
-  const [keys, stored] = await Promise.all([
-    db.selectFrom('signing_keys').select('kid').orderBy('kid').execute(),
-    db.selectFrom('meta').select('value').where('key', '=', KEYS_FINGERPRINT).executeTakeFirst(),
-  ]);
-  const fingerprint = keys.map((key) => key.kid).join(',');
-  if (stored?.value === fingerprint) return;
+  const { current, stored } = await signingKeysFingerprints(db);
+  if (stored === current) return;
   await db.transaction().execute(async (trx) => {
-    let changed: bigint | undefined;
-    if (stored === undefined) {
-      const result = await trx.insertInto('meta').values({ key: KEYS_FINGERPRINT, value: fingerprint }).onConflict((conflict) => conflict.column('key').doNothing()).executeTakeFirst();
-      changed = result.numInsertedOrUpdatedRows;
-    } else {
-      const result = await trx.updateTable('meta').set({ value: fingerprint }).where('key', '=', KEYS_FINGERPRINT).where('value', '=', stored.value).executeTakeFirst();
-      changed = result.numUpdatedRows;
-    }
-    if (Number(changed ?? 0) === 1) await bumpPolicyVersion(trx);
+    if (await swapSigningKeysFingerprint(trx, stored, current)) await bumpPolicyVersion(trx);
   });
 }
 

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { WebPolicySchema, type WebPolicy } from '../../lib/contracts/web-policy.js';
 import { errorResponses } from '../../schemas.js';
-import { buildWebPolicy, etagMatches, policyEtag, policyVersion } from './policy.js';
+import { buildWebPolicy, etagMatches, policyEtag, policyVersion } from './web-policy-builder.js';
 import { VersionWatcher } from './version-watcher.js';
 
 /** How often a long-poll re-reads the policy version from the database (works across nodes). */
@@ -25,7 +25,7 @@ const POLICY_CACHE_MS = 2000;
  * `If-None-Match` with the current version answers 304, and with `?wait=N` the request is held
  * until the version changes (200) or N seconds pass (304).
  */
-export function registerPolicyRoutes(app: FastifyInstance): void {
+export function registerIcapPolicyRoutes(app: FastifyInstance): void {
   const { database, clock } = app.context;
   const db = database.db;
   const watcher = new VersionWatcher(() => policyVersion(db), POLL_INTERVAL_MS);

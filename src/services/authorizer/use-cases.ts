@@ -1,0 +1,264 @@
+import net from 'node:net';
+import type { Kysely } from 'kysely';
+import type { AppContext } from '../../context.js';
+import type { Tables } from '../../db/schema.js';
+import { forbidden, invalid, notFound, type PrivxError } from '../../errors.js';
+import { describeCertificate, InvalidCsrError, isValidDnsName, signCertificateSigningRequest } from '../../lib/pki.js';
+import { keyedHash, safeEqual } from '../../lib/secrets.js';
+import { timestamp } from '../../lib/time.js';
+import type { Principal, PrincipalType } from '../auth/principal.js';
+import type { LoginThrottle } from '../auth/throttle.js';
+import { trustedClientHolding } from '../local-user-store/use-cases.js';
+import { addressInSubnets, findTrustedClient, type TrustedClient } from '../local-user-store/trusted-client-repository.js';
+import { recordAuditEvent } from '../monitor-service/audit-log.js';
+import { assertMayManage } from '../role-store/grant-rule.js';
+import {
+  completeRegistration,
+  consumeConfSession,
+  createConfSession,
+  findCa,
+  issueRegistrationSecret,
+  listCas,
+  recordCertificate,
+  registrationState,
+  revokeWebProxyCertificates,
+  type CaRow,
+} from './repository.js';
+import { caMaterial, crlFor, ensureWebProxyCa } from './web-proxy-ca.js';
+import { renderWebProxyConfig, webProxyConfig } from './web-proxy-config.js';
+
+/** How long the registration secret of a downloaded config stays usable. */
+export const REGISTRATION_SECRET_TTL_SECONDS = 24 * 3600;
+/** Validity of a web proxy's certificate; it re-registers (new config) to renew. */
+const WEB_PROXY_CERTIFICATE_DAYS = 365;
+
+/** What the web-proxy use cases need from the app. */
+export interface UseCaseDeps {
+  context: AppContext;
+  /** Revokes a principal's tokens (a re-registered web proxy's old ones). */
+  tokens: { revokePrincipal(type: PrincipalType, id: string): Promise<void> };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CAs
+
+/** The web-proxy CAs; the first call makes the CA. */
+export async function listWebProxyCas(db: Kysely<Tables>, now: Date): Promise<CaRow[]> {
+  await ensureWebProxyCa(db, now);
+  return listCas(db);
+}
+
+/** One web-proxy CA; 404 when unknown. */
+export async function webProxyCa(db: Kysely<Tables>, id: string): Promise<CaRow> {
+  const ca = await findCa(db, id);
+  if (!ca) throw notFound('CA');
+  return ca;
+}
+
+/** The CRL of a web-proxy CA (DER and PEM); 404 when the CA is unknown. */
+export async function webProxyCrl(db: Kysely<Tables>, id: string, now: Date): Promise<{ der: Buffer; pem: string }> {
+  return crlFor(db, await webProxyCa(db, id), now);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config download sessions
+
+/**
+ * The trusted client of a conf route: 404 when unknown, 400 when it is not a web proxy. A config
+ * download hands out the client's credentials (a fresh registration secret), so the grant rule
+ * applies: the actor must hold everything the client holds (403 naming what it lacks).
+ */
+async function icapClient(db: Kysely<Tables>, id: string, actor: Principal): Promise<TrustedClient> {
+  const client = await findTrustedClient(db, id);
+  if (!client) throw notFound('trusted client');
+  if (client.type !== 'ICAP') throw invalid('INVALID_REQUEST_DATA', 'the trusted client is not a web proxy (type ICAP)', 'trusted_client_id');
+  assertMayManage(actor, `issuing the credentials of trusted client ${client.id}`, trustedClientHolding(client));
+  return client;
+}
+
+/** Opens a single-use, short-lived session to download a web proxy's config; audited in the same transaction. Returns its id. */
+export async function openWebProxyConfigSession(context: AppContext, actor: Principal, trustedClientId: string, sourceAddress: string): Promise<string> {
+  const { database, clock, secretKey, config } = context;
+  const db = database.db;
+  const client = await icapClient(db, trustedClientId, actor);
+  const now = clock.now();
+  return db.transaction().execute(async (trx) => {
+    const sessionId = await createConfSession(trx, secretKey, client.id, now, config.icapConfSessionTtlSeconds);
+    await recordAuditEvent(trx, {
+      type: 'web_proxy_config_session_created',
+      outcome: 'success',
+      principal: actor,
+      sourceAddress,
+      objectType: 'trusted-client',
+      objectId: client.id,
+      details: { name: client.name },
+      at: now,
+    });
+    return sessionId;
+  });
+}
+
+/**
+ * Consumes a config session and answers the web proxy's config (TOML) with a fresh one-time
+ * registration secret; audited, also when the session is unknown, expired or used (404).
+ */
+export async function downloadWebProxyConfig(
+  context: AppContext,
+  actor: Principal,
+  trustedClientId: string,
+  sessionId: string,
+  sourceAddress: string,
+): Promise<{ trustedClientId: string; toml: string }> {
+  const { database, clock, secretKey, config } = context;
+  const db = database.db;
+  const client = await icapClient(db, trustedClientId, actor);
+  const now = clock.now();
+  // Make sure the CA exists before the transaction (it may have to be created).
+  const ca = await ensureWebProxyCa(db, now);
+  const secret = await db.transaction().execute(async (trx) => {
+    if (!(await consumeConfSession(trx, secretKey, client.id, sessionId, now))) return undefined;
+    const issued = await issueRegistrationSecret(trx, secretKey, client.id, now, REGISTRATION_SECRET_TTL_SECONDS);
+    await recordAuditEvent(trx, {
+      type: 'web_proxy_config_downloaded',
+      outcome: 'success',
+      principal: actor,
+      sourceAddress,
+      objectType: 'trusted-client',
+      objectId: client.id,
+      details: { name: client.name },
+      at: now,
+    });
+    return issued;
+  });
+  if (secret === undefined) {
+    await recordAuditEvent(db, {
+      type: 'web_proxy_config_downloaded',
+      outcome: 'failure',
+      principal: actor,
+      sourceAddress,
+      objectType: 'trusted-client',
+      objectId: client.id,
+      details: { reason: 'unknown, expired or used config session' },
+      at: now,
+    });
+    throw notFound('config session');
+  }
+  const document = webProxyConfig({
+    publicUrl: config.publicUrl,
+    controlPlaneCaPem: context.tlsCaPem,
+    trustedClientId: client.id,
+    registrationSecret: secret,
+    registrationSecretExpires: timestamp(new Date(now.getTime() + REGISTRATION_SECRET_TTL_SECONDS * 1000)),
+    webProxyCa: { id: ca.id, certificatePem: ca.certificate_pem },
+    webProxyAddress: client.web_proxy_address,
+    webProxyPort: client.web_proxy_port,
+  });
+  return { trustedClientId: client.id, toml: renderWebProxyConfig(document) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registration
+
+export interface RegistrationRequest {
+  trusted_client_id: string;
+  secret: string;
+  csr: string;
+}
+
+export interface Registration {
+  trusted_client_id: string;
+  oauth_client_id: string;
+  oauth_client_secret: string;
+  client_secret: string;
+  certificate: string;
+  ca_certificate: string;
+}
+
+/**
+ * Registers a web proxy with the one-time secret of its downloaded config and a CSR: answers its
+ * credentials and certificate, revokes its earlier certificates (and tokens, on a repeated
+ * registration). Every refusal is 403 and counts towards the login throttle of `address`.
+ */
+export async function registerWebProxy(deps: UseCaseDeps, throttle: LoginThrottle, body: RegistrationRequest, address: string): Promise<Registration> {
+  const { database, clock, secretKey } = deps.context;
+  const db = database.db;
+  const now = clock.now();
+  const account = body.trusted_client_id.slice(0, 200);
+  // The one-time secret is random and unguessable: failures count against the address only, so
+  // knowing a client's id is not enough to lock its registration out.
+  const attempt = await throttle.begin(address);
+  const refuse = async (reason: string): Promise<PrivxError> => {
+    await throttle.fail(attempt, 'web_proxy_registration', reason, account);
+    return forbidden('web proxy registration refused');
+  };
+
+  const state = await registrationState(db, body.trusted_client_id);
+  if (!state) throw await refuse('unknown trusted client');
+  const secretHash = keyedHash(body.secret, secretKey);
+  if (state.registrationSecretHash === null || !safeEqual(secretHash, state.registrationSecretHash)) throw await refuse('invalid or already used registration secret');
+  if (state.registrationSecretExpires === null || state.registrationSecretExpires <= timestamp(now)) throw await refuse('registration secret expired');
+  if (!state.enabled) throw await refuse('trusted client disabled');
+  if (state.type !== 'ICAP') throw await refuse('trusted client is not a web proxy');
+  if (state.registered && !state.allowRepeatedRegistration) throw await refuse('trusted client already registered');
+  if (!addressInSubnets(address, state.subnets)) throw await refuse('address outside the trusted client’s subnets');
+
+  const ca = await ensureWebProxyCa(db, now);
+  const proxyAddress = state.webProxyAddress;
+  const sans = net.isIP(proxyAddress)
+    ? { ipAddresses: [proxyAddress] }
+    : proxyAddress && isValidDnsName(proxyAddress)
+      ? { dnsNames: [proxyAddress] }
+      : {};
+  // Sign before consuming the secret: a bad CSR must not burn it.
+  let signed: { certificatePem: string; serial: string };
+  try {
+    signed = await signCertificateSigningRequest({
+      ca: caMaterial(ca),
+      csrPem: body.csr,
+      commonName: `web-proxy-${state.id}`.slice(0, 64),
+      validityDays: WEB_PROXY_CERTIFICATE_DAYS,
+      extendedKeyUsage: 'both',
+      ...sans,
+    });
+  } catch (error) {
+    if (error instanceof InvalidCsrError) {
+      await throttle.abandon(attempt);
+      throw invalid('INVALID_REQUEST_DATA', `csr: ${error.message}`, 'csr');
+    }
+    throw error;
+  }
+  const notAfter = describeCertificate(signed.certificatePem).notAfter;
+  const certificate = { serial: signed.serial, caId: ca.id, trustedClientId: state.id, issued: now, notAfter };
+
+  const outcome = await db.transaction().execute(async (trx) => {
+    const credentials = await completeRegistration(trx, secretKey, state.id, secretHash, now);
+    if (!credentials) return undefined;
+    await recordCertificate(trx, certificate);
+    const replaced = await revokeWebProxyCertificates(trx, state.id, now, signed.serial);
+    await recordAuditEvent(trx, {
+      type: 'web_proxy_registration',
+      outcome: 'success',
+      principal: { type: 'trusted-client', id: state.id, name: state.name },
+      sourceAddress: address,
+      objectType: 'trusted-client',
+      objectId: state.id,
+      details: { name: state.name, certificate_serial: signed.serial, revoked_certificates: replaced, repeated: state.registered },
+      at: now,
+    });
+    return credentials;
+  });
+  if (!outcome) {
+    // A concurrent registration consumed the secret first; this certificate must never count.
+    await recordCertificate(db, { ...certificate, revoked: now });
+    throw await refuse('registration secret already used');
+  }
+  await throttle.succeed(attempt);
+  // Tokens of an earlier registration stop working with its credentials.
+  if (state.registered) await deps.tokens.revokePrincipal('trusted-client', state.id);
+  return {
+    trusted_client_id: state.id,
+    ...outcome,
+    certificate: signed.certificatePem,
+    ca_certificate: ca.certificate_pem,
+  };
+}
