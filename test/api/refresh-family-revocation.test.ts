@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REVOCATION_PROPAGATION_MS } from '../../src/services/auth/token-service.js';
-import { bearer, createTestApp, envelope, passwordGrantRequest, tokenWith, type ClientCredentials, type TestApp } from '../helpers/app.js';
-import { createTestStorage, testBackends, type TestStorage } from '../helpers/backends.js';
+import { bearer, createTestApp, envelope, passwordGrantRequest, tokenWith, twoNodesOnOneDatabase, type ClientCredentials, type TestApp } from '../helpers/app.js';
+import { testBackends } from '../helpers/backends.js';
 
 const PROTECTED = '/role-store/api/v1/roles';
 // Scheduling slack on a busy machine on top of the documented bound (as in token-revocation-nodes).
@@ -87,33 +87,20 @@ describe.each(testBackends())('a revoked refresh-token family takes its access t
 });
 
 describe.each(testBackends())('refresh-token reuse on one node reaches the access tokens on another on %s', (backend) => {
-  let storage: TestStorage;
-  let nodeA: TestApp;
-  let nodeB: TestApp;
-
-  beforeAll(async () => {
-    storage = await createTestStorage(backend);
-    nodeA = await createTestApp(backend, { storage });
-    nodeB = await createTestApp(backend, { storage });
-  });
-  afterAll(async () => {
-    await nodeA?.close();
-    await nodeB?.close();
-    await storage?.cleanup();
-  });
+  const nodes = twoNodesOnOneDatabase(backend);
 
   it(`node B refuses the family's access tokens within ${REVOCATION_PROPAGATION_MS} ms of the reuse on node A, though it had just accepted them`, async () => {
-    const { credentials } = await tokenWith(nodeA, ['roles-view']);
-    const first = (await nodeA.app.inject(passwordGrantRequest(credentials))).json() as Tokens;
-    const rotated = (await nodeA.app.inject(refreshRequest(first.refresh_token))).json() as Tokens;
-    expect(await status(nodeB, first.access_token)).toBe(200);
-    expect(await status(nodeB, rotated.access_token)).toBe(200);
-    expect((await nodeA.app.inject(refreshRequest(first.refresh_token))).statusCode).toBe(400);
-    expect(await status(nodeA, rotated.access_token)).toBe(401);
+    const { credentials } = await tokenWith(nodes.a, ['roles-view']);
+    const first = (await nodes.a.app.inject(passwordGrantRequest(credentials))).json() as Tokens;
+    const rotated = (await nodes.a.app.inject(refreshRequest(first.refresh_token))).json() as Tokens;
+    expect(await status(nodes.b, first.access_token)).toBe(200);
+    expect(await status(nodes.b, rotated.access_token)).toBe(200);
+    expect((await nodes.a.app.inject(refreshRequest(first.refresh_token))).statusCode).toBe(400);
+    expect(await status(nodes.a, rotated.access_token)).toBe(401);
     const start = performance.now();
     let elapsed = Number.POSITIVE_INFINITY;
     while (performance.now() - start < REVOCATION_PROPAGATION_MS + SLACK_MS) {
-      if ((await status(nodeB, first.access_token)) === 401 && (await status(nodeB, rotated.access_token)) === 401) {
+      if ((await status(nodes.b, first.access_token)) === 401 && (await status(nodes.b, rotated.access_token)) === 401) {
         elapsed = performance.now() - start;
         break;
       }

@@ -2,8 +2,8 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebPolicy } from '../../src/lib/web-policy.js';
 import { POLICY_PROPAGATION_MS } from '../../src/services/authorizer/icap-policy.js';
-import { bearer, createTestApp, passwordGrantRequest, tokenWith, type ClientCredentials, type TestApp } from '../helpers/app.js';
-import { createTestStorage, testBackends, type TestStorage } from '../helpers/backends.js';
+import { bearer, createTestApp, passwordGrantRequest, tokenWith, twoNodesOnOneDatabase, type ClientCredentials, type TestApp } from '../helpers/app.js';
+import { testBackends } from '../helpers/backends.js';
 import { createWebHost, openWebSession, POLICY, readPolicy, registeredProxyToken, userLogin } from '../helpers/web-sessions.js';
 
 const USERS = '/local-user-store/api/v1/users';
@@ -168,32 +168,19 @@ describe.each(testBackends())('revoking a principal revokes the web sessions it 
 });
 
 describe.each(testBackends())('a principal revoked on one node reaches a web proxy long-polling another on %s', (backend) => {
-  let storage: TestStorage;
-  let nodeA: TestApp;
-  let nodeB: TestApp;
-
-  beforeAll(async () => {
-    storage = await createTestStorage(backend);
-    nodeA = await createTestApp(backend, { storage });
-    nodeB = await createTestApp(backend, { storage });
-  });
-  afterAll(async () => {
-    await nodeA?.close();
-    await nodeB?.close();
-    await storage?.cleanup();
-  });
+  const nodes = twoNodesOnOneDatabase(backend);
 
   it(`a logout on node B wakes the long-poll held by node A with the session revoked, within ${POLICY_PROPAGATION_MS} ms`, async () => {
-    const admin = (await tokenWith(nodeA, 'admin')).token;
-    const proxy = await registeredProxyToken(nodeA, admin, 'two-node-fanout-proxy');
-    const hostId = await createWebHost(nodeA, admin);
-    const user = await tokenWith(nodeB, ['web-access']);
-    const session = await openWebSession(nodeB, user.token, hostId);
-    const before = await readPolicy(nodeA, proxy);
+    const admin = (await tokenWith(nodes.a, 'admin')).token;
+    const proxy = await registeredProxyToken(nodes.a, admin, 'two-node-fanout-proxy');
+    const hostId = await createWebHost(nodes.a, admin);
+    const user = await tokenWith(nodes.b, ['web-access']);
+    const session = await openWebSession(nodes.b, user.token, hostId);
+    const before = await readPolicy(nodes.a, proxy);
     expect(before.policy.revoked_sessions).not.toContain(session.session_id);
-    const waiting = nodeA.app.inject({ method: 'GET', url: `${POLICY}?wait=20`, headers: { ...bearer(proxy), 'if-none-match': before.etag } });
+    const waiting = nodes.a.app.inject({ method: 'GET', url: `${POLICY}?wait=20`, headers: { ...bearer(proxy), 'if-none-match': before.etag } });
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect((await nodeB.app.inject({ method: 'POST', url: '/auth/api/v1/logout', headers: bearer(user.token) })).statusCode).toBe(200);
+    expect((await nodes.b.app.inject({ method: 'POST', url: '/auth/api/v1/logout', headers: bearer(user.token) })).statusCode).toBe(200);
     const answered = performance.now();
     const woken = await waiting;
     const elapsed = performance.now() - answered;

@@ -1,5 +1,6 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Clock } from '../../src/lib/time.js';
@@ -111,4 +112,21 @@ export function envelope(response: LightMyRequestResponse): { error_code: string
   }
   if (/\n\s+at /.test(response.body)) throw new Error('stack trace in response body');
   return body as { error_code: string; error_message: string; property?: string };
+}
+
+/** Two nodes (two apps) on one database, built before the enclosing describe's tests and closed after them. */
+export function twoNodesOnOneDatabase(backend: Backend): { readonly a: TestApp; readonly b: TestApp } {
+  let storage: TestStorage | undefined;
+  const nodes = {} as { a: TestApp; b: TestApp };
+  beforeAll(async () => {
+    storage = await createTestStorage(backend);
+    nodes.a = await createTestApp(backend, { storage });
+    nodes.b = await createTestApp(backend, { storage });
+  });
+  afterAll(async () => {
+    await nodes.a?.close();
+    await nodes.b?.close();
+    await storage?.cleanup();
+  });
+  return nodes;
 }
