@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { X509Certificate, createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey, verify, webcrypto } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpsGet, createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -458,6 +458,114 @@ describe('createCertificateRevocationList', () => {
         ],
       }),
     ).rejects.toThrow(/duplicate/);
+  });
+
+  /** A fixed CA (test-only key) so the to-be-signed bytes of a CRL are reproducible. */
+  const GOLDEN_CA: CertificateAuthority = {
+    certificatePem: [
+      '-----BEGIN CERTIFICATE-----',
+      'MIIBfDCCASKgAwIBAgIQQveaqsep+/xxMumEI0vXXzAKBggqhkjOPQQDAjAdMRsw',
+      'GQYDVQQDDBJwcml2Z2F0ZSBnb2xkZW4gQ0EwIBcNMjYxMjAzMTk1NTAxWhgPMjEy',
+      'NjExMDkyMDAwMDFaMB0xGzAZBgNVBAMMEnByaXZnYXRlIGdvbGRlbiBDQTBZMBMG',
+      'ByqGSM49AgEGCCqGSM49AwEHA0IABBHbPDLWjj76ZTzYUc5lvE2Jf9WuO87WpdWt',
+      'PZ8qSGgX6gaRHVSvLTfLOaK9GHZ6/T6Zyn88E0oj1PBuNWokxUqjQjBAMA8GA1Ud',
+      'EwEB/wQFMAMBAf8wDgYDVR0PAQH/BAQDAgEGMB0GA1UdDgQWBBRwcEOfCOOQwrI2',
+      'yHulDiucSM4G/TAKBggqhkjOPQQDAgNIADBFAiA9qExjU48HR8lNwHE/LykwaIlw',
+      'DGjZmyZFCyW/u6uiRQIhAKwyqJvBe8fa93qV1M/wTQBpV1F4h4ysePsPyaArGTO1',
+      '-----END CERTIFICATE-----',
+    ].join('\n'),
+    privateKeyPem: [
+      '-----BEGIN PRIVATE KEY-----',
+      'MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgJcTd3SrgzaLHmFxp',
+      'prmZZc5h1icPtTo/E7UFhF7AGJWhRANCAAQR2zwy1o4++mU82FHOZbxNiX/VrjvO',
+      '1qXVrT2fKkhoF+oGkR1Ury03yzmivRh2ev0+mcp/PBNKI9TwbjVqJMVK',
+      '-----END PRIVATE KEY-----',
+    ].join('\n'),
+  };
+
+  /** The raw to-be-signed bytes of a DER CRL (the first element of the outer SEQUENCE), as they were signed. */
+  function rawTbs(der: Buffer): Buffer {
+    const headerLength = (at: number): number => (der[at + 1]! < 0x80 ? 2 : 2 + (der[at + 1]! & 0x7f));
+    const contentLength = (at: number): number => {
+      const first = der[at + 1]!;
+      if (first < 0x80) return first;
+      let length = 0;
+      for (let i = 0; i < (first & 0x7f); i++) length = length * 256 + der[at + 2 + i]!;
+      return length;
+    };
+    const start = headerLength(0);
+    return der.subarray(start, start + headerLength(start) + contentLength(start));
+  }
+
+  // Recorded from the hand-assembled DER writer this module had before it was built from
+  // @peculiar/asn1-x509 classes: the encoding must not change (serials with and without a sign
+  // byte and with leading zero bytes, UTCTime for 1950–2049 and GeneralizedTime outside, with
+  // milliseconds dropped, CRL numbers with a sign byte and at 2^53 - 1, extension order).
+  it.each([
+    {
+      name: 'five revoked serials, CRL number 128',
+      crlNumber: 128,
+      revoked: [
+        { serial: '0a1b2c3d4e5f60718293a4b5c6d7e8f9', revokedAt: new Date('2024-12-31T12:34:56Z') },
+        { serial: 'FF:01', revokedAt: new Date('2060-06-01T00:00:00.500Z') },
+        { serial: '0x00', revokedAt: new Date('1949-12-31T23:59:59.999Z') },
+        { serial: '00:00:7f', revokedAt: new Date('1950-01-01T00:00:00.999Z') },
+        { serial: '80', revokedAt: new Date('2049-12-31T23:59:59Z') },
+      ],
+      tbsHex:
+        '3081fc020101300a06082a8648ce3d040302301d311b301906035504030c12707269766761746520676f6c64656e204341170d3235303130313030303030305a180f32303530303130313030303030305a307a302102100a1b2c3d4e5f60718293a4b5c6d7e8f9170d3234313233313132333435365a3016020300ff01180f32303630303630313030303030305a3014020100180f31393439313233313233353935395a301202017f170d3530303130313030303030305a301302020080170d3439313233313233353935395aa030302e301f0603551d230418301680147070439f08e390c2b236c87ba50e2b9c48ce06fd300b0603551d14040402020080',
+    },
+    {
+      name: 'nothing revoked, CRL number 2^53 - 1',
+      crlNumber: Number.MAX_SAFE_INTEGER,
+      revoked: [],
+      tbsHex:
+        '308185020101300a06082a8648ce3d040302301d311b301906035504030c12707269766761746520676f6c64656e204341170d3235303130313030303030305a180f32303530303130313030303030305aa0353033301f0603551d230418301680147070439f08e390c2b236c87ba50e2b9c48ce06fd30100603551d14040902071fffffffffffff',
+    },
+  ])('encodes the to-be-signed list exactly as the hand-assembled DER writer did ($name)', async ({ crlNumber, revoked, tbsHex }) => {
+    const { der } = await createCertificateRevocationList({
+      ca: GOLDEN_CA,
+      revoked,
+      thisUpdate: new Date('2025-01-01T00:00:00.750Z'),
+      nextUpdate: new Date('2050-01-01T00:00:00Z'),
+      crlNumber,
+    });
+    const tbs = rawTbs(der);
+    expect(tbs.toString('hex')).toBe(tbsHex);
+    // The rest of the CRL: the same algorithm identifier again, then a BIT STRING (no unused bits)
+    // holding the DER ECDSA signature over exactly those bytes.
+    const rest = der.subarray(der.indexOf(tbs) + tbs.length);
+    expect(rest.subarray(0, 12).toString('hex')).toBe('300a06082a8648ce3d040302');
+    expect(rest[12]).toBe(0x03);
+    const signature = rest.subarray(rest[13]! < 0x80 ? 15 : 16);
+    expect(rest[rest[13]! < 0x80 ? 14 : 15]).toBe(0x00);
+    expect(verify('sha256', tbs, createPublicKey(GOLDEN_CA.certificatePem), signature)).toBe(true);
+  });
+
+  it('names the issuer with exactly the bytes of the CA certificate subject', async () => {
+    const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+    // PrintableString and UTF8String values, a multi-valued RDN, several RDNs.
+    const name = new x509.Name([{ C: [{ printableString: 'FI' }] }, { O: [{ utf8String: 'Privgate Oy' }], OU: [{ printableString: 'PKI' }] }, { CN: [{ utf8String: 'Ärrä CA' }] }]);
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '01',
+      name,
+      notBefore: new Date(Date.now() - DAY),
+      notAfter: new Date(Date.now() + DAY),
+      keys,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      extensions: [new x509.BasicConstraintsExtension(true, undefined, true)],
+    });
+    const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+    const richCa: CertificateAuthority = {
+      certificatePem: cert.toString('pem'),
+      privateKeyPem: x509.PemConverter.encode(pkcs8.buffer.slice(pkcs8.byteOffset, pkcs8.byteOffset + pkcs8.byteLength) as ArrayBuffer, 'PRIVATE KEY'),
+    };
+    const { der } = await createCertificateRevocationList({ ca: richCa, revoked: [], thisUpdate, nextUpdate, crlNumber: 1 });
+    const subject = Buffer.from(cert.subjectName.toArrayBuffer());
+    const tbs = rawTbs(der);
+    const tbsHeaderLength = tbs[1]! < 0x80 ? 2 : 2 + (tbs[1]! & 0x7f);
+    expect(tbs.indexOf(subject)).toBe(tbsHeaderLength + 3 + 12); // after the header, version and algorithm
+    expect(await new x509.X509Crl(der).verify({ publicKey: cert })).toBe(true);
   });
 
   it.runIf(HAS_OPENSSL)('is readable by openssl and revokes a certificate in openssl verify -crl_check', async () => {
