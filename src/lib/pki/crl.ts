@@ -4,9 +4,24 @@
  * @module
  */
 import { sign } from 'node:crypto';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import {
+  AlgorithmIdentifier,
+  AuthorityKeyIdentifier,
+  CRLNumber,
+  CertificateList,
+  Extension,
+  KeyIdentifier,
+  Name,
+  RevokedCertificate,
+  TBSCertList,
+  Time,
+  Version,
+  id_ce_authorityKeyIdentifier,
+  id_ce_cRLNumber,
+} from '@peculiar/asn1-x509';
 import { loadCa } from './ca.js';
 import { toArrayBuffer, x509, type CertificateAuthority } from './common.js';
-import { derInteger, derSequence, derTime, derTlv } from './der.js';
 import { normalizeSerialHex } from './serial-numbers.js';
 
 /** One revoked certificate for {@link createCertificateRevocationList}. */
@@ -45,20 +60,33 @@ function serialToDerIntegerHex(serial: string): string {
   return Number.parseInt(hex.slice(0, 2), 16) >= 0x80 ? `00${hex}` : hex;
 }
 
-/** AlgorithmIdentifier { ecdsa-with-SHA256 (1.2.840.10045.4.3.2) } without parameters (RFC 5758). */
-const ECDSA_WITH_SHA256_DER = Buffer.from('300a06082a8648ce3d040302', 'hex');
-/** OBJECT IDENTIFIER 2.5.29.35 (authorityKeyIdentifier). */
-const OID_AUTHORITY_KEY_IDENTIFIER_DER = Buffer.from('0603551d23', 'hex');
-/** OBJECT IDENTIFIER 2.5.29.20 (cRLNumber). */
-const OID_CRL_NUMBER_DER = Buffer.from('0603551d14', 'hex');
+/**
+ * RFC 5280 Time: UTCTime for years 1950–2049, GeneralizedTime otherwise; whole seconds. Chosen
+ * here because `new Time(date)` uses UTCTime for every year before 2050 (a 1949 date would read
+ * back as 2049).
+ */
+function rfc5280Time(date: Date): Time {
+  const seconds = new Date(Math.floor(date.getTime() / 1000) * 1000);
+  const year = seconds.getUTCFullYear();
+  return year >= 1950 && year < 2050 ? new Time({ utcTime: seconds }) : new Time({ generalTime: seconds });
+}
+
+/** A non-critical extension whose value is `value` DER encoded. */
+function extension(extnID: string, value: unknown): Extension {
+  return new Extension({ extnID, critical: false, extnValue: new OctetString(AsnConvert.serialize(value)) });
+}
+
+/** ecdsa-with-SHA256 (1.2.840.10045.4.3.2), parameters absent (RFC 5758). */
+const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 
 /**
  * Creates an X.509 v2 CRL (RFC 5280 §5) issued and signed (ECDSA/SHA-256) by `ca`, with the
  * non-critical CRL number and authorityKeyIdentifier extensions. Revoked entries carry no entry
  * extensions (no reason code); with no revoked certificates the list is omitted, as RFC 5280 requires.
  *
- * The DER is assembled here rather than with `X509CrlGenerator` from @peculiar/x509 1.14, which
- * writes an empty `crlEntryExtensions` SEQUENCE into every entry (invalid: SIZE (1..MAX)).
+ * Built from the @peculiar/asn1-x509 structures rather than with `X509CrlGenerator` from
+ * @peculiar/x509 1.14, which writes an empty `crlEntryExtensions` SEQUENCE into every entry
+ * (invalid: SIZE (1..MAX)).
  *
  * @throws TypeError on an invalid or duplicate serial, or a bad CRL number; RangeError when
  *   `nextUpdate` is not after `thisUpdate`.
@@ -73,7 +101,7 @@ export async function createCertificateRevocationList(
   if (!Number.isSafeInteger(crlNumber) || crlNumber < 0) throw new TypeError('crlNumber must be a non-negative safe integer');
 
   const seen = new Set<string>();
-  const entries: Array<{ serialHex: string; revokedAt: Date }> = [];
+  const revokedCertificates: RevokedCertificate[] = [];
   for (const item of options.revoked) {
     const serial = serialToDerIntegerHex(item.serial);
     if (seen.has(serial)) throw new TypeError(`duplicate serial number in CRL: ${item.serial}`);
@@ -81,33 +109,39 @@ export async function createCertificateRevocationList(
     if (!(item.revokedAt instanceof Date) || Number.isNaN(item.revokedAt.getTime())) {
       throw new TypeError(`revokedAt of ${item.serial} must be a valid Date`);
     }
-    entries.push({ serialHex: serial, revokedAt: item.revokedAt });
+    revokedCertificates.push(
+      new RevokedCertificate({ userCertificate: toArrayBuffer(Buffer.from(serial, 'hex')), revocationDate: rfc5280Time(item.revokedAt) }),
+    );
   }
 
   const ca = await loadCa(options.ca);
-  const revokedList = entries.map((entry) =>
-    derSequence([derTlv(0x02, Buffer.from(entry.serialHex, 'hex')), derTime(entry.revokedAt)]),
-  );
-  const crlExtensions = derSequence([
-    // authorityKeyIdentifier: SEQUENCE { [0] IMPLICIT OCTET STRING keyIdentifier }
-    derSequence([
-      OID_AUTHORITY_KEY_IDENTIFIER_DER,
-      derTlv(0x04, derSequence([derTlv(0x80, Buffer.from(ca.keyIdentifier, 'hex'))])),
-    ]),
-    derSequence([OID_CRL_NUMBER_DER, derTlv(0x04, derInteger(crlNumber))]),
-  ]);
-  const tbsParts = [
-    derTlv(0x02, Buffer.from([0x01])), // version v2
-    ECDSA_WITH_SHA256_DER,
-    Buffer.from(ca.certificate.subjectName.toArrayBuffer()),
-    derTime(thisUpdate),
-    derTime(nextUpdate),
-  ];
-  // RFC 5280: revokedCertificates is omitted (not empty) when nothing is revoked.
-  if (revokedList.length > 0) tbsParts.push(derSequence(revokedList));
-  tbsParts.push(derTlv(0xa0, crlExtensions));
-  const tbs = derSequence(tbsParts);
+  const issuerDer = ca.certificate.subjectName.toArrayBuffer();
+  const issuer = AsnConvert.parse(issuerDer, Name);
+  if (!Buffer.from(AsnConvert.serialize(issuer)).equals(Buffer.from(issuerDer))) {
+    // The CRL issuer must match the CA subject byte for byte, or no relying party chains it.
+    throw new TypeError('the CA subject name does not re-encode identically');
+  }
+  const algorithm = new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 });
+  const tbsCertList = new TBSCertList({
+    version: Version.v2,
+    signature: algorithm,
+    issuer,
+    thisUpdate: rfc5280Time(thisUpdate),
+    nextUpdate: rfc5280Time(nextUpdate),
+    // RFC 5280: revokedCertificates is omitted (not empty) when nothing is revoked.
+    revokedCertificates: revokedCertificates.length > 0 ? revokedCertificates : undefined,
+    crlExtensions: [
+      extension(
+        id_ce_authorityKeyIdentifier,
+        new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(Buffer.from(ca.keyIdentifier, 'hex')) }),
+      ),
+      extension(id_ce_cRLNumber, new CRLNumber(crlNumber)),
+    ],
+  });
+  const tbs = Buffer.from(AsnConvert.serialize(tbsCertList));
   const signature = sign('sha256', tbs, ca.privateKey); // DER-encoded ECDSA-Sig-Value
-  const der = derSequence([tbs, ECDSA_WITH_SHA256_DER, derTlv(0x03, Buffer.concat([Buffer.from([0x00]), signature]))]);
+  const der = Buffer.from(
+    AsnConvert.serialize(new CertificateList({ tbsCertList, signatureAlgorithm: algorithm, signature: toArrayBuffer(signature) })),
+  );
   return { pem: x509.PemConverter.encode(toArrayBuffer(der), 'X509 CRL'), der };
 }
