@@ -1,7 +1,6 @@
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AppContext } from '../../context.js';
-import { preparedQuery } from '../../db/index.js';
 import type { Tables } from '../../db/schema.js';
 import { signJwt, verifyJwt } from '../../lib/jwt.js';
 import { keyedHash } from '../../lib/secrets.js';
@@ -11,6 +10,7 @@ import { revokeWebSessionsOf } from '../authorizer/repository.js';
 import { bumpPolicyVersion } from '../host-store/policy-version-repository.js';
 import { ADMIN_ROLE_ID, isPermission, type Permission } from '../role-store/permissions.js';
 import type { Principal, PrincipalType } from './principal.js';
+import { findRevocations, insertRedeemedRefreshToken, insertRevocation, selectRevocations, upsertRevocation } from './repository.js';
 import { SigningKeyStore } from './signing-keys.js';
 
 export const TOKEN_ISSUER = 'privgate';
@@ -113,11 +113,6 @@ interface RevocationState {
   /** Noted by this node's own revocation rather than read (see {@link TokenService.settle}). */
   local: boolean;
 }
-
-/** Every revocation key of a token in one statement (a key may be repeated when a token has fewer). */
-const selectRevocations = preparedQuery((db, first: string, second: string, third: string) =>
-  db.selectFrom('token_revocations').select(['key', 'issued_before']).where('key', 'in', [first, second, third]),
-);
 
 /** The state of `key` in the rows of {@link selectRevocations} read at `fetchedAt`. */
 function revocationStateOf(rows: readonly { key: string; issued_before: string | null }[], key: string, fetchedAt: number): RevocationState {
@@ -400,11 +395,7 @@ export class TokenService implements AccessTokenVerifier {
   /** Revokes one access token until it would have expired anyway. */
   async revokeAccessToken(jti: string, expiresAt: Date): Promise<void> {
     const key = `jti:${jti}`;
-    await this.context.database.db
-      .insertInto('token_revocations')
-      .values({ key, issued_before: null, expires: timestamp(expiresAt) })
-      .onConflict((conflict) => conflict.column('key').doNothing())
-      .execute();
+    await insertRevocation(this.context.database.db, { key, issued_before: null, expires: timestamp(expiresAt) });
     this.noteLocalRevocation(key, null);
   }
 
@@ -427,11 +418,7 @@ export class TokenService implements AccessTokenVerifier {
     const lifetime = Math.max(this.context.config.accessTokenTtlSeconds, this.context.config.refreshTokenTtlSeconds) + 60;
     const expires = timestamp(addSeconds(now, lifetime));
     const write = async (db: Kysely<Tables>): Promise<void> => {
-      await db
-        .insertInto('token_revocations')
-        .values({ key, issued_before: timestamp(now), expires })
-        .onConflict((conflict) => conflict.column('key').doUpdateSet({ issued_before: timestamp(now), expires }))
-        .execute();
+      await upsertRevocation(db, { key, issued_before: timestamp(now), expires });
       // The bump wakes the policy feed's long-polls, so web proxies drop the sessions.
       if ((await revokeWebSessionsOf(db, type, id, now)) > 0) await bumpPolicyVersion(db);
     };
@@ -453,11 +440,7 @@ export class TokenService implements AccessTokenVerifier {
    * so a revocation that commits later finds what it creates).
    */
   async revokedSince(principal: Principal, db: Kysely<Tables>): Promise<boolean> {
-    const rows = await db
-      .selectFrom('token_revocations')
-      .select(['key', 'issued_before'])
-      .where('key', 'in', [subjectKey(principal.type, principal.id), `jti:${principal.jti}`])
-      .execute();
+    const rows = await findRevocations(db, [subjectKey(principal.type, principal.id), `jti:${principal.jti}`]);
     const issuedAtMs = principal.issuedAt.getTime();
     return rows.some((row) => row.issued_before === null || Date.parse(row.issued_before) > issuedAtMs);
   }
@@ -531,23 +514,18 @@ export class TokenService implements AccessTokenVerifier {
    */
   async redeemRefreshToken(token: string, claims: RefreshClaims): Promise<boolean> {
     const now = this.context.clock.now();
-    const result = await this.context.database.db
-      .insertInto('refresh_tokens')
-      .values({
-        id: claims.id,
-        token_hash: keyedHash(token, this.context.secretKey),
-        family_id: claims.familyId,
-        principal_type: claims.type,
-        principal_id: claims.principalId,
-        client_id: claims.clientId,
-        created: timestamp(new Date(claims.issuedAtMs)),
-        expires: timestamp(new Date(claims.expiresAtMs)),
-        used: timestamp(now),
-        revoked: null,
-      })
-      .onConflict((conflict) => conflict.doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+    return insertRedeemedRefreshToken(this.context.database.db, {
+      id: claims.id,
+      token_hash: keyedHash(token, this.context.secretKey),
+      family_id: claims.familyId,
+      principal_type: claims.type,
+      principal_id: claims.principalId,
+      client_id: claims.clientId,
+      created: timestamp(new Date(claims.issuedAtMs)),
+      expires: timestamp(new Date(claims.expiresAtMs)),
+      used: timestamp(now),
+      revoked: null,
+    });
   }
 
   /**
@@ -560,11 +538,7 @@ export class TokenService implements AccessTokenVerifier {
     const key = refreshFamilyKey(familyId);
     // Every member was issued before now, so none outlives now + the refresh lifetime (the longest).
     const lifetime = Math.max(this.context.config.accessTokenTtlSeconds, this.context.config.refreshTokenTtlSeconds) + 60;
-    await (transaction ?? this.context.database.db)
-      .insertInto('token_revocations')
-      .values({ key, issued_before: null, expires: timestamp(addSeconds(now, lifetime)) })
-      .onConflict((conflict) => conflict.column('key').doNothing())
-      .execute();
+    await insertRevocation(transaction ?? this.context.database.db, { key, issued_before: null, expires: timestamp(addSeconds(now, lifetime)) });
     this.noteLocalRevocation(key, null);
   }
 }
