@@ -131,6 +131,10 @@ describe('service layout', () => {
     for (const file of ['subjects.ts', 'authorize.ts', 'login.ts', 'use-cases.ts']) expect(read('auth', file), file).not.toMatch(SQL);
   });
 
+  it('auth: tokens and signing keys read and write the database through repository.ts', () => {
+    for (const file of ['token-service.ts', 'access-tokens.ts', 'revocations.ts', 'refresh-tokens.ts', 'signing-keys.ts']) expect(read('auth', file), file).not.toMatch(SQL);
+  });
+
   it('the route reader sees every declaration, including a path kept in a const', () => {
     expect(declaredRoutes("app.get('/a', {}, h);\nconst url = `/b/${x}`;\napp.put(\n  url,\n  {})")).toEqual(['GET /a', 'PUT /b/${x}']);
     expect(() => declaredRoutes('app.post(pathOf(x), {})')).toThrow(/cannot read/);

@@ -1,10 +1,17 @@
 import type { Kysely } from 'kysely';
+import { preparedQuery } from '../../db/index.js';
 import type { Tables } from '../../db/schema.js';
 
-/** The auth service's SQL: login requests, authorization codes and the accounts they log in. */
+/**
+ * The auth service's SQL: login requests, authorization codes and the accounts they log in; token
+ * revocations, redeemed refresh tokens and signing keys.
+ */
 
 type LoginRequest = Tables['login_requests'];
 type AuthorizationCode = Tables['authorization_codes'];
+type TokenRevocation = Tables['token_revocations'];
+type RedeemedRefreshToken = Tables['refresh_tokens'];
+type SigningKeyRow = Tables['signing_keys'];
 
 /** Stores a login request of `GET /oauth/authorize` (keyed by its token's keyed hash). */
 export async function insertLoginRequest(db: Kysely<Tables>, request: LoginRequest): Promise<void> {
@@ -38,4 +45,77 @@ export async function findUserById(db: Kysely<Tables>, id: string) {
 /** An API client's name, for a token subject. */
 export async function findApiClientById(db: Kysely<Tables>, id: string) {
   return db.selectFrom('api_clients').select(['id', 'name']).where('id', '=', id).executeTakeFirst();
+}
+
+// ─── token revocations ─────────────────────────────────────────────────────────────────────
+
+/**
+ * Every revocation key of a token in one statement (a key may be repeated when a token has fewer).
+ * On the token check's hot path: compiled once per database handle (see {@link preparedQuery}), and
+ * `.now()` answers without waiting where SQLite's read connection can.
+ */
+export const selectRevocations = preparedQuery((db, first: string, second: string, third: string) =>
+  db.selectFrom('token_revocations').select(['key', 'issued_before']).where('key', 'in', [first, second, third]),
+);
+
+/** The revocation rows of `keys`, as `db` (perhaps a transaction) sees them now. */
+export async function findRevocations(db: Kysely<Tables>, keys: string[]): Promise<Array<Pick<TokenRevocation, 'key' | 'issued_before'>>> {
+  return db.selectFrom('token_revocations').select(['key', 'issued_before']).where('key', 'in', keys).execute();
+}
+
+/** Records a revocation; one already recorded under its key is left as it is. */
+export async function insertRevocation(db: Kysely<Tables>, revocation: TokenRevocation): Promise<void> {
+  await db
+    .insertInto('token_revocations')
+    .values(revocation)
+    .onConflict((conflict) => conflict.column('key').doNothing())
+    .execute();
+}
+
+/** Records a revocation, replacing the cut-off and expiry of one already recorded under its key. */
+export async function upsertRevocation(db: Kysely<Tables>, revocation: TokenRevocation): Promise<void> {
+  await db
+    .insertInto('token_revocations')
+    .values(revocation)
+    .onConflict((conflict) => conflict.column('key').doUpdateSet({ issued_before: revocation.issued_before, expires: revocation.expires }))
+    .execute();
+}
+
+// ─── refresh tokens ────────────────────────────────────────────────────────────────────────
+
+/** Records a redeemed refresh token; false when its id was recorded before (the unique key decides, also across nodes). */
+export async function insertRedeemedRefreshToken(db: Kysely<Tables>, token: RedeemedRefreshToken): Promise<boolean> {
+  const result = await db
+    .insertInto('refresh_tokens')
+    .values(token)
+    .onConflict((conflict) => conflict.doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+}
+
+// ─── signing keys ──────────────────────────────────────────────────────────────────────────
+
+/** Every signing key, newest first. */
+export async function selectSigningKeys(db: Kysely<Tables>): Promise<SigningKeyRow[]> {
+  return db.selectFrom('signing_keys').selectAll().orderBy('created', 'desc').execute();
+}
+
+/** The public JWK of every signing key, newest first. */
+export async function selectPublicJwks(db: Kysely<Tables>): Promise<string[]> {
+  const rows = await db.selectFrom('signing_keys').select(['public_jwk']).orderBy('created', 'desc').execute();
+  return rows.map((row) => row.public_jwk);
+}
+
+export async function insertSigningKey(db: Kysely<Tables>, key: SigningKeyRow): Promise<void> {
+  await db.insertInto('signing_keys').values(key).execute();
+}
+
+/** Retires the signing key(s) not yet retired, as of `at`. */
+export async function retireSigningKeys(db: Kysely<Tables>, at: string): Promise<void> {
+  await db.updateTable('signing_keys').set({ retired: at }).where('retired', 'is', null).execute();
+}
+
+/** Deletes the keys retired before `before` (every token they signed has expired). */
+export async function deleteSigningKeysRetiredBefore(db: Kysely<Tables>, before: string): Promise<void> {
+  await db.deleteFrom('signing_keys').where('retired', '<', before).execute();
 }

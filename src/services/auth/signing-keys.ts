@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { generateSigningKey } from '../../lib/jwt.js';
 import { addSeconds, timestamp } from '../../lib/time.js';
+import { deleteSigningKeysRetiredBefore, insertSigningKey, retireSigningKeys, selectPublicJwks, selectSigningKeys } from './repository.js';
 
 /**
  * Least time between two reloads caused by tokens whose `kid` is unknown. Such a token carries
@@ -39,10 +40,10 @@ export class SigningKeyStore {
 
   /** Loads keys from the database, creating the first one on a new installation. */
   async load(now: Date): Promise<void> {
-    let rows = await this.db.selectFrom('signing_keys').selectAll().orderBy('created', 'desc').execute();
+    let rows = await selectSigningKeys(this.db);
     if (!rows.some((row) => row.retired === null)) {
       await this.insertNewKey(now);
-      rows = await this.db.selectFrom('signing_keys').selectAll().orderBy('created', 'desc').execute();
+      rows = await selectSigningKeys(this.db);
     }
     const verifying = new Map<string, KeyObject>();
     let current: ActiveSigningKey | undefined;
@@ -84,18 +85,15 @@ export class SigningKeyStore {
 
   /** JWKS documents: every key still accepted. */
   async publicJwks(): Promise<Array<Record<string, string>>> {
-    const rows = await this.db.selectFrom('signing_keys').select(['public_jwk']).orderBy('created', 'desc').execute();
-    return rows.map((row) => JSON.parse(row.public_jwk) as Record<string, string>);
+    const jwks = await selectPublicJwks(this.db);
+    return jwks.map((jwk) => JSON.parse(jwk) as Record<string, string>);
   }
 
   /** Retires the signing key, starts a new one, and forgets keys whose tokens have all expired. */
   async rotate(now: Date): Promise<string> {
     const kid = await this.db.transaction().execute(async (trx) => {
-      await trx.updateTable('signing_keys').set({ retired: timestamp(now) }).where('retired', 'is', null).execute();
-      await trx
-        .deleteFrom('signing_keys')
-        .where('retired', '<', timestamp(addSeconds(now, -this.maxTokenLifetimeSeconds)))
-        .execute();
+      await retireSigningKeys(trx, timestamp(now));
+      await deleteSigningKeysRetiredBefore(trx, timestamp(addSeconds(now, -this.maxTokenLifetimeSeconds)));
       return this.insertNewKey(now, trx);
     });
     await this.load(now);
@@ -104,10 +102,7 @@ export class SigningKeyStore {
 
   private async insertNewKey(now: Date, db: Kysely<Tables> = this.db): Promise<string> {
     const key = await generateSigningKey();
-    await db
-      .insertInto('signing_keys')
-      .values({ kid: key.kid, private_key_pem: key.privateKeyPem, public_jwk: JSON.stringify(key.publicJwk), created: timestamp(now), retired: null })
-      .execute();
+    await insertSigningKey(db, { kid: key.kid, private_key_pem: key.privateKeyPem, public_jwk: JSON.stringify(key.publicJwk), created: timestamp(now), retired: null });
     return key.kid;
   }
 }

@@ -1,29 +1,44 @@
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AppContext } from '../../context.js';
-import { preparedQuery } from '../../db/index.js';
 import type { Tables } from '../../db/schema.js';
-import { signJwt, verifyJwt } from '../../lib/jwt.js';
-import { keyedHash } from '../../lib/secrets.js';
 import { addSeconds, timestamp } from '../../lib/time.js';
 import type { AccessTokenVerifier } from '../../plugins/authenticate.js';
-import { revokeWebSessionsOf } from '../authorizer/repository.js';
-import { bumpPolicyVersion } from '../host-store/policy-version-repository.js';
-import { ADMIN_ROLE_ID, isPermission, type Permission } from '../role-store/permissions.js';
+import {
+  parseAccessToken,
+  signAccessToken,
+  TOKEN_CLOCK_TOLERANCE_SECONDS,
+  tokenCacheKey,
+  verifiedToken,
+  type TokenCheck,
+  type TokenSubject,
+  type VerifiedToken,
+} from './access-tokens.js';
 import type { Principal, PrincipalType } from './principal.js';
+import { redeemRefreshToken, RefreshTokenCodec, type RefreshClaims } from './refresh-tokens.js';
+import { insertRevocation, selectRevocations } from './repository.js';
+import {
+  jtiKey,
+  principalTokenRevoked,
+  refreshFamilyKey,
+  refreshRevokedIn,
+  subjectKey,
+  writePrincipalRevocation,
+} from './revocations.js';
 import { SigningKeyStore } from './signing-keys.js';
 
-export const TOKEN_ISSUER = 'privgate';
-export const TOKEN_AUDIENCE = 'privgate-api';
+/*
+ * The token facade (`app.tokens`). The pieces live beside it: access-tokens.ts (claims, signing,
+ * parsing), revocations.ts (revocation keys and the database's revocation reads and writes),
+ * refresh-tokens.ts (the refresh-token format and redemption), repository.ts (the SQL). What stays
+ * here is what a node remembers — verified tokens and revocation answers, with the generation
+ * counter — and everything `checkRemembered` runs on every request: its caches stay fields of this
+ * one object (one shape for V8), and the functions and constants it uses are this module's own, so
+ * the hot check reaches nothing through another module's bindings.
+ */
 
-/** The identity a token is minted for. */
-export interface TokenSubject {
-  type: PrincipalType;
-  id: string;
-  name: string;
-  roles: ReadonlyArray<{ id: string; name: string }>;
-  permissions: readonly Permission[];
-}
+export { TOKEN_AUDIENCE, TOKEN_ISSUER, type TokenCheck, type TokenSubject } from './access-tokens.js';
+export type { RefreshClaims } from './refresh-tokens.js';
 
 /** The OAuth2 token response body PrivX clients decode. */
 export interface TokenResponse {
@@ -32,40 +47,6 @@ export interface TokenResponse {
   expires_in: number;
   refresh_token: string;
 }
-
-interface AccessClaims {
-  iss: string;
-  aud: string;
-  sub: string;
-  jti: string;
-  iat: number;
-  exp: number;
-  /** Issue time in milliseconds: revocations are compared against it at full precision. */
-  iat_ms: number;
-  typ: PrincipalType;
-  name: string;
-  client_id: string;
-  roles: Array<{ id: string; name: string }>;
-  permissions: string[];
-  /** The refresh-token family the token was minted with: revoking the family revokes it too. */
-  fam?: string;
-}
-
-/** What a refresh token says about itself; its MAC vouches for every field. */
-export interface RefreshClaims {
-  /** Unique per token: redeeming records it, so a second redemption is detected. */
-  id: string;
-  familyId: string;
-  type: PrincipalType;
-  principalId: string;
-  clientId: string;
-  issuedAtMs: number;
-  expiresAtMs: number;
-}
-
-const TOKEN_CLOCK_TOLERANCE_SECONDS = 5;
-const VERIFIED_CACHE_SIZE = 10_000;
-const REVOCATION_CACHE_SIZE = 20_000;
 
 /**
  * How stale this node's view of a revocation made on ANOTHER node may be, in milliseconds. Each
@@ -77,32 +58,13 @@ const REVOCATION_CACHE_SIZE = 20_000;
  */
 export const REVOCATION_PROPAGATION_MS = 1000;
 
-/** The outcome of checking a bearer token. */
-export type TokenCheck = { ok: true; principal: Principal } | { ok: false; reason: string };
-
-/** A token's signature and claims checked, with the refresh-token family it names (if any). */
-type ParsedToken = { ok: true; principal: Principal; familyId: string | undefined } | { ok: false; reason: string };
+/** A remembered token is dropped this long after its `exp` (the clock skew its check accepts). */
+const TOKEN_CLOCK_TOLERANCE_MS = TOKEN_CLOCK_TOLERANCE_SECONDS * 1000;
+const VERIFIED_CACHE_SIZE = 10_000;
+const REVOCATION_CACHE_SIZE = 20_000;
 
 // Loaded keys are re-read this often so a rotation on another node is picked up for signing.
 const KEY_RELOAD_SECONDS = 60;
-
-/** Refresh tokens look like `rt1.<base64url JSON>.<base64url HMAC-SHA-256>`. */
-const REFRESH_PREFIX = 'rt1.';
-const REFRESH_TAG_CHARS = 43;
-const MAX_REFRESH_TOKEN_LENGTH = 2048;
-
-/** A signature-checked access token, remembered by the SHA-256 of the token. */
-interface VerifiedToken {
-  principal: Principal;
-  expiresAtMs: number;
-  issuedAtMs: number;
-  jtiKey: string;
-  subjectKey: string;
-  /** `family:…` of the refresh-token family it was minted with; its `jtiKey` when it has none. */
-  familyKey: string;
-  /** The answer while the token is not revoked: made once, handed out on every remembered check. */
-  accepted: TokenCheck;
-}
 
 /** What the database said about one revocation key, and when we asked (performance.now()). */
 interface RevocationState {
@@ -114,12 +76,7 @@ interface RevocationState {
   local: boolean;
 }
 
-/** Every revocation key of a token in one statement (a key may be repeated when a token has fewer). */
-const selectRevocations = preparedQuery((db, first: string, second: string, third: string) =>
-  db.selectFrom('token_revocations').select(['key', 'issued_before']).where('key', 'in', [first, second, third]),
-);
-
-/** The state of `key` in the rows of {@link selectRevocations} read at `fetchedAt`. */
+/** The state of `key` in the rows of `selectRevocations` (repository.ts) read at `fetchedAt`. */
 function revocationStateOf(rows: readonly { key: string; issued_before: string | null }[], key: string, fetchedAt: number): RevocationState {
   const row = rows.find((candidate) => candidate.key === key);
   return { present: row !== undefined, issuedBeforeMs: row?.issued_before ? Date.parse(row.issued_before) : null, fetchedAt, local: false };
@@ -132,6 +89,7 @@ function revokesLess(read: RevocationState, known: RevocationState): boolean {
   return known.issuedBeforeMs === null || read.issuedBeforeMs < known.issuedBeforeMs;
 }
 
+/** Whether `state` revokes a token issued at `issuedAtMs`. */
 function revokedBy(state: RevocationState, issuedAtMs: number): boolean {
   return state.present && (state.issuedBeforeMs === null || state.issuedBeforeMs > issuedAtMs);
 }
@@ -155,8 +113,8 @@ export class TokenService implements AccessTokenVerifier {
   #revocations = new Map<string, RevocationState>();
   /** Bumped by every local revocation: a read that overlapped one is not remembered. */
   #revocationGeneration = 0;
-  /** Keys refresh tokens are MAC'd with, derived from the installation secret. */
-  readonly #refreshKey: Buffer;
+  /** Mints and reads refresh tokens (MAC'd with a key derived from the installation secret). */
+  readonly #refreshTokens: RefreshTokenCodec;
   /** Principals revoked inside a caller's transaction, to revoke again once it committed (see confirmRevocations). */
   readonly #revokedInTransaction = new WeakMap<Kysely<Tables>, Array<{ type: PrincipalType; id: string }>>();
 
@@ -165,7 +123,7 @@ export class TokenService implements AccessTokenVerifier {
     // must verify until the longest-lived of either has expired (plus clock-skew slack).
     const longestTokenSeconds = Math.max(context.config.accessTokenTtlSeconds, context.config.webSessionTtlSeconds);
     this.keys = new SigningKeyStore(context.database.db, longestTokenSeconds + 60);
-    this.#refreshKey = crypto.createHmac('sha256', context.secretKey).update('privgate refresh token v1').digest();
+    this.#refreshTokens = new RefreshTokenCodec(context.secretKey);
   }
 
   async start(): Promise<void> {
@@ -180,26 +138,7 @@ export class TokenService implements AccessTokenVerifier {
 
   /** Signs an access token for `subject`; with `familyId`, revoking that refresh-token family revokes it. */
   async signAccessToken(subject: TokenSubject, clientId: string, familyId?: string): Promise<{ token: string; expiresIn: number; jti: string }> {
-    const now = this.context.clock.now();
-    const ttl = this.context.config.accessTokenTtlSeconds;
-    const seconds = Math.floor(now.getTime() / 1000);
-    const claims: AccessClaims = {
-      iss: TOKEN_ISSUER,
-      aud: TOKEN_AUDIENCE,
-      sub: subject.id,
-      jti: crypto.randomUUID(),
-      iat: seconds,
-      exp: seconds + ttl,
-      iat_ms: now.getTime(),
-      typ: subject.type,
-      name: subject.name,
-      client_id: clientId,
-      roles: subject.roles.map((role) => ({ id: role.id, name: role.name })),
-      permissions: [...subject.permissions],
-      ...(familyId === undefined ? {} : { fam: familyId }),
-    };
-    const token = await signJwt(claims as unknown as Record<string, unknown>, await this.currentKey());
-    return { token, expiresIn: ttl, jti: claims.jti };
+    return signAccessToken(subject, clientId, familyId, this.context.clock.now(), this.context.config.accessTokenTtlSeconds, await this.currentKey());
   }
 
   /**
@@ -213,7 +152,7 @@ export class TokenService implements AccessTokenVerifier {
   async issue(subject: TokenSubject, clientId: string, familyId: string = crypto.randomUUID()): Promise<TokenResponse> {
     const access = await this.signAccessToken(subject, clientId, familyId);
     const now = this.context.clock.now().getTime();
-    const refresh = this.mintRefreshToken({
+    const refresh = this.#refreshTokens.mint({
       // randomUUID draws from a pooled entropy buffer: far cheaper per call than randomBytes.
       id: crypto.randomUUID(),
       familyId,
@@ -254,7 +193,7 @@ export class TokenService implements AccessTokenVerifier {
    */
   checkRemembered(token: string, key: string = tokenCacheKey(token)): TokenCheck | undefined {
     const verified = this.#verified.get(key);
-    if (!verified || verified.expiresAtMs + TOKEN_CLOCK_TOLERANCE_SECONDS * 1000 <= this.context.clock.now().getTime()) return undefined;
+    if (!verified || verified.expiresAtMs + TOKEN_CLOCK_TOLERANCE_MS <= this.context.clock.now().getTime()) return undefined;
     // Every revocation state must be recent enough to act on (fetched within the propagation bound);
     // when one is not, they are read again here if the database can answer without waiting.
     const freshAfter = performance.now() - REVOCATION_PROPAGATION_MS;
@@ -278,71 +217,18 @@ export class TokenService implements AccessTokenVerifier {
   private async checkFully(token: string, cacheKey: string): Promise<TokenCheck> {
     const now = this.context.clock.now();
     let verified = this.#verified.get(cacheKey);
-    if (verified && verified.expiresAtMs + TOKEN_CLOCK_TOLERANCE_SECONDS * 1000 <= now.getTime()) {
+    if (verified && verified.expiresAtMs + TOKEN_CLOCK_TOLERANCE_MS <= now.getTime()) {
       this.#verified.delete(cacheKey);
       verified = undefined;
     }
     if (!verified) {
-      const parsed = await this.parse(token, now);
+      const parsed = await parseAccessToken(token, now, this.keys);
       if (!parsed.ok) return parsed;
-      const principal = parsed.principal;
-      const jtiKey = `jti:${principal.jti}`;
-      verified = {
-        principal,
-        expiresAtMs: principal.expiresAt.getTime(),
-        issuedAtMs: principal.issuedAt.getTime(),
-        jtiKey,
-        subjectKey: subjectKey(principal.type, principal.id),
-        familyKey: parsed.familyId === undefined ? jtiKey : refreshFamilyKey(parsed.familyId),
-        accepted: { ok: true, principal },
-      };
+      verified = verifiedToken(parsed.principal, parsed.familyId);
       this.remember(cacheKey, verified);
     }
     const revoked = await this.isRevoked(verified);
     return revoked ? { ok: false, reason: 'revoked' } : verified.accepted;
-  }
-
-  /** Signature and claims only; the result depends on nothing but the token, keys and time. */
-  private async parse(token: string, now: Date): Promise<ParsedToken> {
-    const options = { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, now, clockToleranceSeconds: TOKEN_CLOCK_TOLERANCE_SECONDS };
-    let result = await verifyJwt(token, { ...options, keys: (kid: string) => this.keys.verifyingKeys.get(kid) });
-    if (!result.ok && result.reason === 'unknown_key') {
-      // Perhaps another node rotated keys since we loaded them.
-      await this.keys.reloadAtMostEvery(now);
-      result = await verifyJwt(token, { ...options, keys: (kid: string) => this.keys.verifyingKeys.get(kid) });
-    }
-    if (!result.ok) return { ok: false, reason: result.reason };
-    const claims = result.payload as Partial<AccessClaims>;
-    if (
-      typeof claims.sub !== 'string' ||
-      typeof claims.jti !== 'string' ||
-      typeof claims.iat_ms !== 'number' ||
-      typeof claims.exp !== 'number' ||
-      (claims.typ !== 'user' && claims.typ !== 'api-client' && claims.typ !== 'trusted-client') ||
-      !Array.isArray(claims.roles) ||
-      !Array.isArray(claims.permissions) ||
-      (claims.fam !== undefined && typeof claims.fam !== 'string')
-    ) {
-      return { ok: false, reason: 'claims' };
-    }
-    const roles = claims.roles.filter(
-      (role): role is { id: string; name: string } => typeof role?.id === 'string' && typeof role?.name === 'string',
-    );
-    return {
-      ok: true,
-      principal: {
-        type: claims.typ,
-        id: claims.sub,
-        name: typeof claims.name === 'string' ? claims.name : claims.sub,
-        roles,
-        permissions: new Set(claims.permissions.filter((permission): permission is Permission => typeof permission === 'string' && isPermission(permission))),
-        admin: roles.some((role) => role.id === ADMIN_ROLE_ID),
-        jti: claims.jti,
-        issuedAt: new Date(claims.iat_ms),
-        expiresAt: new Date(claims.exp * 1000),
-      },
-      familyId: claims.fam,
-    };
   }
 
   private remember(cacheKey: string, verified: VerifiedToken): void {
@@ -399,12 +285,8 @@ export class TokenService implements AccessTokenVerifier {
 
   /** Revokes one access token until it would have expired anyway. */
   async revokeAccessToken(jti: string, expiresAt: Date): Promise<void> {
-    const key = `jti:${jti}`;
-    await this.context.database.db
-      .insertInto('token_revocations')
-      .values({ key, issued_before: null, expires: timestamp(expiresAt) })
-      .onConflict((conflict) => conflict.column('key').doNothing())
-      .execute();
+    const key = jtiKey(jti);
+    await insertRevocation(this.context.database.db, { key, issued_before: null, expires: timestamp(expiresAt) });
     this.noteLocalRevocation(key, null);
   }
 
@@ -426,15 +308,7 @@ export class TokenService implements AccessTokenVerifier {
     // Kept until every token it can revoke (refresh tokens live longest) has expired.
     const lifetime = Math.max(this.context.config.accessTokenTtlSeconds, this.context.config.refreshTokenTtlSeconds) + 60;
     const expires = timestamp(addSeconds(now, lifetime));
-    const write = async (db: Kysely<Tables>): Promise<void> => {
-      await db
-        .insertInto('token_revocations')
-        .values({ key, issued_before: timestamp(now), expires })
-        .onConflict((conflict) => conflict.column('key').doUpdateSet({ issued_before: timestamp(now), expires }))
-        .execute();
-      // The bump wakes the policy feed's long-polls, so web proxies drop the sessions.
-      if ((await revokeWebSessionsOf(db, type, id, now)) > 0) await bumpPolicyVersion(db);
-    };
+    const write = (db: Kysely<Tables>): Promise<void> => writePrincipalRevocation(db, type, id, now, expires);
     if (transaction) {
       await write(transaction);
       const pending = this.#revokedInTransaction.get(transaction);
@@ -453,13 +327,7 @@ export class TokenService implements AccessTokenVerifier {
    * so a revocation that commits later finds what it creates).
    */
   async revokedSince(principal: Principal, db: Kysely<Tables>): Promise<boolean> {
-    const rows = await db
-      .selectFrom('token_revocations')
-      .select(['key', 'issued_before'])
-      .where('key', 'in', [subjectKey(principal.type, principal.id), `jti:${principal.jti}`])
-      .execute();
-    const issuedAtMs = principal.issuedAt.getTime();
-    return rows.some((row) => row.issued_before === null || Date.parse(row.issued_before) > issuedAtMs);
+    return principalTokenRevoked(principal, db);
   }
 
   /**
@@ -478,40 +346,12 @@ export class TokenService implements AccessTokenVerifier {
 
   // ─── refresh tokens ──────────────────────────────────────────────────────────────────────
 
-  private refreshTag(body: string): string {
-    return crypto.createHmac('sha256', this.#refreshKey).update(body).digest('base64url');
-  }
-
-  private mintRefreshToken(claims: RefreshClaims): string {
-    const payload = [claims.id, claims.familyId, claims.type, claims.principalId, claims.clientId, claims.issuedAtMs, claims.expiresAtMs];
-    const body = `${REFRESH_PREFIX}${Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url')}`;
-    return `${body}.${this.refreshTag(body)}`;
-  }
-
   /**
    * The claims of a refresh token this installation issued, or null when the token is not one (or
    * was altered). Says nothing about expiry, revocation or earlier use.
    */
   readRefreshToken(token: string): RefreshClaims | null {
-    if (typeof token !== 'string' || token.length > MAX_REFRESH_TOKEN_LENGTH || !token.startsWith(REFRESH_PREFIX)) return null;
-    const dot = token.lastIndexOf('.');
-    if (dot <= REFRESH_PREFIX.length || token.length - dot - 1 !== REFRESH_TAG_CHARS) return null;
-    const body = token.slice(0, dot);
-    const expected = Buffer.from(this.refreshTag(body), 'latin1');
-    const presented = Buffer.from(token.slice(dot + 1), 'latin1');
-    if (presented.length !== expected.length || !crypto.timingSafeEqual(presented, expected)) return null;
-    let payload: unknown;
-    try {
-      payload = JSON.parse(Buffer.from(body.slice(REFRESH_PREFIX.length), 'base64url').toString('utf8'));
-    } catch {
-      return null;
-    }
-    if (!Array.isArray(payload) || payload.length !== 7) return null;
-    const [id, familyId, type, principalId, clientId, issuedAtMs, expiresAtMs] = payload as unknown[];
-    if (typeof id !== 'string' || typeof familyId !== 'string' || typeof principalId !== 'string' || typeof clientId !== 'string') return null;
-    if (type !== 'user' && type !== 'api-client' && type !== 'trusted-client') return null;
-    if (typeof issuedAtMs !== 'number' || typeof expiresAtMs !== 'number') return null;
-    return { id, familyId, type, principalId, clientId, issuedAtMs, expiresAtMs };
+    return this.#refreshTokens.read(token);
   }
 
   /**
@@ -521,7 +361,7 @@ export class TokenService implements AccessTokenVerifier {
   async refreshRevoked(familyId: string, type: PrincipalType, principalId: string, issuedAtMs: number): Promise<boolean> {
     const familyKey = refreshFamilyKey(familyId);
     const rows = await selectRevocations(this.context.database.db, familyKey, subjectKey(type, principalId), familyKey);
-    return rows.some((row) => row.key === familyKey || (row.issued_before !== null && Date.parse(row.issued_before) > issuedAtMs));
+    return refreshRevokedIn(rows, familyKey, issuedAtMs);
   }
 
   /**
@@ -530,24 +370,7 @@ export class TokenService implements AccessTokenVerifier {
    * two redemptions racing with one token exactly one wins, also across nodes.
    */
   async redeemRefreshToken(token: string, claims: RefreshClaims): Promise<boolean> {
-    const now = this.context.clock.now();
-    const result = await this.context.database.db
-      .insertInto('refresh_tokens')
-      .values({
-        id: claims.id,
-        token_hash: keyedHash(token, this.context.secretKey),
-        family_id: claims.familyId,
-        principal_type: claims.type,
-        principal_id: claims.principalId,
-        client_id: claims.clientId,
-        created: timestamp(new Date(claims.issuedAtMs)),
-        expires: timestamp(new Date(claims.expiresAtMs)),
-        used: timestamp(now),
-        revoked: null,
-      })
-      .onConflict((conflict) => conflict.doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+    return redeemRefreshToken(this.context.database.db, this.context.secretKey, token, claims, this.context.clock.now());
   }
 
   /**
@@ -560,26 +383,9 @@ export class TokenService implements AccessTokenVerifier {
     const key = refreshFamilyKey(familyId);
     // Every member was issued before now, so none outlives now + the refresh lifetime (the longest).
     const lifetime = Math.max(this.context.config.accessTokenTtlSeconds, this.context.config.refreshTokenTtlSeconds) + 60;
-    await (transaction ?? this.context.database.db)
-      .insertInto('token_revocations')
-      .values({ key, issued_before: null, expires: timestamp(addSeconds(now, lifetime)) })
-      .onConflict((conflict) => conflict.column('key').doNothing())
-      .execute();
+    await insertRevocation(transaction ?? this.context.database.db, { key, issued_before: null, expires: timestamp(addSeconds(now, lifetime)) });
     this.noteLocalRevocation(key, null);
   }
-}
-
-/** Verified tokens are remembered by their SHA-256, never by the bearer token itself. */
-function tokenCacheKey(token: string): string {
-  return crypto.hash('sha256', token, 'base64');
-}
-
-function subjectKey(type: PrincipalType, id: string): string {
-  return `sub:${type}:${id}`;
-}
-
-function refreshFamilyKey(familyId: string): string {
-  return `family:${familyId}`;
 }
 
 declare module 'fastify' {
