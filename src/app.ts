@@ -118,7 +118,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       },
     };
     let hotReads: HotReads | undefined;
-    const app = Fastify(serverOptions).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
+    const app = Fastify(serverOptions).withTypeProvider<TypeBoxTypeProvider>();
 
     const context: AppContext = {
       config,

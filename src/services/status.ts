@@ -1,6 +1,6 @@
-import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { VERSION } from '../version.js';
+import type { TypedApp } from './typed-app.js';
 
 const StatusResponse = Type.Object({
   variant: Type.String(),
@@ -15,7 +15,7 @@ const StatusResponse = Type.Object({
 });
 
 /** `GET <prefix>/status`, answered with or without a token, as every PrivX service does. */
-export function registerStatusRoute(app: FastifyInstance, appId: string): void {
+export function registerStatusRoute(app: TypedApp, appId: string): void {
   app.get(
     '/status',
     {

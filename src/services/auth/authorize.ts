@@ -1,11 +1,12 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { errorResponses } from '../../schemas.js';
 import type { GrantContext } from './grants/types.js';
-import { startLogin, type AuthorizeRequest } from './use-cases.js';
+import { startLogin } from './use-cases.js';
+import type { TypedApp } from '../typed-app.js';
 
 /** `GET /auth/api/v1/oauth/authorize`: starts the user half of authorization code + PKCE. */
-export function registerAuthorizeRoutes(app: FastifyInstance, { context }: GrantContext): void {
+export function registerAuthorizeRoutes(app: TypedApp, { context }: GrantContext): void {
   app.get(
     '/oauth/authorize',
     {
@@ -26,8 +27,10 @@ export function registerAuthorizeRoutes(app: FastifyInstance, { context }: Grant
       },
     },
     async (request, reply) => {
-      const token = await startLogin(context, request.query as AuthorizeRequest);
-      return reply.code(307).header('location', `/privx/login?token=${encodeURIComponent(token)}`).send();
+      const token = await startLogin(context, request.query);
+      // The schema's 307 `null` documents an empty body; the plain reply sends none.
+      const plain: FastifyReply = reply;
+      return plain.code(307).header('location', `/privx/login?token=${encodeURIComponent(token)}`).send();
     },
   );
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { registerStatusRoute } from '../status.js';
 import { registerAuthorizeRoutes } from './authorize.js';
 import { registerJwksRoutes } from './jwks.js';
@@ -9,7 +9,7 @@ import { LoginThrottle } from './throttle.js';
 import { registerTokenRoutes } from './token.js';
 
 /** `/auth/api/v1`: tokens, user login, JWKS, logout, key rotation. */
-export default async function authService(app: FastifyInstance): Promise<void> {
+const authService: FastifyPluginAsyncTypebox = async (app) => {
   registerStatusRoute(app, 'auth');
   const grantContext = { context: app.context, tokens: app.tokens, throttle: new LoginThrottle(app.context) };
   registerTokenRoutes(app, grantContext);
@@ -18,4 +18,6 @@ export default async function authService(app: FastifyInstance): Promise<void> {
   registerJwksRoutes(app, app.tokens);
   registerLogoutRoutes(app, app.context, app.tokens);
   registerKeyRoutes(app, app.context, app.tokens);
-}
+};
+
+export default authService;

@@ -1,9 +1,9 @@
-import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { TokenService } from './token-service.js';
+import type { TypedApp } from '../typed-app.js';
 
 /** `GET /auth/api/v1/oauth/jwks`: the public keys that verify access tokens. Public, like PrivX's. */
-export function registerJwksRoutes(app: FastifyInstance, tokens: TokenService): void {
+export function registerJwksRoutes(app: TypedApp, tokens: TokenService): void {
   app.get(
     '/oauth/jwks',
     {

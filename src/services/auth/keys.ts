@@ -1,13 +1,13 @@
-import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses } from '../../schemas.js';
 import type { TokenService } from './token-service.js';
 import { rotateSigningKey } from './use-cases.js';
+import type { TypedApp } from '../typed-app.js';
 
 /** `POST /auth/api/v1/keys/rotate`: a new token-signing key. */
-export function registerKeyRoutes(app: FastifyInstance, context: AppContext, tokens: TokenService): void {
+export function registerKeyRoutes(app: TypedApp, context: AppContext, tokens: TokenService): void {
   app.post(
     '/keys/rotate',
     {

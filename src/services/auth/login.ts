@@ -1,11 +1,11 @@
-import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { errorResponses } from '../../schemas.js';
 import type { GrantContext } from './grants/types.js';
 import { login } from './use-cases.js';
+import type { TypedApp } from '../typed-app.js';
 
 /** `POST /auth/api/v1/login`: the login page's post, answering the authorization code. */
-export function registerLoginRoutes(app: FastifyInstance, { context, throttle }: GrantContext): void {
+export function registerLoginRoutes(app: TypedApp, { context, throttle }: GrantContext): void {
   app.post(
     '/login',
     {
@@ -24,6 +24,6 @@ export function registerLoginRoutes(app: FastifyInstance, { context, throttle }:
         response: { 200: Type.Object({ code: Type.String(), state: Type.String() }), ...errorResponses(400, 401, 429) },
       },
     },
-    async (request) => login(context, throttle, request.body as { username: string; password: string; token: string }, request.ip),
+    async (request) => login(context, throttle, request.body, request.ip),
   );
 }

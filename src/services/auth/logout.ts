@@ -1,13 +1,13 @@
-import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses } from '../../schemas.js';
 import type { TokenService } from './token-service.js';
 import { logout } from './use-cases.js';
+import type { TypedApp } from '../typed-app.js';
 
 /** `POST /auth/api/v1/logout`: the caller's tokens and web sessions end everywhere. */
-export function registerLogoutRoutes(app: FastifyInstance, context: AppContext, tokens: TokenService): void {
+export function registerLogoutRoutes(app: TypedApp, context: AppContext, tokens: TokenService): void {
   app.post(
     '/logout',
     {

@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { PrivxError } from '../../errors.js';
 import { errorResponses } from '../../schemas.js';
@@ -7,6 +6,7 @@ import { passwordGrant } from './grants/password.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
 import type { Grant, GrantContext, TokenRequestBody } from './grants/types.js';
 import { revokeToken } from './use-cases.js';
+import type { TypedApp } from '../typed-app.js';
 
 /** Grant types by their OAuth2 name; adding one is a file and a line here. */
 const GRANTS: ReadonlyMap<string, Grant> = new Map([
@@ -38,7 +38,7 @@ const TokenResponseSchema = Type.Object({
 });
 
 /** `POST /oauth/token` and `POST /oauth/revoke`. */
-export function registerTokenRoutes(app: FastifyInstance, grantContext: GrantContext): void {
+export function registerTokenRoutes(app: TypedApp, grantContext: GrantContext): void {
   app.post(
     '/oauth/token',
     {
@@ -74,7 +74,7 @@ export function registerTokenRoutes(app: FastifyInstance, grantContext: GrantCon
       },
     },
     async (request) => {
-      await revokeToken(grantContext.tokens, (request.body as { token: string }).token);
+      await revokeToken(grantContext.tokens, request.body.token);
       // RFC 7009: unknown tokens are not an error, so the answer says nothing about validity.
       return {};
     },

@@ -1,9 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { errorResponses, IdParam } from '../../schemas.js';
 import type { Scope } from '../role-store/permissions.js';
 import { listWebProxyCas, webProxyCa, webProxyCrl } from './use-cases.js';
 import { caObject } from './web-proxy-ca.js';
+import type { TypedApp } from '../typed-app.js';
 
 const CA_READ_SCOPES: readonly Scope[] = ['admin', 'certificates-view', 'api-clients-manage', 'service'];
 
@@ -26,7 +27,7 @@ const CaParams = Type.Object({ id: IdParam });
 const CrlQuery = Type.Object({ format: Type.Optional(Type.Union([Type.Literal('der'), Type.Literal('pem')])) });
 
 /** `/icap/cas`: the web-proxy (ICAP) CAs and their CRLs. */
-export function registerIcapCaRoutes(app: FastifyInstance): void {
+export function registerIcapCaRoutes(app: TypedApp): void {
   const { database, clock } = app.context;
   const db = database.db;
 
@@ -45,7 +46,7 @@ export function registerIcapCaRoutes(app: FastifyInstance): void {
       config: { permissions: CA_READ_SCOPES },
       schema: { summary: 'One web-proxy CA', tags: ['icap'], params: CaParams, response: { 200: CaOut, ...errorResponses(400, 401, 403, 404) } },
     },
-    async (request) => caObject(await webProxyCa(db, (request.params as { id: string }).id)),
+    async (request) => caObject(await webProxyCa(db, request.params.id)),
   );
 
   app.get(
@@ -61,9 +62,11 @@ export function registerIcapCaRoutes(app: FastifyInstance): void {
       },
     },
     async (request, reply) => {
-      const crl = await webProxyCrl(db, (request.params as { id: string }).id, clock.now());
-      if ((request.query as { format?: string }).format === 'pem') return reply.type('application/x-pem-file').send(crl.pem);
-      return reply.type('application/pkix-crl').send(crl.der);
+      const crl = await webProxyCrl(db, request.params.id, clock.now());
+      if (request.query.format === 'pem') return reply.type('application/x-pem-file').send(crl.pem);
+      // DER bytes, sent as they are (the schema's string documents the body, it does not serialise it).
+      const plain: FastifyReply = reply;
+      return plain.type('application/pkix-crl').send(crl.der);
     },
   );
 }

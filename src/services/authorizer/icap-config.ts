@@ -1,9 +1,10 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam } from '../../schemas.js';
 import type { Scope } from '../role-store/permissions.js';
 import { downloadWebProxyConfig, openWebProxyConfigSession } from './use-cases.js';
+import type { TypedApp } from '../typed-app.js';
 
 const CONF_SCOPES: readonly Scope[] = ['admin', 'api-clients-manage'];
 
@@ -16,7 +17,7 @@ const TomlBody = Type.String({ description: 'The web-proxy config file (TOML, se
  * `/icap/conf/:trusted_client_id`: single-use sessions to download a web proxy's config, and the
  * download (also under `/carrier/conf`, the path the PrivX Python SDK uses).
  */
-export function registerIcapConfigRoutes(app: FastifyInstance): void {
+export function registerIcapConfigRoutes(app: TypedApp): void {
   const { context } = app;
 
   app.post(
@@ -31,7 +32,7 @@ export function registerIcapConfigRoutes(app: FastifyInstance): void {
       },
     },
     async (request, reply) => {
-      const sessionId = await openWebProxyConfigSession(context, principalOf(request), (request.params as { trusted_client_id: string }).trusted_client_id, request.ip);
+      const sessionId = await openWebProxyConfigSession(context, principalOf(request), request.params.trusted_client_id, request.ip);
       return reply.code(201).send({ session_id: sessionId });
     },
   );
@@ -43,8 +44,7 @@ export function registerIcapConfigRoutes(app: FastifyInstance): void {
     response: { 200: TomlBody, ...errorResponses(400, 401, 403, 404) },
   });
 
-  async function download(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const params = request.params as { trusted_client_id: string; session_id: string };
+  async function download(request: FastifyRequest, params: Static<typeof ConfSessionParams>, reply: FastifyReply): Promise<FastifyReply> {
     const config = await downloadWebProxyConfig(context, principalOf(request), params.trusted_client_id, params.session_id, request.ip);
     return reply
       .type('application/toml; charset=utf-8')
@@ -55,11 +55,11 @@ export function registerIcapConfigRoutes(app: FastifyInstance): void {
   app.get(
     '/icap/conf/:trusted_client_id/:session_id',
     { config: { permissions: CONF_SCOPES }, schema: downloadSchema('Download a web proxy’s config (TOML) once; it carries a fresh one-time registration secret') },
-    download,
+    async (request, reply) => download(request, request.params, reply),
   );
   app.get(
     '/carrier/conf/:trusted_client_id/:session_id',
     { config: { permissions: CONF_SCOPES }, schema: downloadSchema('The same config download under the path the PrivX Python SDK uses') },
-    download,
+    async (request, reply) => download(request, request.params, reply),
   );
 }

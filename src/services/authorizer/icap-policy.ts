@@ -1,10 +1,11 @@
 import type { ServerResponse } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { WebPolicySchema, type WebPolicy } from '../../lib/contracts/web-policy.js';
 import { errorResponses } from '../../schemas.js';
 import { buildWebPolicy, etagMatches, policyEtag, policyVersion } from './web-policy-builder.js';
 import { VersionWatcher } from './version-watcher.js';
+import type { TypedApp } from '../typed-app.js';
 
 /** How often a long-poll re-reads the policy version from the database (works across nodes). */
 const POLL_INTERVAL_MS = 250;
@@ -25,7 +26,7 @@ const POLICY_CACHE_MS = 2000;
  * `If-None-Match` with the current version answers 304, and with `?wait=N` the request is held
  * until the version changes (200) or N seconds pass (304).
  */
-export function registerIcapPolicyRoutes(app: FastifyInstance): void {
+export function registerIcapPolicyRoutes(app: TypedApp): void {
   const { database, clock } = app.context;
   const db = database.db;
   const watcher = new VersionWatcher(() => policyVersion(db), POLL_INTERVAL_MS);
@@ -65,11 +66,15 @@ export function registerIcapPolicyRoutes(app: FastifyInstance): void {
     },
     async (request, reply) => {
       const ifNoneMatch = request.headers['if-none-match'];
-      const wait = (request.query as { wait?: number }).wait ?? 0;
+      const wait = request.query.wait ?? 0;
       let version = await policyVersion(db);
       if (etagMatches(ifNoneMatch, policyEtag(version))) {
         const changed = ifNoneMatch?.includes('*') ? undefined : await waitUnlessGone(reply.raw, (signal) => watcher.waitForChange(version, wait * 1000, signal));
-        if (changed === undefined) return reply.code(304).header('etag', policyEtag(version)).send();
+        if (changed === undefined) {
+          // The schema's 304 `null` documents an empty body; the plain reply sends none.
+          const plain: FastifyReply = reply;
+          return plain.code(304).header('etag', policyEtag(version)).send();
+        }
         version = changed;
       }
       const policy = await policyAt(version);

@@ -1,8 +1,8 @@
-import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { errorResponses } from '../../schemas.js';
 import { LoginThrottle } from '../auth/throttle.js';
-import { registerWebProxy, type RegistrationRequest } from './use-cases.js';
+import { registerWebProxy } from './use-cases.js';
+import type { TypedApp } from '../typed-app.js';
 
 const RegisterIn = Type.Object(
   {
@@ -22,7 +22,7 @@ const RegisterOut = Type.Object({
 });
 
 /** `/icap/register`: a web proxy registers with the one-time secret of its downloaded config. */
-export function registerIcapRegistrationRoutes(app: FastifyInstance): void {
+export function registerIcapRegistrationRoutes(app: TypedApp): void {
   const deps = { context: app.context, tokens: app.tokens };
   const throttle = new LoginThrottle(app.context);
 
@@ -42,6 +42,6 @@ export function registerIcapRegistrationRoutes(app: FastifyInstance): void {
         response: { 200: RegisterOut, ...errorResponses(400, 403, 429) },
       },
     },
-    async (request) => registerWebProxy(deps, throttle, request.body as RegistrationRequest, request.ip),
+    async (request) => registerWebProxy(deps, throttle, request.body, request.ip),
   );
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { registerStatusRoute } from '../status.js';
 import { registerIcapCaRoutes } from './icap-cas.js';
 import { registerIcapConfigRoutes } from './icap-config.js';
@@ -10,11 +10,13 @@ import { registerWebSessionRoutes } from './web-sessions.js';
  * `/authorizer/api/v1`: the web-proxy (ICAP) CA and its CRL, web-proxy config downloads and
  * registration, the web policy feed, and web sessions.
  */
-export default async function authorizerService(app: FastifyInstance): Promise<void> {
+const authorizerService: FastifyPluginAsyncTypebox = async (app) => {
   registerStatusRoute(app, 'authorizer');
   registerIcapCaRoutes(app);
   registerIcapConfigRoutes(app);
   registerIcapRegistrationRoutes(app);
   registerIcapPolicyRoutes(app);
   registerWebSessionRoutes(app);
-}
+};
+
+export default authorizerService;

@@ -1,5 +1,4 @@
 import crypto from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { forbidden, notFound, unauthorized } from '../../errors.js';
 import { signJwt } from '../../lib/jwt.js';
@@ -12,6 +11,7 @@ import { bumpPolicyVersion } from '../host-store/policy-version-repository.js';
 import { getDefaultServiceOptions, getHost } from '../host-store/repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { findWebSession, insertWebSession, revokeWebSession } from './repository.js';
+import type { TypedApp } from '../typed-app.js';
 
 const SessionIn = Type.Object(
   {
@@ -24,7 +24,7 @@ const SessionOut = Type.Object({ session_id: Type.String(), token: Type.String()
 const Params = Type.Object({ session_id: IdParam });
 
 /** `/icap/sessions`: short-lived, revocable web sessions (ES256 tokens the web proxy verifies). */
-export function registerWebSessionRoutes(app: FastifyInstance): void {
+export function registerWebSessionRoutes(app: TypedApp): void {
   const { database, clock, config } = app.context;
   const db = database.db;
 
@@ -46,7 +46,7 @@ export function registerWebSessionRoutes(app: FastifyInstance): void {
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const body = request.body as { host_id: string; principal: string };
+      const body = request.body;
       const [host, defaults] = await Promise.all([getHost(db, body.host_id), getDefaultServiceOptions(db)]);
       const services = host.services.filter((service) => service.service === 'WEB');
       // A disabled host is not in the policy feed either; to a user it does not exist.
@@ -120,7 +120,7 @@ export function registerWebSessionRoutes(app: FastifyInstance): void {
     },
     async (request) => {
       const principal = principalOf(request);
-      const { session_id: sessionId } = request.params as { session_id: string };
+      const { session_id: sessionId } = request.params;
       const session = await findWebSession(db, sessionId);
       if (!session) throw notFound('web session');
       const own = session.user_type === principal.type && session.user_id === principal.id;

@@ -1,28 +1,21 @@
-import type { FastifyInstance } from 'fastify';
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam, IdResponse, ListResponse } from '../../schemas.js';
 import { effectiveServiceOptions, getHost } from './repository.js';
 import { listHosts, type HostPage } from './search-repository.js';
-import { EffectiveServiceOptionsSchema, HostInSchema, HostOutSchema, HostPagingQuery, HostSearchSchema, type HostIn, type HostSearch, type HostSortKey } from './schemas.js';
+import { EffectiveServiceOptionsSchema, HostInSchema, HostOutSchema, HostPagingQuery, HostSearchSchema } from './schemas.js';
 import { createHostAs, deleteHostAs, updateHostAs, type HostStoreDeps } from './use-cases.js';
+import type { TypedApp } from '../typed-app.js';
 
 const Params = Type.Object({ id: IdParam });
 const tags = ['hosts'];
 
-interface PagingQueryValues {
-  offset?: number;
-  limit?: number;
-  sortkey?: HostSortKey;
-  sortdir?: string;
-}
-
-function pageOf(query: PagingQueryValues): HostPage {
+function pageOf(query: Static<typeof HostPagingQuery>): HostPage {
   return { offset: query.offset ?? 0, limit: query.limit ?? 50, sortkey: query.sortkey ?? 'name', descending: query.sortdir?.toLowerCase() === 'desc' };
 }
 
 /** `/host-store/api/v1/hosts`: target hosts with their services, principals and tags. */
-export function registerHostRoutes(app: FastifyInstance): void {
+export function registerHostRoutes(app: TypedApp): void {
   const { database, clock } = app.context;
   const db = database.db;
   const deps: HostStoreDeps = { db, clock };
@@ -39,7 +32,7 @@ export function registerHostRoutes(app: FastifyInstance): void {
         response: { 200: ListResponse(HostOutSchema), ...errorResponses(400, 401, 403) },
       },
     },
-    async (request) => listHosts(db, {}, pageOf(request.query as PagingQueryValues)),
+    async (request) => listHosts(db, {}, pageOf(request.query)),
   );
 
   app.post(
@@ -62,9 +55,9 @@ export function registerHostRoutes(app: FastifyInstance): void {
       },
     },
     async (request) => {
-      const body = request.body as HostSearch;
+      const body = request.body;
       const services = body.service === undefined || body.service === null ? [] : Array.isArray(body.service) ? body.service : [body.service];
-      return listHosts(db, { keywords: body.keywords, services, tags: body.tags ?? [] }, pageOf(request.query as PagingQueryValues));
+      return listHosts(db, { keywords: body.keywords, services, tags: body.tags ?? [] }, pageOf(request.query));
     },
   );
 
@@ -75,7 +68,7 @@ export function registerHostRoutes(app: FastifyInstance): void {
       schema: { summary: 'Create a host', tags, body: HostInSchema, response: { 201: IdResponse, ...errorResponses(400, 401, 403) } },
     },
     async (request, reply) => {
-      const id = await createHostAs(deps, principalOf(request), request.body as HostIn);
+      const id = await createHostAs(deps, principalOf(request), request.body);
       return reply.code(201).send({ id });
     },
   );
@@ -86,7 +79,7 @@ export function registerHostRoutes(app: FastifyInstance): void {
       config: { permissions: ['hosts-view', 'hosts-manage'] },
       schema: { summary: 'Get a host', tags, params: Params, response: { 200: HostOutSchema, ...errorResponses(400, 401, 403, 404) } },
     },
-    async (request) => getHost(db, (request.params as { id: string }).id),
+    async (request) => getHost(db, request.params.id),
   );
 
   app.put(
@@ -96,8 +89,8 @@ export function registerHostRoutes(app: FastifyInstance): void {
       schema: { summary: 'Replace a host', tags, params: Params, body: HostInSchema, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404) } },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      await updateHostAs(deps, principalOf(request), id, request.body as HostIn);
+      const { id } = request.params;
+      await updateHostAs(deps, principalOf(request), id, request.body);
       return {};
     },
   );
@@ -109,7 +102,7 @@ export function registerHostRoutes(app: FastifyInstance): void {
       schema: { summary: 'Delete a host', tags, params: Params, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404) } },
     },
     async (request) => {
-      await deleteHostAs(deps, principalOf(request), (request.params as { id: string }).id);
+      await deleteHostAs(deps, principalOf(request), request.params.id);
       return {};
     },
   );
@@ -132,8 +125,8 @@ export function registerHostRoutes(app: FastifyInstance): void {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const { principal } = request.query as { principal: string };
+      const { id } = request.params;
+      const { principal } = request.query;
       const effective = await effectiveServiceOptions(db, id, principal);
       return { host_id: id, principal, options: effective.options, sources: effective.sources };
     },

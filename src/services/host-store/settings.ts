@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { errorResponses } from '../../schemas.js';
 import { formatEtag } from '../settings/repository.js';
 import type { ServiceOptions } from '../../lib/service-options.js';
@@ -6,12 +6,13 @@ import { readDefaultServiceOptions, readDefaultServiceOptionsNow } from './repos
 import { ServiceOptionsSchema } from './schemas.js';
 import { replyWithAnswer, type HotAnswer } from '../../plugins/hot-reads.js';
 import { readsWithoutWaiting } from '../../db/index.js';
+import type { TypedApp } from '../typed-app.js';
 
 /**
  * `/host-store/api/v1/settings/*`: the host store's read side of its settings. They are changed
  * through the settings service (`PUT /settings/api/v1/settings/host-store/default_service_options`).
  */
-export function registerHostStoreSettingsRoutes(app: FastifyInstance): void {
+export function registerHostStoreSettingsRoutes(app: TypedApp): void {
   const db = app.context.database.db;
 
   /**
@@ -50,7 +51,12 @@ export function registerHostStoreSettingsRoutes(app: FastifyInstance): void {
     (_request, reply) => {
       const now = hotRead();
       if (now) replyWithAnswer(reply, now);
-      else readDefaultServiceOptions(db).then((state) => replyWithAnswer(reply, answerFor(state)), (error: unknown) => reply.send(error));
+      else readDefaultServiceOptions(db).then((state) => replyWithAnswer(reply, answerFor(state)), (error: unknown) => sendError(reply, error));
     },
   );
+}
+
+/** A failed read, to the error handler (through the plain reply: the schema types only the answer). */
+function sendError(reply: FastifyReply, error: unknown): void {
+  reply.send(error);
 }

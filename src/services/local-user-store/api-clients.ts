@@ -1,10 +1,10 @@
-import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam, ListResponse, PagingQuery } from '../../schemas.js';
 import { getApiClient, listApiClients } from './repository.js';
 import { Name, RoleRefOut, RoleRefs } from './schemas.js';
 import { createApiClientAs, deleteApiClientAs, rotateApiClientSecretsAs, updateApiClientAs, type LocalUserStoreDeps } from './use-cases.js';
+import type { TypedApp } from '../typed-app.js';
 
 // `secret` and `oauth_client_secret` exist for PrivX clients' strict types but are always empty:
 // privgate keeps only hashes, and shows the values once, in the create/rotate response.
@@ -23,10 +23,8 @@ const Credentials = Type.Object({ id: Type.String(), secret: Type.String(), oaut
 const ApiClientIn = Type.Object({ name: Name, roles: Type.Optional(RoleRefs) }, { additionalProperties: true });
 const Params = Type.Object({ id: IdParam });
 
-type ApiClientBody = { name: string; roles?: Array<{ id: string }> | null };
-
 /** `/local-user-store/api/v1/api-clients`: machine clients of the API, with generated secrets. */
-export function registerApiClientRoutes(app: FastifyInstance): void {
+export function registerApiClientRoutes(app: TypedApp): void {
   const { database, clock, secretKey } = app.context;
   const db = database.db;
   const deps: LocalUserStoreDeps = { db, clock, secretKey, tokens: app.tokens };
@@ -38,7 +36,7 @@ export function registerApiClientRoutes(app: FastifyInstance): void {
       schema: { summary: 'List API clients (secrets never included)', tags: ['api-clients'], querystring: Type.Object(PagingQuery), response: { 200: ListResponse(ApiClientOut), ...errorResponses(400, 401, 403) } },
     },
     async (request) => {
-      const query = request.query as { offset?: number; limit?: number; sortdir?: string };
+      const query = request.query;
       const list = await listApiClients(db, query.offset ?? 0, query.limit ?? 50, query.sortdir?.toLowerCase() === 'desc');
       return { count: list.count, items: list.items.map((client) => ({ ...client, secret: '', oauth_client_secret: '' })) };
     },
@@ -55,7 +53,7 @@ export function registerApiClientRoutes(app: FastifyInstance): void {
         response: { 201: Credentials, ...errorResponses(400, 401, 403, 409) },
       },
     },
-    async (request, reply) => reply.code(201).send(await createApiClientAs(deps, principalOf(request), request.body as ApiClientBody)),
+    async (request, reply) => reply.code(201).send(await createApiClientAs(deps, principalOf(request), request.body)),
   );
 
   app.get(
@@ -64,7 +62,7 @@ export function registerApiClientRoutes(app: FastifyInstance): void {
       config: { permissions: ['api-clients-manage'] },
       schema: { summary: 'Get an API client (secrets never included)', tags: ['api-clients'], params: Params, response: { 200: ApiClientOut, ...errorResponses(400, 401, 403, 404) } },
     },
-    async (request) => ({ ...(await getApiClient(db, (request.params as { id: string }).id)), secret: '', oauth_client_secret: '' }),
+    async (request) => ({ ...(await getApiClient(db, request.params.id)), secret: '', oauth_client_secret: '' }),
   );
 
   app.put(
@@ -74,7 +72,7 @@ export function registerApiClientRoutes(app: FastifyInstance): void {
       schema: { summary: 'Update an API client (needs every permission it holds and each role it gets; privx-admin keeps an enabled holder, else 409)', tags: ['api-clients'], params: Params, body: ApiClientIn, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404, 409) } },
     },
     async (request) => {
-      await updateApiClientAs(deps, principalOf(request), (request.params as { id: string }).id, request.body as ApiClientBody);
+      await updateApiClientAs(deps, principalOf(request), request.params.id, request.body);
       return {};
     },
   );
@@ -90,7 +88,7 @@ export function registerApiClientRoutes(app: FastifyInstance): void {
         response: { 200: Credentials, ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => rotateApiClientSecretsAs(deps, principalOf(request), (request.params as { id: string }).id),
+    async (request) => rotateApiClientSecretsAs(deps, principalOf(request), request.params.id),
   );
 
   app.delete(
@@ -100,7 +98,7 @@ export function registerApiClientRoutes(app: FastifyInstance): void {
       schema: { summary: 'Delete an API client and revoke its tokens (needs every permission it holds; privx-admin keeps an enabled holder, else 409)', tags: ['api-clients'], params: Params, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404, 409) } },
     },
     async (request) => {
-      await deleteApiClientAs(deps, principalOf(request), (request.params as { id: string }).id);
+      await deleteApiClientAs(deps, principalOf(request), request.params.id);
       return {};
     },
   );

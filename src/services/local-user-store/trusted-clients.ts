@@ -1,11 +1,11 @@
-import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam, IdResponse, ListResponse, NullableArray, PagingQuery } from '../../schemas.js';
 import type { UseCaseDeps } from '../role-store/use-cases.js';
 import { Name } from './schemas.js';
-import { getTrustedClient, listTrustedClients, TRUSTED_CLIENT_TYPES, type TrustedClient, type TrustedClientInput } from './trusted-client-repository.js';
+import { getTrustedClient, listTrustedClients, TRUSTED_CLIENT_TYPES, type TrustedClient } from './trusted-client-repository.js';
 import { createTrustedClientAs, deleteTrustedClientAs, updateTrustedClientAs } from './use-cases.js';
+import type { TypedApp } from '../typed-app.js';
 
 // `secret` is in the model for PrivX clients' strict types but always "": privgate keeps only a
 // keyed hash of the one-time registration secret, which travels only in a config download.
@@ -70,7 +70,7 @@ function out(client: TrustedClient) {
 
 
 /** `/local-user-store/api/v1/trusted-clients`: web proxies, extenders, carriers, … */
-export function registerTrustedClientRoutes(app: FastifyInstance): void {
+export function registerTrustedClientRoutes(app: TypedApp): void {
   const { database, clock } = app.context;
   const db = database.db;
   const deps: UseCaseDeps = { db, clock, tokens: app.tokens };
@@ -82,7 +82,7 @@ export function registerTrustedClientRoutes(app: FastifyInstance): void {
       schema: { summary: 'List trusted clients (secrets never included)', tags: ['trusted-clients'], querystring: Type.Object(PagingQuery), response: { 200: ListResponse(TrustedClientOut), ...errorResponses(400, 401, 403) } },
     },
     async (request) => {
-      const query = request.query as { offset?: number; limit?: number; sortdir?: string };
+      const query = request.query;
       const list = await listTrustedClients(db, query.offset ?? 0, query.limit ?? 50, query.sortdir?.toLowerCase() === 'desc');
       return { count: list.count, items: list.items.map(out) };
     },
@@ -99,7 +99,7 @@ export function registerTrustedClientRoutes(app: FastifyInstance): void {
         response: { 201: IdResponse, ...errorResponses(400, 401, 403, 409) },
       },
     },
-    async (request, reply) => reply.code(201).send({ id: await createTrustedClientAs(deps, principalOf(request), request.body as TrustedClientInput) }),
+    async (request, reply) => reply.code(201).send({ id: await createTrustedClientAs(deps, principalOf(request), request.body) }),
   );
 
   app.get(
@@ -108,7 +108,7 @@ export function registerTrustedClientRoutes(app: FastifyInstance): void {
       config: { permissions: ['api-clients-manage'] },
       schema: { summary: 'Get a trusted client (secret always "")', tags: ['trusted-clients'], params: Params, response: { 200: TrustedClientOut, ...errorResponses(400, 401, 403, 404) } },
     },
-    async (request) => out(await getTrustedClient(db, (request.params as { id: string }).id)),
+    async (request) => out(await getTrustedClient(db, request.params.id)),
   );
 
   app.put(
@@ -124,7 +124,7 @@ export function registerTrustedClientRoutes(app: FastifyInstance): void {
       },
     },
     async (request) => {
-      await updateTrustedClientAs(deps, principalOf(request), (request.params as { id: string }).id, request.body as TrustedClientInput);
+      await updateTrustedClientAs(deps, principalOf(request), request.params.id, request.body);
       return {};
     },
   );
@@ -141,7 +141,7 @@ export function registerTrustedClientRoutes(app: FastifyInstance): void {
       },
     },
     async (request) => {
-      await deleteTrustedClientAs(deps, principalOf(request), (request.params as { id: string }).id);
+      await deleteTrustedClientAs(deps, principalOf(request), request.params.id);
       return {};
     },
   );

@@ -1,10 +1,10 @@
-import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam, IdResponse, ListResponse, PagingQuery } from '../../schemas.js';
 import { getUser, listUsers } from './repository.js';
 import { Name, Password, RoleRefOut, RoleRefs } from './schemas.js';
 import { createUserAs, deleteUserAs, setUserPasswordAs, updateUserAs, type LocalUserStoreDeps } from './use-cases.js';
+import type { TypedApp } from '../typed-app.js';
 
 const UserOut = Type.Object({
   id: Type.String(),
@@ -31,10 +31,8 @@ const UserIn = Type.Object(
 const UserCreate = Type.Composite([UserIn, Type.Object({ password: Type.Optional(Password) })], { additionalProperties: false });
 const Params = Type.Object({ id: IdParam });
 
-type UserBody = { username: string; email?: string; full_name?: string; disabled?: boolean; roles?: Array<{ id: string }> | null; password?: string };
-
 /** `/local-user-store/api/v1/users`: local users; passwords only as scrypt hashes. */
-export function registerUserRoutes(app: FastifyInstance): void {
+export function registerUserRoutes(app: TypedApp): void {
   const { database, clock, secretKey } = app.context;
   const db = database.db;
   const deps: LocalUserStoreDeps = { db, clock, secretKey, tokens: app.tokens };
@@ -46,7 +44,7 @@ export function registerUserRoutes(app: FastifyInstance): void {
       schema: { summary: 'List local users', tags: ['users'], querystring: Type.Object(PagingQuery), response: { 200: ListResponse(UserOut), ...errorResponses(400, 401, 403) } },
     },
     async (request) => {
-      const query = request.query as { offset?: number; limit?: number; sortdir?: string };
+      const query = request.query;
       return listUsers(db, query.offset ?? 0, query.limit ?? 50, query.sortdir?.toLowerCase() === 'desc');
     },
   );
@@ -58,7 +56,7 @@ export function registerUserRoutes(app: FastifyInstance): void {
       schema: { summary: 'Create a local user (needs every permission of each role it gets)', tags: ['users'], body: UserCreate, response: { 201: IdResponse, ...errorResponses(400, 401, 403, 409) } },
     },
     async (request, reply) => {
-      const id = await createUserAs(deps, principalOf(request), request.body as UserBody);
+      const id = await createUserAs(deps, principalOf(request), request.body);
       return reply.code(201).send({ id });
     },
   );
@@ -69,7 +67,7 @@ export function registerUserRoutes(app: FastifyInstance): void {
       config: { permissions: ['users-view', 'users-manage'] },
       schema: { summary: 'Get a local user', tags: ['users'], params: Params, response: { 200: UserOut, ...errorResponses(400, 401, 403, 404) } },
     },
-    async (request) => getUser(db, (request.params as { id: string }).id),
+    async (request) => getUser(db, request.params.id),
   );
 
   app.put(
@@ -79,7 +77,7 @@ export function registerUserRoutes(app: FastifyInstance): void {
       schema: { summary: 'Update a local user (needs every permission the user holds and each role it gets; privx-admin keeps an enabled holder, else 409)', tags: ['users'], params: Params, body: UserIn, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404, 409) } },
     },
     async (request) => {
-      await updateUserAs(deps, principalOf(request), (request.params as { id: string }).id, request.body as UserBody);
+      await updateUserAs(deps, principalOf(request), request.params.id, request.body);
       return {};
     },
   );
@@ -97,7 +95,7 @@ export function registerUserRoutes(app: FastifyInstance): void {
       },
     },
     async (request) => {
-      await setUserPasswordAs(deps, principalOf(request), (request.params as { id: string }).id, (request.body as { password: string }).password);
+      await setUserPasswordAs(deps, principalOf(request), request.params.id, request.body.password);
       return {};
     },
   );
@@ -109,7 +107,7 @@ export function registerUserRoutes(app: FastifyInstance): void {
       schema: { summary: 'Delete a local user (needs every permission the user holds; privx-admin keeps an enabled holder, else 409)', tags: ['users'], params: Params, response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404, 409) } },
     },
     async (request) => {
-      await deleteUserAs(deps, principalOf(request), (request.params as { id: string }).id);
+      await deleteUserAs(deps, principalOf(request), request.params.id);
       return {};
     },
   );

@@ -1,10 +1,10 @@
-import type { FastifyInstance } from 'fastify';
-import { Type, type Static } from '@sinclair/typebox';
-import { AuditBatchSchema, MAX_AUDIT_BATCH, type AuditBatch } from '../../lib/contracts/audit-batch.js';
+import { Type } from '@sinclair/typebox';
+import { AuditBatchSchema, MAX_AUDIT_BATCH } from '../../lib/contracts/audit-batch.js';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, ListResponse } from '../../schemas.js';
 import { listAuditEvents } from './repository.js';
 import { ingestAuditBatch } from './use-cases.js';
+import type { TypedApp } from '../typed-app.js';
 
 const AuditEventOut = Type.Object({
   id: Type.String(),
@@ -34,7 +34,7 @@ const ListQuery = Type.Object({
 });
 
 /** `/auditevents`: the audit log, and the batch ingest of registered web proxies. */
-export function registerAuditEventRoutes(app: FastifyInstance): void {
+export function registerAuditEventRoutes(app: TypedApp): void {
   const { database, clock } = app.context;
   const db = database.db;
 
@@ -50,7 +50,7 @@ export function registerAuditEventRoutes(app: FastifyInstance): void {
       },
     },
     async (request) => {
-      const query = request.query as Static<typeof ListQuery>;
+      const query = request.query;
       return listAuditEvents(
         db,
         {
@@ -80,6 +80,6 @@ export function registerAuditEventRoutes(app: FastifyInstance): void {
         response: { 200: Type.Object({ count: Type.Integer() }), ...errorResponses(400, 401, 403) },
       },
     },
-    async (request) => ({ count: await ingestAuditBatch(db, clock, principalOf(request).id, (request.body as AuditBatch).events) }),
+    async (request) => ({ count: await ingestAuditBatch(db, clock, principalOf(request).id, request.body.events) }),
   );
 }

@@ -1,9 +1,11 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { registerStatusRoute } from '../status.js';
 import { registerAuditEventRoutes } from './audit-events.js';
 
 /** `/monitor-service/api/v1`: the audit log. */
-export default async function monitorServiceService(app: FastifyInstance): Promise<void> {
+const monitorServiceService: FastifyPluginAsyncTypebox = async (app) => {
   registerStatusRoute(app, 'monitor-service');
   registerAuditEventRoutes(app);
-}
+};
+
+export default monitorServiceService;

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { registerStatusRoute } from '../status.js';
 import { registerRoleMemberRoutes } from './members.js';
 import { registerPermissionRoutes } from './permissions.js';
@@ -6,10 +6,12 @@ import { registerRoleRoutes } from './roles.js';
 import type { UseCaseDeps } from './use-cases.js';
 
 /** `/role-store/api/v1`: roles, their permissions and members. */
-export default async function roleStoreService(app: FastifyInstance): Promise<void> {
+const roleStoreService: FastifyPluginAsyncTypebox = async (app) => {
   registerStatusRoute(app, 'role-store');
   const deps: UseCaseDeps = { db: app.context.database.db, clock: app.context.clock, tokens: app.tokens };
   registerPermissionRoutes(app);
   registerRoleRoutes(app, deps);
   registerRoleMemberRoutes(app, deps);
-}
+};
+
+export default roleStoreService;

@@ -1,13 +1,13 @@
-import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam, ListResponse } from '../../schemas.js';
-import { membersOf, type MemberType } from './repository.js';
+import { membersOf } from './repository.js';
 import { MemberOut, MemberTypeSchema, RoleParams } from './schemas.js';
 import { addRoleMemberAs, removeRoleMemberAs, type UseCaseDeps } from './use-cases.js';
+import type { TypedApp } from '../typed-app.js';
 
 /** `/role-store/api/v1/roles/{id}/members`: the users and API clients holding a role. */
-export function registerRoleMemberRoutes(app: FastifyInstance, deps: UseCaseDeps): void {
+export function registerRoleMemberRoutes(app: TypedApp, deps: UseCaseDeps): void {
   const { db } = deps;
 
   app.get(
@@ -17,7 +17,7 @@ export function registerRoleMemberRoutes(app: FastifyInstance, deps: UseCaseDeps
       schema: { summary: 'Members of a role', tags: ['roles'], params: RoleParams, response: { 200: ListResponse(MemberOut), ...errorResponses(400, 401, 403, 404) } },
     },
     async (request) => {
-      const members = await membersOf(db, (request.params as { id: string }).id);
+      const members = await membersOf(db, request.params.id);
       return { count: members.length, items: members };
     },
   );
@@ -35,8 +35,7 @@ export function registerRoleMemberRoutes(app: FastifyInstance, deps: UseCaseDeps
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      await addRoleMemberAs(deps, principalOf(request), id, request.body as { principal_id: string; principal_type: MemberType });
+      await addRoleMemberAs(deps, principalOf(request), request.params.id, request.body);
       return {};
     },
   );
@@ -53,7 +52,7 @@ export function registerRoleMemberRoutes(app: FastifyInstance, deps: UseCaseDeps
       },
     },
     async (request) => {
-      const { id, memberId } = request.params as { id: string; memberId: string };
+      const { id, memberId } = request.params;
       await removeRoleMemberAs(deps, principalOf(request), id, memberId);
       return {};
     },

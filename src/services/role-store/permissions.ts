@@ -1,6 +1,6 @@
-import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { errorResponses, ListResponse } from '../../schemas.js';
+import type { TypedApp } from '../typed-app.js';
 
 /**
  * The closed list of permission strings a role may hold, as PrivX names them. A role's
@@ -46,7 +46,7 @@ export const ADMIN_ROLE_ID = '00000000-0000-4000-8000-000000000001';
 export const USER_ROLE_ID = '00000000-0000-4000-8000-000000000002';
 
 /** `GET /role-store/api/v1/permissions`: the list above, for clients building role editors. */
-export function registerPermissionRoutes(app: FastifyInstance): void {
+export function registerPermissionRoutes(app: TypedApp): void {
   app.get(
     '/permissions',
     {

@@ -21,9 +21,6 @@ export const RoleIn = Type.Object(
   { additionalProperties: true },
 );
 
-/** A role's body as the handlers read it (`permissions: null` means none). */
-export type RoleBody = { name: string; comment?: string; permissions: string[] | null };
-
 export const MemberOut = Type.Object({ id: Type.String(), type: Type.String(), name: Type.String() });
 export const MemberTypeSchema = Type.Union([Type.Literal('user'), Type.Literal('api-client')]);
 export const RoleParams = Type.Object({ id: IdParam });

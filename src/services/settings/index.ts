@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { registerStatusRoute } from '../status.js';
 import { SETTINGS_SCOPES } from './registry.js';
 import { registerSchemaFallbackRoutes, registerScopeSchemaRoutes } from './schema.js';
@@ -8,7 +8,7 @@ import { registerScopeSettingsRoutes, registerSettingsFallbackRoutes } from './s
  * `/settings/api/v1`: settings by scope and section, declared in registry.ts; each declared scope
  * and section gets its own routes, parametric fallbacks answer 404 for anything undeclared.
  */
-export default async function settingsService(app: FastifyInstance): Promise<void> {
+const settingsService: FastifyPluginAsyncTypebox = async (app) => {
   registerStatusRoute(app, 'settings');
   for (const scope of SETTINGS_SCOPES) {
     registerScopeSettingsRoutes(app, scope);
@@ -16,4 +16,6 @@ export default async function settingsService(app: FastifyInstance): Promise<voi
   }
   registerSettingsFallbackRoutes(app);
   registerSchemaFallbackRoutes(app);
-}
+};
+
+export default settingsService;

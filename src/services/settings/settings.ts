@@ -1,5 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from '@sinclair/typebox';
+import type { FastifyReply } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
 import { notFound } from '../../errors.js';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam } from '../../schemas.js';
@@ -7,6 +7,7 @@ import type { Scope } from '../role-store/permissions.js';
 import { findScope, findSection, scopeSchema, type SettingsScope, type SettingsSection } from './registry.js';
 import { formatEtag, parseIfMatch, readScope, readSection, versionTag } from './repository.js';
 import { changeSettings } from './use-cases.js';
+import type { TypedApp } from '../typed-app.js';
 
 export const READ: readonly Scope[] = ['settings-view', 'settings-manage'];
 export const WRITE: readonly Scope[] = ['settings-manage'];
@@ -24,7 +25,7 @@ const withTag = (reply: FastifyReply, tag: string) => reply.header('etag', forma
  * gets its own routes, so its TypeBox schema validates the PUT body (wrong type, out-of-bounds,
  * unknown or missing keys map to the PrivX codes) and appears in the OpenAPI document.
  */
-export function registerScopeSettingsRoutes(app: FastifyInstance, scope: SettingsScope): void {
+export function registerScopeSettingsRoutes(app: TypedApp, scope: SettingsScope): void {
   const { database, clock } = app.context;
   const db = database.db;
   const tags = ['settings'];
@@ -56,7 +57,7 @@ export function registerScopeSettingsRoutes(app: FastifyInstance, scope: Setting
       },
     },
     async (request, reply) => {
-      const values = request.body as Record<string, unknown>;
+      const values = request.body;
       const states = await changeSettings(
         db,
         scope,
@@ -73,8 +74,7 @@ export function registerScopeSettingsRoutes(app: FastifyInstance, scope: Setting
 }
 
 /** 404 naming what was not found: the scope, else the section, else the settings. */
-export function unknownSettings(request: FastifyRequest): never {
-  const params = request.params as { scope: string; section?: string };
+export function unknownSettings(params: { scope: string; section?: string }): never {
   const scope = findScope(params.scope);
   if (!scope) throw notFound(`settings scope "${params.scope}"`, 'scope');
   if (params.section !== undefined && !findSection(scope, params.section)) throw notFound(`settings section "${params.section}"`, 'section');
@@ -82,17 +82,17 @@ export function unknownSettings(request: FastifyRequest): never {
 }
 
 /** Parametric `/settings/{scope}[/{section}]` for anything undeclared: 404 (hidden from the OpenAPI document). */
-export function registerSettingsFallbackRoutes(app: FastifyInstance): void {
+export function registerSettingsFallbackRoutes(app: TypedApp): void {
   const scopeParams = Type.Object({ scope: IdParam });
   const sectionParams = Type.Object({ scope: IdParam, section: IdParam });
   const fallback = { tags: ['settings'], hide: true, response: errorResponses(400, 401, 403, 404) };
-  app.get('/settings/:scope', { config: { permissions: READ }, schema: { ...fallback, params: scopeParams } }, async (request) => unknownSettings(request));
-  app.put('/settings/:scope', { config: { permissions: WRITE }, schema: { ...fallback, params: scopeParams } }, async (request) => unknownSettings(request));
-  app.get('/settings/:scope/:section', { config: { permissions: READ }, schema: { ...fallback, params: sectionParams } }, async (request) => unknownSettings(request));
-  app.put('/settings/:scope/:section', { config: { permissions: WRITE }, schema: { ...fallback, params: sectionParams } }, async (request) => unknownSettings(request));
+  app.get('/settings/:scope', { config: { permissions: READ }, schema: { ...fallback, params: scopeParams } }, async (request) => unknownSettings(request.params));
+  app.put('/settings/:scope', { config: { permissions: WRITE }, schema: { ...fallback, params: scopeParams } }, async (request) => unknownSettings(request.params));
+  app.get('/settings/:scope/:section', { config: { permissions: READ }, schema: { ...fallback, params: sectionParams } }, async (request) => unknownSettings(request.params));
+  app.put('/settings/:scope/:section', { config: { permissions: WRITE }, schema: { ...fallback, params: sectionParams } }, async (request) => unknownSettings(request.params));
 }
 
-function registerSectionRoutes(app: FastifyInstance, scope: SettingsScope, section: SettingsSection): void {
+function registerSectionRoutes(app: TypedApp, scope: SettingsScope, section: SettingsSection): void {
   const { database, clock } = app.context;
   const db = database.db;
   const url = `/settings/${scope.name}/${section.name}`;
@@ -107,7 +107,8 @@ function registerSectionRoutes(app: FastifyInstance, scope: SettingsScope, secti
     async (_request, reply) => {
       const state = await readSection(db, scope, section);
       withTag(reply, versionTag([state]));
-      return state.value;
+      // Stored values are validated against section.schema when written (and serialised by it here).
+      return state.value as Static<typeof section.schema>;
     },
   );
 
