@@ -9,6 +9,8 @@ import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import { openDatabase, type Database } from './db/index.js';
 import { migrateToLatest } from './db/migrate.js';
+import { metaStore } from './db/meta-repository.js';
+import { loadCheckedInstallationKey } from './installation-key.js';
 import { systemClock, type Clock } from './lib/time.js';
 import { holdTickObjectShape } from './lib/tick-shape.js';
 import { authenticatePlugin, rememberedPrincipal } from './plugins/authenticate.js';
@@ -128,6 +130,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       tlsCaPem: options.tlsCaPem,
       startTime: new Date(),
       secretKey: await loadSecretKey(database.db),
+      installationKey: await loadCheckedInstallationKey(metaStore(database.db), config.dataDir),
     };
     app.decorate('context', context);
     if (ownsDatabase) app.addHook('onClose', async () => database.close());

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config.js';
 import type { Database } from './db/index.js';
+import type { InstallationKey } from './installation-key.js';
 import type { Clock } from './lib/time.js';
 
 /**
@@ -22,6 +23,8 @@ export interface AppContext {
    * (base64, ≥ 32 bytes) keeps it out of the database instead.
    */
   secretKey: Buffer;
+  /** Seals the secrets privgate reads back (API-client secrets, private keys); never in the database. */
+  installationKey: InstallationKey;
 }
 
 declare module 'fastify' {

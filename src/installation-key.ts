@@ -188,4 +188,22 @@ export class InstallationKey {
 }
 
 const CHECK_PLAINTEXT = 'privgate installation key check';
+const CHECK_META_KEY = 'installation_key_check';
+
+/** Where the database's check value lives (the meta table; see src/db/meta-repository.ts). */
+export interface KeyCheckStore {
+  read(key: string): Promise<string | undefined>;
+  insertIfAbsent(key: string, value: string): Promise<string>;
+}
+
+/**
+ * This node's installation key ({@link InstallationKey.load}), checked against the database: the
+ * first node to start records a check value; a node whose key cannot open it refuses to start.
+ */
+export async function loadCheckedInstallationKey(store: KeyCheckStore, dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<InstallationKey> {
+  const key = InstallationKey.load(dataDir, env);
+  const fresh = key.checkAgainst(await store.read(CHECK_META_KEY));
+  if (fresh !== undefined) key.checkAgainst(await store.insertIfAbsent(CHECK_META_KEY, fresh));
+  return key;
+}
 const CHECK_CONTEXT = 'meta.installation_key_check';

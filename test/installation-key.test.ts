@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { INSTALLATION_KEY_FILE, InstallationKey, InstallationKeyError, SealedValueError } from '../src/installation-key.js';
+import { INSTALLATION_KEY_FILE, InstallationKey, InstallationKeyError, SealedValueError, loadCheckedInstallationKey, type KeyCheckStore } from '../src/installation-key.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -82,5 +82,30 @@ describe('installation key', () => {
     expect(key.checkAgainst(check)).toBeUndefined();
     const other = InstallationKey.generate();
     expect(() => other.checkAgainst(check)).toThrow(new RegExp(`sealed with installation key ${key.id}`));
+  });
+});
+
+describe('loadCheckedInstallationKey', () => {
+  function mapStore(): KeyCheckStore & { rows: Map<string, string> } {
+    const rows = new Map<string, string>();
+    return {
+      rows,
+      read: async (key) => rows.get(key),
+      insertIfAbsent: async (key, value) => {
+        if (!rows.has(key)) rows.set(key, value);
+        return rows.get(key)!;
+      },
+    };
+  }
+
+  it('records a check value on first start; a node with the same key file starts, one with another key does not', async () => {
+    const store = mapStore();
+    const dir = tempDir();
+    const first = await loadCheckedInstallationKey(store, dir, {});
+    expect([...store.rows.keys()]).toEqual(['installation_key_check']);
+    expect(store.rows.get('installation_key_check')).not.toContain('privgate');
+    const again = await loadCheckedInstallationKey(store, dir, {});
+    expect(again.id).toBe(first.id);
+    await expect(loadCheckedInstallationKey(store, tempDir(), {})).rejects.toThrow(InstallationKeyError);
   });
 });
