@@ -7,8 +7,9 @@ import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'index.js');
 // The server must use its own data directory, whatever the caller's environment says.
 const CLEAN_ENV = { ...process.env, DATABASE_URL: '', PRIVGATE_DATA_DIR: '', PRIVGATE_ADMIN_PASSWORD: '' };
