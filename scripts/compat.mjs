@@ -364,7 +364,7 @@ try {
     say(`== ${suite.sdk} SDK endpoints (per SDK package; ✗ names the first failing call)`);
     for (const [pkg, list] of endpointSummary(suite.sdk, results, suite.templates)) {
       const passed = list.filter((entry) => entry.bad.length === 0);
-      say(`${suite.sdk} ${pkg}: ${list.length} endpoints exercised, ${passed.length} passed`);
+      say(`${suite.sdk} ${pkg}: ${list.length} endpoint${list.length === 1 ? '' : 's'} exercised, ${passed.length} passed`);
       for (const entry of list.sort((a, b) => a.id.localeCompare(b.id))) {
         say(`    ${entry.bad.length === 0 ? '✓' : '✗'} ${entry.id}${entry.fn ? ` (${entry.fn})` : ''}${entry.bad.length ? `: ${entry.bad[0]}${entry.bad.length > 1 ? ` (+${entry.bad.length - 1} more)` : ''}` : ''}`);
       }
