@@ -326,7 +326,14 @@ if (pythonDir) {
 const server = await startServer();
 const recorder = await startRecorder(server);
 say(`privgate serve on ${server.url} (data ${server.dataDir}), recording proxy on ${recorder.url}`);
-const env = { COMPAT_BASE_URL: recorder.url, COMPAT_CA_FILE: server.caFile, COMPAT_API_CLIENT_FILE: server.clientFile, ...(pythonDir ? { PRIVX_SDK_PYTHON_DIR: pythonDir } : {}) };
+// PYTHONDONTWRITEBYTECODE: leave no __pycache__ in the SDK's directory (or ours).
+const env = {
+  COMPAT_BASE_URL: recorder.url,
+  COMPAT_CA_FILE: server.caFile,
+  COMPAT_API_CLIENT_FILE: server.clientFile,
+  PYTHONDONTWRITEBYTECODE: '1',
+  ...(pythonDir ? { PRIVX_SDK_PYTHON_DIR: pythonDir } : {}),
+};
 const counts = { passed: 0, failed: 0, pending: 0, nowPasses: 0 };
 const known = new Set();
 try {
