@@ -1,0 +1,228 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/SSHcom/privx-sdk-go/v2/api/rolestore"
+	"github.com/SSHcom/privx-sdk-go/v2/api/userstore"
+)
+
+func localUserFields(want, got *userstore.LocalUser) []Drift {
+	return fields(
+		"username", want.Principal, got.Principal,
+		"full_name", want.FullName, got.FullName,
+		"email", want.Email, got.Email,
+		"first_name", want.FirstName, got.FirstName,
+		"last_name", want.LastName, got.LastName,
+		"job_title", want.JobTitle, got.JobTitle,
+		"department", want.Department, got.Department,
+		"company", want.Company, got.Company,
+		"telephone", want.Telephone, got.Telephone,
+		"locale", want.Locale, got.Locale,
+		"unix_account", want.UnixAccount, got.UnixAccount,
+		"windows_account", want.WindowsAccount, got.WindowsAccount,
+		"password_change_required", want.PasswordChangeRequired, got.PasswordChangeRequired,
+		"tags", want.Tags, got.Tags,
+	)
+}
+
+func (h *Harness) createUser(us *userstore.UserStore, step string, user *userstore.LocalUser) string {
+	id := ""
+	h.step(step, "userstore.CreateUser", func() ([]Drift, error) {
+		identifier, err := us.CreateUser(user)
+		id = identifier.ID
+		if err == nil && id == "" {
+			return nil, fmt.Errorf("CreateUser returned no id")
+		}
+		return nil, err
+	})
+	return id
+}
+
+func localUserScenario(h *Harness) {
+	us := userstore.New(h.conn)
+	name := unique("compat-user")
+	user := userstore.LocalUser{
+		Principal:              name,
+		FullName:               "Compat User",
+		Email:                  name + "@example.com",
+		FirstName:              "Compat",
+		LastName:               "User",
+		JobTitle:               "Tester",
+		Department:             "QA",
+		Company:                "Example",
+		Telephone:              "+358 40 000 0000",
+		Locale:                 "en",
+		UnixAccount:            "compat",
+		WindowsAccount:         "compat",
+		PasswordChangeRequired: false,
+		Tags:                   []string{"compat", "sdk"},
+		Password:               userstore.LocalUserPassword{Password: "Initial-Passw0rd-compat!"},
+	}
+	id := h.createUser(us, "create", &user)
+	if id == "" {
+		h.skip("read", "userstore.GetUser", "create failed")
+		return
+	}
+	h.step("read", "userstore.GetUser", func() ([]Drift, error) {
+		got, err := us.GetUser(id)
+		if err != nil {
+			return nil, err
+		}
+		return append(localUserFields(&user, got), fields("id", id, got.ID)...), nil
+	})
+	updated := userstore.LocalUser{
+		ID:                     id,
+		Principal:              name,
+		FullName:               "Compat User Renamed",
+		Email:                  "renamed-" + name + "@example.com",
+		FirstName:              "Compat2",
+		LastName:               "User2",
+		JobTitle:               "Lead",
+		Department:             "R&D",
+		Company:                "Example Oy",
+		Telephone:              "+358 40 000 0001",
+		Locale:                 "fi",
+		UnixAccount:            "compat2",
+		WindowsAccount:         "compat2",
+		PasswordChangeRequired: true,
+		Tags:                   []string{"compat"},
+	}
+	h.step("update", "userstore.UpdateUser", func() ([]Drift, error) {
+		return nil, us.UpdateUser(id, &updated)
+	})
+	h.step("read after update", "userstore.GetUser", func() ([]Drift, error) {
+		got, err := us.GetUser(id)
+		if err != nil {
+			return nil, err
+		}
+		return localUserFields(&updated, got), nil
+	})
+	h.step("delete", "userstore.DeleteUser", func() ([]Drift, error) {
+		return nil, us.DeleteUser(id)
+	})
+	h.step("read after delete", "userstore.GetUser", func() ([]Drift, error) {
+		_, err := us.GetUser(id)
+		return nil, expectGone(err)
+	})
+}
+
+func localUserPasswordScenario(h *Harness) {
+	us := userstore.New(h.conn)
+	name := unique("compat-pw")
+	id := h.createUser(us, "setup: create user", &userstore.LocalUser{Principal: name, FullName: "Compat Password"})
+	if id == "" {
+		h.skip("create", "userstore.UpdateUserPassword", "setup failed")
+		return
+	}
+	h.step("create", "userstore.UpdateUserPassword", func() ([]Drift, error) {
+		return nil, us.UpdateUserPassword(id, userstore.LocalUserPassword{Password: "First-Passw0rd-compat!"})
+	})
+	h.step("update", "userstore.UpdateUserPassword", func() ([]Drift, error) {
+		return nil, us.UpdateUserPassword(id, userstore.LocalUserPassword{Password: "Second-Passw0rd-compat!"})
+	})
+	// The resource's delete is a no-op; deleting the user cleans up.
+	h.step("cleanup: delete user", "userstore.DeleteUser", func() ([]Drift, error) {
+		return nil, us.DeleteUser(id)
+	})
+}
+
+func roleIDs(roles []rolestore.RoleHandle) []string {
+	ids := []string{}
+	for _, role := range roles {
+		ids = append(ids, role.ID)
+	}
+	return ids
+}
+
+func apiClientFields(want, got *userstore.APIClient) []Drift {
+	drift := fields("name", want.Name, got.Name, "roles[].id", roleIDs(want.Roles), roleIDs(got.Roles))
+	drift = append(drift, nonEmpty("secret", got.Secret)...)
+	drift = append(drift, nonEmpty("oauth_client_id", got.OAuthClientID)...)
+	return append(drift, nonEmpty("oauth_client_secret", got.OAuthClientSecret)...)
+}
+
+func (h *Harness) createAPIClient(us *userstore.UserStore, step string, create *userstore.APIClientCreate) string {
+	id := ""
+	h.step(step, "userstore.CreateAPIClient", func() ([]Drift, error) {
+		identifier, err := us.CreateAPIClient(create)
+		id = identifier.ID
+		if err == nil && id == "" {
+			return nil, fmt.Errorf("CreateAPIClient returned no id")
+		}
+		return nil, err
+	})
+	return id
+}
+
+func apiClientScenario(h *Harness) {
+	us := userstore.New(h.conn)
+	admin := h.adminRole()
+	create := userstore.APIClientCreate{Name: unique("compat-api-client"), Roles: []rolestore.RoleHandle{{ID: admin.ID}}}
+	id := h.createAPIClient(us, "create", &create)
+	if id == "" {
+		h.skip("read", "userstore.GetAPIClient", "create failed")
+		return
+	}
+	var current *userstore.APIClient
+	h.step("read", "userstore.GetAPIClient", func() ([]Drift, error) {
+		got, err := us.GetAPIClient(id)
+		if err != nil {
+			return nil, err
+		}
+		current = got
+		return append(apiClientFields(&userstore.APIClient{Name: create.Name, Roles: create.Roles}, got), fields("id", id, got.ID)...), nil
+	})
+	if current == nil {
+		current = &userstore.APIClient{}
+	}
+	// The provider sends the whole object from its state, secrets included.
+	updated := userstore.APIClient{
+		ID:                id,
+		Name:              create.Name + "-renamed",
+		Secret:            current.Secret,
+		OAuthClientID:     current.OAuthClientID,
+		OAuthClientSecret: current.OAuthClientSecret,
+		Roles:             []rolestore.RoleHandle{{ID: admin.ID}},
+	}
+	h.step("update", "userstore.UpdateAPIClient", func() ([]Drift, error) {
+		return nil, us.UpdateAPIClient(id, &updated)
+	})
+	h.step("read after update", "userstore.GetAPIClient", func() ([]Drift, error) {
+		got, err := us.GetAPIClient(id)
+		if err != nil {
+			return nil, err
+		}
+		return append(apiClientFields(&updated, got), fields("secret", current.Secret, got.Secret, "oauth_client_id", current.OAuthClientID, got.OAuthClientID)...), nil
+	})
+	h.step("delete", "userstore.DeleteAPIClient", func() ([]Drift, error) {
+		return nil, us.DeleteAPIClient(id)
+	})
+	h.step("read after delete", "userstore.GetAPIClient", func() ([]Drift, error) {
+		_, err := us.GetAPIClient(id)
+		return nil, expectGone(err)
+	})
+}
+
+func apiClientDataScenario(h *Harness) {
+	us := userstore.New(h.conn)
+	admin := h.adminRole()
+	create := userstore.APIClientCreate{Name: unique("compat-api-client-ds"), Roles: []rolestore.RoleHandle{{ID: admin.ID}}}
+	id := h.createAPIClient(us, "setup: create api client", &create)
+	if id == "" {
+		h.skip("read", "userstore.GetAPIClient", "setup failed")
+		return
+	}
+	h.step("read", "userstore.GetAPIClient", func() ([]Drift, error) {
+		got, err := us.GetAPIClient(id)
+		if err != nil {
+			return nil, err
+		}
+		drift := apiClientFields(&userstore.APIClient{Name: create.Name, Roles: create.Roles}, got)
+		drift = append(drift, nonEmpty("created", got.Created)...)
+		return append(drift, nonEmpty("author", got.Author)...), nil
+	})
+	h.step("cleanup: delete api client", "userstore.DeleteAPIClient", func() ([]Drift, error) {
+		return nil, us.DeleteAPIClient(id)
+	})
+}

@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""The Python SDK compatibility harness (stdlib only).
+
+Runs one scenario (argv[1]) against privgate through the PrivX Python SDK, found through
+PRIVX_SDK_PYTHON_DIR. Prints one JSON line per step; `harness.py list` prints the scenario
+names. Driven by scripts/compat.mjs, which passes the server, CA and API client in COMPAT_* vars.
+"""
+import json
+import os
+import ssl
+import sys
+import time
+import urllib.request
+
+SCENARIOS = {}
+
+
+def scenario(name):
+    def register(fn):
+        SCENARIOS[name] = fn
+        return fn
+
+    return register
+
+
+def unique(prefix):
+    return "%s-%d" % (prefix, time.time_ns() % 1_000_000_000)
+
+
+def normalise(value):
+    # A zero value and a missing field are alike (PrivX's Go structs omit empty fields).
+    if value is None or value is False or value == "" or value == [] or value == {}:
+        return "null"
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        value = sorted(value)
+    return json.dumps(value, sort_keys=True)
+
+
+def compare(wrote, read, keys):
+    """Drift of `keys` between the object written and the object read back."""
+    drift = []
+    for key in keys:
+        got = read.get(key) if isinstance(read, dict) else None
+        if normalise(wrote.get(key)) != normalise(got):
+            drift.append({"field": key, "wrote": wrote.get(key), "read": got})
+    return drift
+
+
+def non_empty(read, key):
+    if not (isinstance(read, dict) and read.get(key)):
+        return [{"field": key, "wrote": "(set by the server)", "read": read.get(key) if isinstance(read, dict) else None}]
+    return []
+
+
+class StepFailed(Exception):
+    pass
+
+
+class Harness:
+    def __init__(self, name):
+        self.name = name
+        self.failed = False
+        self.base = os.environ["COMPAT_BASE_URL"]
+        with open(os.environ["COMPAT_CA_FILE"]) as handle:
+            self.ca = handle.read()
+        with open(os.environ["COMPAT_API_CLIENT_FILE"]) as handle:
+            self.creds = json.load(handle)
+        self.context = ssl.create_default_context(cadata=self.ca)
+        host, port = self.base.split("//", 1)[1].rsplit(":", 1)
+        sys.path.insert(0, os.environ["PRIVX_SDK_PYTHON_DIR"])
+        from privx_api.privx_api import PrivXAPI  # noqa: E402 (the SDK is found at run time)
+
+        self.api = PrivXAPI(host, int(port), self.ca, self.creds["oauth_client_id"], self.creds["oauth_client_secret"])
+
+    def mark(self, step):
+        body = json.dumps({"sdk": "python", "scenario": self.name, "step": step}).encode()
+        request = urllib.request.Request(self.base + "/__compat/step", data=body, headers={"Content-Type": "application/json"}, method="POST")
+        try:
+            urllib.request.urlopen(request, context=self.context).close()
+        except Exception as error:  # the marker only attributes calls; the step still runs
+            print("harness: marking step %s: %s" % (step, error), file=sys.stderr)
+
+    def step(self, step, call, run):
+        """Runs `run`, which returns a drift list or raises StepFailed; prints the result."""
+        self.mark(step)
+        result = {"sdk": "python", "scenario": self.name, "step": step, "call": call, "ok": True}
+        value = None
+        try:
+            value = run()
+            drift = value[0] if isinstance(value, tuple) else value
+            if drift:
+                result["ok"] = False
+                result["drift"] = drift
+        except StepFailed as error:
+            result["ok"] = False
+            result["error"] = str(error)
+        except Exception as error:  # an SDK exception or a decode error
+            result["ok"] = False
+            result["error"] = "%s: %s" % (type(error).__name__, error)
+        if not result["ok"]:
+            self.failed = True
+        print(json.dumps(result), flush=True)
+        return result["ok"] or "drift" in result
+
+    def skip(self, step, call, reason):
+        self.failed = True
+        print(json.dumps({"sdk": "python", "scenario": self.name, "step": step, "call": call, "ok": False, "error": "skipped: " + reason}), flush=True)
+
+
+def expect(response, what):
+    """The SDK's own verdict: `ok` is whether the status is the one PrivX answers."""
+    if not response.ok:
+        raise StepFailed("%s: status %s (the SDK expects another), body %s" % (what, response.status, json.dumps(response.data)[:300]))
+    return response.data
+
+
+def expect_gone(response):
+    if response.ok:
+        raise StepFailed("the object can still be read after delete")
+    if response.status != 404:
+        raise StepFailed("reading a deleted object: want 404, got %s" % response.status)
+    return []
+
+
+def crud(h, kind, create, read, update, delete, body, changes, keys):
+    """create → read → update → read → delete → read (expect 404), comparing `keys`."""
+    state = {}
+
+    def do_create():
+        data = expect(create(body), "create")
+        if not isinstance(data, dict) or not data.get("id"):
+            raise StepFailed("create answered no id: %s" % json.dumps(data)[:200])
+        state["id"] = data["id"]
+        return []
+
+    if not h.step("create", kind + ".create", do_create):
+        h.skip("read", kind + ".get", "create failed")
+        return
+    object_id = state["id"]
+
+    def do_read():
+        data = expect(read(object_id), "read")
+        state["current"] = data
+        return compare(body, data, keys) + compare({"id": object_id}, data, ["id"])
+
+    h.step("read", kind + ".get", do_read)
+    updated = dict(state.get("current") or body)
+    updated.update(changes)
+    h.step("update", kind + ".update", lambda: (expect(update(object_id, updated), "update"), [])[1])
+
+    def do_read_updated():
+        data = expect(read(object_id), "read")
+        return compare(updated, data, keys)
+
+    h.step("read after update", kind + ".get", do_read_updated)
+    h.step("delete", kind + ".delete", lambda: (expect(delete(object_id), "delete"), [])[1])
+    h.step("read after delete", kind + ".get", lambda: expect_gone(read(object_id)))
+
+
+def authenticate(h):
+    def run():
+        h.api.authenticate(h.creds["id"], h.creds["secret"])
+        return []
+
+    return h.step("authenticate", "authenticate", run)
+
+
+def default_access_group(h):
+    found = {}
+
+    def run():
+        data = expect(h.api.get_access_groups(), "list access groups")
+        for group in data.get("items") or []:
+            if group.get("default"):
+                found["id"] = group["id"]
+                return []
+        raise StepFailed("no access group has default=true")
+
+    h.step("setup: default access group", "get_access_groups", run)
+    return found.get("id", "00000000-0000-4000-8000-0000000000a9")
+
+
+def admin_role(h):
+    found = {}
+
+    def run():
+        data = expect(h.api.resolve_roles(["privx-admin"]), "resolve privx-admin")
+        items = data.get("items") or []
+        if len(items) != 1:
+            raise StepFailed("resolving privx-admin: want 1 role, got %d" % len(items))
+        found["id"], found["name"] = items[0]["id"], items[0]["name"]
+        return []
+
+    h.step("setup: resolve privx-admin", "resolve_roles", run)
+    if not found:
+        # So that the rest of the scenario still runs; the failed step above still fails it.
+        def fallback():
+            data = expect(h.api.get_roles(), "list roles")
+            for role in data.get("items") or []:
+                if role.get("name") == "privx-admin":
+                    found["id"], found["name"] = role["id"], role["name"]
+                    return []
+            raise StepFailed("no role named privx-admin listed")
+
+        h.step("setup: find privx-admin in the role list (fallback)", "get_roles", fallback)
+    return found
+
+
+@scenario("users")
+def users(h):
+    from privx_api.user_store import UserStoreAPI  # PrivXAPI.get_user is the role store's
+
+    api = h.api
+    name = unique("compat-py-user")
+    body = {
+        "username": name,
+        "full_name": "Compat Py",
+        "first_name": "Compat",
+        "last_name": "Py",
+        "email": name + "@example.com",
+        "job_title": "Tester",
+        "company": "Example",
+        "department": "QA",
+        "telephone": "+358 40 000 0002",
+        "locale": "en",
+        "unix_account": "compatpy",
+        "windows_account": "compatpy",
+        "tags": ["compat"],
+        "password": {"password": "Initial-Passw0rd-compat!"},
+        "password_change_required": False,
+    }
+    keys = [k for k in body if k != "password"]
+    crud(
+        h,
+        "user_store.user",
+        api.create_user,
+        lambda i: UserStoreAPI.get_user(api, i),
+        lambda i, b: UserStoreAPI.update_user(api, i, {k: v for k, v in b.items() if k != "password"}),
+        lambda i: UserStoreAPI.delete_user(api, i),
+        body,
+        {"full_name": "Compat Py Renamed", "tags": ["compat", "renamed"], "password_change_required": True, "locale": "fi"},
+        keys,
+    )
+    state = {}
+
+    def setup():
+        data = expect(api.create_user({"username": unique("compat-py-pw"), "full_name": "Compat Py Password"}), "create user")
+        state["id"] = data.get("id")
+        return []
+
+    if h.step("password: setup user", "user_store.create_user", setup) and state.get("id"):
+        h.step("password: set", "user_store.set_user_password", lambda: (expect(api.set_user_password(state["id"], {"password": "Second-Passw0rd-compat!"}), "set password"), [])[1])
+        h.step("password: cleanup", "user_store.delete_user", lambda: (expect(UserStoreAPI.delete_user(api, state["id"]), "delete user"), [])[1])
+
+
+@scenario("roles")
+def roles(h):
+    api = h.api
+    ag = default_access_group(h)
+    body = {
+        "name": unique("compat-py-role"),
+        "comment": "created by the Python SDK compatibility suite",
+        "access_group_id": ag,
+        "permissions": ["users-view"],
+        "permit_agent": False,
+        "source_rules": {"type": "GROUP", "match": "ANY", "rules": []},
+    }
+    crud(
+        h, "role_store.role", api.create_role, api.get_role, api.update_role, api.delete_role, body,
+        {"comment": "updated", "permissions": ["users-view", "hosts-view"]},
+        list(body.keys()),
+    )
+
+    def resolve():
+        data = expect(api.resolve_roles(["privx-admin"]), "resolve")
+        items = data.get("items") or []
+        if len(items) != 1:
+            raise StepFailed("want 1 role named privx-admin, got %d" % len(items))
+        return compare({"name": "privx-admin"}, items[0], ["name"])
+
+    h.step("resolve by name", "role_store.resolve_roles", resolve)
+
+
+@scenario("access_groups")
+def access_groups(h):
+    api = h.api
+    body = {"name": unique("compat-py-ag"), "comment": "created by the Python SDK compatibility suite"}
+    crud(
+        h, "authorizer.access_group", api.create_access_group, api.get_access_group, api.update_access_group,
+        api.delete_access_group, body, {"name": body["name"] + "-renamed", "comment": "updated"}, ["name", "comment"],
+    )
+    h.step("list", "authorizer.get_access_groups", lambda: (expect(api.get_access_groups(), "list"), [])[1])
+
+
+@scenario("api_clients")
+def api_clients(h):
+    api = h.api
+    admin = admin_role(h)
+    roles_of = lambda data: sorted(role.get("id") for role in (data.get("roles") or []))  # noqa: E731
+    body = {"name": unique("compat-py-api-client"), "roles": [{"id": admin.get("id", ""), "name": admin.get("name", "")}]}
+    state = {}
+
+    def create():
+        data = expect(api.create_api_client(body), "create")
+        if not data.get("id"):
+            raise StepFailed("create answered no id")
+        state["id"] = data["id"]
+        return []
+
+    if not h.step("create", "user_store.create_api_client", create):
+        h.skip("read", "user_store.get_api_client", "create failed")
+        return
+    object_id = state["id"]
+
+    def read():
+        data = expect(api.get_api_client(object_id), "read")
+        state["current"] = data
+        drift = compare(body, data, ["name"]) + non_empty(data, "secret") + non_empty(data, "oauth_client_id") + non_empty(data, "oauth_client_secret")
+        if roles_of(data) != roles_of(body):
+            drift.append({"field": "roles[].id", "wrote": roles_of(body), "read": roles_of(data)})
+        return drift
+
+    h.step("read", "user_store.get_api_client", read)
+    updated = dict(state.get("current") or body)
+    updated["name"] = body["name"] + "-renamed"
+    h.step("update", "user_store.update_api_client", lambda: (expect(api.update_api_client(object_id, updated), "update"), [])[1])
+    h.step("read after update", "user_store.get_api_client", lambda: compare(updated, expect(api.get_api_client(object_id), "read"), ["name", "secret", "oauth_client_id"]))
+    h.step("list", "user_store.get_api_clients", lambda: (expect(api.get_api_clients(), "list"), [])[1])
+    h.step("delete", "user_store.delete_api_client", lambda: (expect(api.delete_api_client(object_id), "delete"), [])[1])
+    h.step("read after delete", "user_store.get_api_client", lambda: expect_gone(api.get_api_client(object_id)))
+
+
+@scenario("trusted_clients")
+def trusted_clients(h):
+    api = h.api
+    body = {
+        "type": "EXTENDER",
+        "name": unique("compat-py-extender"),
+        "enabled": True,
+        "extender_address": ["192.0.2.30"],
+        "subnets": ["192.0.2.0/24"],
+        "routing_prefix": "",
+    }
+    crud(
+        h, "user_store.trusted_client", api.create_trusted_client, api.get_trusted_client, api.update_trusted_client,
+        api.delete_trusted_client, body, {"name": body["name"] + "-renamed", "subnets": ["198.51.100.0/24"], "routing_prefix": "py"},
+        list(body.keys()),
+    )
+    h.step("list", "user_store.get_trusted_clients", lambda: (expect(api.get_trusted_clients(), "list"), [])[1])
+
+
+@scenario("hosts")
+def hosts(h):
+    api = h.api
+    ag = default_access_group(h)
+    admin = admin_role(h)
+    name = unique("compat-py-host")
+    body = {
+        "common_name": name,
+        "external_id": name,
+        "access_group_id": ag,
+        "addresses": ["192.0.2.40"],
+        "tags": ["compat"],
+        "comment": "created by the Python SDK compatibility suite",
+        "services": [{"service": "SSH", "address": "192.0.2.40", "port": 22, "source": "UI"}],
+        "principals": [{"principal": "root", "source": "UI", "roles": [{"id": admin.get("id", ""), "name": admin.get("name", "")}]}],
+    }
+    crud(
+        h, "host_store.host", api.create_host, api.get_host, api.update_host, api.delete_host, body,
+        {"comment": "updated", "tags": ["compat", "updated"], "addresses": ["192.0.2.41"]},
+        ["common_name", "external_id", "access_group_id", "addresses", "tags", "comment"],
+    )
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: harness.py list | harness.py SCENARIO", file=sys.stderr)
+        return 2
+    if sys.argv[1] == "list":
+        for name in sorted(SCENARIOS):
+            print(name)
+        return 0
+    if sys.argv[1] not in SCENARIOS:
+        print("harness: no scenario %r" % sys.argv[1], file=sys.stderr)
+        return 2
+    h = Harness(sys.argv[1])
+    if authenticate(h):
+        SCENARIOS[sys.argv[1]](h)
+    return 1 if h.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
