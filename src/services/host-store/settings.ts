@@ -5,7 +5,7 @@ import type { ServiceOptions } from '../../lib/service-options.js';
 import { readDefaultServiceOptions, readDefaultServiceOptionsNow } from './repository.js';
 import { ServiceOptionsSchema } from './schemas.js';
 import { replyWithAnswer, type HotAnswer } from '../../plugins/hot-reads.js';
-import { readsWithoutWaiting } from '../../db/index.js';
+import { readsWithoutWaiting } from '../../fast-path/sync-reader.js';
 import type { TypedApp } from '../typed-app.js';
 
 /**

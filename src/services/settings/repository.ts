@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import { committedDataVersion, preparedQuery } from '../../db/index.js';
+import { preparedQuery } from '../../db/index.js';
+import { committedDataVersion } from '../../fast-path/sync-reader.js';
 import type { Tables } from '../../db/schema.js';
 import { timestamp } from '../../lib/time.js';
 import type { Principal } from '../auth/principal.js';
