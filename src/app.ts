@@ -12,7 +12,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { systemClock, type Clock } from './lib/time.js';
 import { holdTickObjectShape } from './lib/tick-shape.js';
 import { authenticatePlugin, rememberedPrincipal } from './plugins/authenticate.js';
-import { HotReads, hotReadsPlugin } from './plugins/hot-reads.js';
+import { HotReads, hotReadsPlugin } from './fast-path/hot-reads.js';
 import { answerUnhandled, clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler } from './plugins/error-handler.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { requestParsingPlugin } from './plugins/request-parsing.js';

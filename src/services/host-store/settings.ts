@@ -4,7 +4,7 @@ import { formatEtag } from '../settings/repository.js';
 import type { ServiceOptions } from '../../lib/service-options.js';
 import { readDefaultServiceOptions, readDefaultServiceOptionsNow } from './repository.js';
 import { ServiceOptionsSchema } from './schemas.js';
-import { replyWithAnswer, type HotAnswer } from '../../plugins/hot-reads.js';
+import { replyWithAnswer, type HotAnswer } from '../../fast-path/hot-reads.js';
 import { readsWithoutWaiting } from '../../fast-path/sync-reader.js';
 import type { TypedApp } from '../typed-app.js';
 

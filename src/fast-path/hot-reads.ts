@@ -4,7 +4,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, RouteOptions } f
 import fp from 'fastify-plugin';
 import type { Scope } from '../services/role-store/permissions.js';
 import { levelEnabled, reportLostLine } from '../logging.js';
-import { answerUnhandled } from './error-handler.js';
+import { answerUnhandled } from '../plugins/error-handler.js';
 
 /** A hot read's answer: the serialized 200 body and its entity tag. */
 export interface HotAnswer {
