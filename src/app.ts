@@ -1,7 +1,5 @@
 import type { Writable } from 'node:stream';
 import crypto from 'node:crypto';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -11,9 +9,9 @@ import { openDatabase, type Database } from './db/index.js';
 import { migrateToLatest } from './db/migrate.js';
 import { systemClock, type Clock } from './lib/time.js';
 import { holdTickObjectShape } from './lib/tick-shape.js';
-import { authenticatePlugin, rememberedPrincipal } from './plugins/authenticate.js';
-import { HotReads, hotReadsPlugin } from './fast-path/hot-reads.js';
-import { answerUnhandled, clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler } from './plugins/error-handler.js';
+import { authenticatePlugin } from './plugins/authenticate.js';
+import { createHotReads, fastPathServerFactory, hotReadsPlugin, type HotReads } from './fast-path/index.js';
+import { clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler } from './plugins/error-handler.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { requestParsingPlugin } from './plugins/request-parsing.js';
 import { deferredChildLogger, levelEnabled, loggerOptions } from './logging.js';
@@ -96,26 +94,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       // a request Node's parser refuses) in the envelope too.
       frameworkErrors: frameworkErrorHandler,
       clientErrorHandler,
-      // Our own server so that hot reads (see HotReads) see a request before Fastify does; set up
-      // with Fastify's own timeouts, as Fastify would set up the server it creates.
-      serverFactory: (handler, factoryOptions) => {
-        const settings = factoryOptions as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number; maxRequestsPerSocket?: number };
-        const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
-          try {
-            if (hotReads) hotReads.serve(request, response, handler);
-            else handler(request, response);
-          } catch (error) {
-            // Thrown in the request event, it would end the process; it ends this request instead.
-            answerUnhandled(app.log, response, error);
-          }
-        };
-        const server = options.https ? https.createServer(options.https, onRequest) : http.createServer(onRequest);
-        server.keepAliveTimeout = settings.keepAliveTimeout ?? server.keepAliveTimeout;
-        server.requestTimeout = settings.requestTimeout ?? server.requestTimeout;
-        server.setTimeout(settings.connectionTimeout ?? 0);
-        if (settings.maxRequestsPerSocket) server.maxRequestsPerSocket = settings.maxRequestsPerSocket;
-        return server;
-      },
+      // Our own server so that hot reads (see src/fast-path) see a request before Fastify does.
+      serverFactory: fastPathServerFactory(options.https, () => hotReads, () => app.log),
     };
     let hotReads: HotReads | undefined;
     const app = Fastify(serverOptions).withTypeProvider<TypeBoxTypeProvider>();
@@ -142,11 +122,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const tokens = new TokenService(context);
     await tokens.start();
     app.decorate('tokens', tokens);
-    hotReads = new HotReads({
-      access: (header, connection, permissions) => rememberedPrincipal(tokens, header, connection, permissions) !== undefined,
-      requestId,
-      log: app.log,
-    });
+    hotReads = createHotReads(tokens, requestId, app.log);
     app.decorate('hotReads', hotReads);
 
     // Set before anything can answer, so every response (401s and errors included) carries them; an

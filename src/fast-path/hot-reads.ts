@@ -57,6 +57,29 @@ export function replyWithAnswer(reply: FastifyReply, answer: HotAnswer): void {
 }
 
 /**
+ * A route's answer both ways: `now` without waiting where the database allows it (the hot path's
+ * reader, see HotReader), `read` when it must wait (PostgreSQL, or the fast path turned off).
+ */
+export interface HotReadable {
+  now: HotReader;
+  read(): Promise<HotAnswer>;
+}
+
+/**
+ * The handler of a route that declares `config.hotRead: answers.now`: the same answer for every
+ * request the hot path left to it. Not async: when the answer is there now the reply goes out
+ * without a promise.
+ */
+export function routeAnswer(answers: HotReadable): (request: unknown, reply: FastifyReply) => void {
+  return (_request, reply) => {
+    const now = answers.now();
+    if (now) replyWithAnswer(reply, now);
+    // A failed read goes to the error handler (through the plain reply: the schema types only the answer).
+    else answers.read().then((answer) => replyWithAnswer(reply, answer), (error: unknown) => reply.send(error));
+  };
+}
+
+/**
  * Hot reads: the GET routes that services and data-plane daemons poll all the time (the default
  * service options), answered in the server's request event before Fastify builds its request,
  * reply, hooks and serializer for them. Measured on the API read benchmark, that pipeline costs

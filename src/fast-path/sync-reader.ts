@@ -114,3 +114,27 @@ export function committedDataVersion(db: Kysely<Tables>): number | undefined {
   if (!reader) return undefined;
   return reader.walIndex ? reader.walIndex.dataVersion(reader.dataVersion) : reader.dataVersion.get();
 }
+
+/** Per SQLite handle and key: the value {@link sinceLastCommit} last read and the data version taken before it. */
+const readSince = new WeakMap<Kysely<Tables>, Map<object, { dataVersion: number; value: unknown }>>();
+
+/**
+ * `read()` (a read on the read connection, see PreparedQuery.now), re-run only when something was
+ * committed since it last ran for `key` on `db`, else its last value; undefined where the database
+ * cannot answer without waiting (PostgreSQL, a transaction's handle, the fast path off) or when
+ * `read` says so. The data version is taken before the read, so a commit landing between the two
+ * only causes one more read, never a stale answer: a commit by any connection or process is seen
+ * by the next call.
+ */
+export function sinceLastCommit<T>(db: Kysely<Tables>, key: object, read: () => T | undefined): T | undefined {
+  const dataVersion = committedDataVersion(db);
+  if (dataVersion === undefined) return undefined;
+  let values = readSince.get(db);
+  if (!values) readSince.set(db, (values = new Map()));
+  const known = values.get(key);
+  if (known?.dataVersion === dataVersion) return known.value as T;
+  const value = read();
+  if (value === undefined) return undefined;
+  values.set(key, { dataVersion, value });
+  return value;
+}
