@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import type { Scope } from '../services/role-store/permissions.js';
 import { levelEnabled, reportLostLine } from '../logging.js';
 import { answerUnhandled } from '../plugins/error-handler.js';
+import { readsWithoutWaiting } from './sync-reader.js';
 
 /** A hot read's answer: the serialized 200 body and its entity tag. */
 export interface HotAnswer {
@@ -255,15 +256,19 @@ function logExchange(log: FastifyBaseLogger, id: string, request: IncomingMessag
 }
 
 /**
- * Registers every route declaring `config.hotRead` (GET, with permissions) with `hotReads`, and
- * stops answering when the server starts closing.
+ * Registers every route declaring `config.hotRead` (GET, with permissions) with `hotReads` where
+ * the database answers without waiting, and stops answering when the server starts closing.
  */
 export const hotReadsPlugin = fp<{ hotReads: HotReads }>(
   async (app: FastifyInstance, { hotReads }) => {
+    // Only where reads need no waiting (SQLite's read connection): on PostgreSQL a request would be
+    // held for a turn only to be handed on.
+    const registers = readsWithoutWaiting(app.context.database.db);
     app.addHook('onRoute', (route: RouteOptions) => {
       const config = route.config as { hotRead?: HotReader; permissions?: readonly Scope[] } | undefined;
       if (!config?.hotRead) return;
       if ([route.method].flat().some((method) => method !== 'GET')) throw new Error(`hot read ${route.url} must be a GET route`);
+      if (!registers) return;
       hotReads.add(route.url, config.permissions ?? [], config.hotRead);
     });
     app.addHook('preClose', (done) => {
