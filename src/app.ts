@@ -10,7 +10,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { systemClock, type Clock } from './lib/time.js';
 import { holdTickObjectShape } from './lib/tick-shape.js';
 import { authenticatePlugin } from './plugins/authenticate.js';
-import { createHotReads, fastPathServerFactory, hotReadsPlugin, type HotReads } from './fast-path/index.js';
+import { createHotReads, fastPathServerFactory, hotReadsPlugin, readsWithoutWaiting, type HotReads } from './fast-path/index.js';
 import { clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler } from './plugins/error-handler.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { requestParsingPlugin } from './plugins/request-parsing.js';
@@ -72,7 +72,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const ownsDatabase = options.database === undefined;
   const database =
     options.database ??
-    (await openDatabase({ databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir }));
+    (await openDatabase({ databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir, syncReads: config.fastPath }));
+  if (!config.fastPath && readsWithoutWaiting(database.db)) {
+    throw new Error('the fast path is off (PRIVGATE_FAST_PATH=off) but the database given has a synchronous read connection: open it with syncReads: false');
+  }
   try {
     await migrateToLatest(database);
     const serverOptions: FastifyServerOptions & { https?: boolean } = {
@@ -95,7 +98,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       frameworkErrors: frameworkErrorHandler,
       clientErrorHandler,
       // Our own server so that hot reads (see src/fast-path) see a request before Fastify does.
-      serverFactory: fastPathServerFactory(options.https, () => hotReads, () => app.log),
+      // With the fast path off it hands every request to Fastify.
+      serverFactory: fastPathServerFactory(options.https, config.fastPath ? () => hotReads : () => undefined, () => app.log),
     };
     let hotReads: HotReads | undefined;
     const app = Fastify(serverOptions).withTypeProvider<TypeBoxTypeProvider>();
@@ -138,7 +142,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(requestParsingPlugin);
     await app.register(formbody, { bodyLimit: config.bodyLimit });
     await app.register(authenticatePlugin, { verifier: tokens, onRejected: rejectedTokenAuditor(context) });
-    await app.register(hotReadsPlugin, { hotReads });
+    // Off: no route is registered, so the decorated HotReads stays empty (served = 0).
+    if (config.fastPath) await app.register(hotReadsPlugin, { hotReads });
     await app.register(openApiPlugin);
     for (const [prefix, service] of SERVICES) await app.register(service, { prefix });
     // Started once the app is ready; stopped before the database closes (onClose runs last-added first).

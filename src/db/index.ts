@@ -25,6 +25,11 @@ export interface DatabaseOptions {
   dataDir: string;
   /** Largest pool for PostgreSQL. */
   poolSize?: number;
+  /**
+   * SQLite: open the synchronous read connection of the fast path (src/fast-path/sync-reader.ts);
+   * default true. False: every read goes through Kysely, as on PostgreSQL.
+   */
+  syncReads?: boolean;
 }
 
 // pg returns BIGINT (int8) and NUMERIC as strings; our counters fit in a JS number and are safe
@@ -70,7 +75,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   // A second process (the CLI while serve runs) waits for the write lock instead of failing.
   sqlite.pragma('busy_timeout = 10000');
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  const closeSyncReader = attachSyncReader(db, file);
+  const closeSyncReader = options.syncReads === false ? () => undefined : attachSyncReader(db, file);
   return {
     db,
     dialect: 'sqlite',
