@@ -1,7 +1,5 @@
 import type { Writable } from 'node:stream';
 import crypto from 'node:crypto';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -13,9 +11,9 @@ import { metaStore } from './db/meta-repository.js';
 import { loadCheckedInstallationKey } from './installation-key.js';
 import { systemClock, type Clock } from './lib/time.js';
 import { holdTickObjectShape } from './lib/tick-shape.js';
-import { authenticatePlugin, rememberedPrincipal } from './plugins/authenticate.js';
-import { HotReads, hotReadsPlugin } from './plugins/hot-reads.js';
-import { answerUnhandled, clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler } from './plugins/error-handler.js';
+import { authenticatePlugin } from './plugins/authenticate.js';
+import { createHotReads, fastPathServerFactory, hotReadsPlugin, readsWithoutWaiting, type HotReads } from './fast-path/index.js';
+import { clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler } from './plugins/error-handler.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { requestParsingPlugin } from './plugins/request-parsing.js';
 import { deferredChildLogger, levelEnabled, loggerOptions } from './logging.js';
@@ -76,7 +74,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const ownsDatabase = options.database === undefined;
   const database =
     options.database ??
-    (await openDatabase({ databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir }));
+    (await openDatabase({ databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir, syncReads: config.fastPath }));
+  if (!config.fastPath && readsWithoutWaiting(database.db)) {
+    throw new Error('the fast path is off (PRIVGATE_FAST_PATH=off) but the database given has a synchronous read connection: open it with syncReads: false');
+  }
   try {
     await migrateToLatest(database);
     const serverOptions: FastifyServerOptions & { https?: boolean } = {
@@ -98,26 +99,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       // a request Node's parser refuses) in the envelope too.
       frameworkErrors: frameworkErrorHandler,
       clientErrorHandler,
-      // Our own server so that hot reads (see HotReads) see a request before Fastify does; set up
-      // with Fastify's own timeouts, as Fastify would set up the server it creates.
-      serverFactory: (handler, factoryOptions) => {
-        const settings = factoryOptions as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number; maxRequestsPerSocket?: number };
-        const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
-          try {
-            if (hotReads) hotReads.serve(request, response, handler);
-            else handler(request, response);
-          } catch (error) {
-            // Thrown in the request event, it would end the process; it ends this request instead.
-            answerUnhandled(app.log, response, error);
-          }
-        };
-        const server = options.https ? https.createServer(options.https, onRequest) : http.createServer(onRequest);
-        server.keepAliveTimeout = settings.keepAliveTimeout ?? server.keepAliveTimeout;
-        server.requestTimeout = settings.requestTimeout ?? server.requestTimeout;
-        server.setTimeout(settings.connectionTimeout ?? 0);
-        if (settings.maxRequestsPerSocket) server.maxRequestsPerSocket = settings.maxRequestsPerSocket;
-        return server;
-      },
+      // Our own server so that hot reads (see src/fast-path) see a request before Fastify does.
+      // With the fast path off it hands every request to Fastify.
+      serverFactory: fastPathServerFactory(options.https, config.fastPath ? () => hotReads : () => undefined, () => app.log),
     };
     let hotReads: HotReads | undefined;
     const app = Fastify(serverOptions).withTypeProvider<TypeBoxTypeProvider>();
@@ -145,11 +129,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const tokens = new TokenService(context);
     await tokens.start();
     app.decorate('tokens', tokens);
-    hotReads = new HotReads({
-      access: (header, connection, permissions) => rememberedPrincipal(tokens, header, connection, permissions) !== undefined,
-      requestId,
-      log: app.log,
-    });
+    hotReads = createHotReads(tokens, requestId, app.log);
     app.decorate('hotReads', hotReads);
 
     // Set before anything can answer, so every response (401s and errors included) carries them; an
@@ -165,7 +145,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(requestParsingPlugin);
     await app.register(formbody, { bodyLimit: config.bodyLimit });
     await app.register(authenticatePlugin, { verifier: tokens, onRejected: rejectedTokenAuditor(context) });
-    await app.register(hotReadsPlugin, { hotReads });
+    // Off: no route is registered, so the decorated HotReads stays empty (served = 0).
+    if (config.fastPath) await app.register(hotReadsPlugin, { hotReads });
     await app.register(openApiPlugin);
     for (const [prefix, service] of SERVICES) await app.register(service, { prefix });
     // Started once the app is ready; stopped before the database closes (onClose runs last-added first).

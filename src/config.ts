@@ -34,6 +34,12 @@ export interface Config {
   initialAdminPassword: string | undefined;
   /** Failed logins tolerated per account / per client IP inside `throttleWindowSeconds`. */
   throttle: { perAccount: number; perAddress: number; windowSeconds: number };
+  /**
+   * The performance fast path (src/fast-path: hot reads before Fastify, SQLite's synchronous read
+   * connection and its WAL-index check). Off (`PRIVGATE_FAST_PATH=off`): every request goes through
+   * Fastify and every read through Kysely, as on PostgreSQL. Same answers either way.
+   */
+  fastPath: boolean;
 }
 
 export interface ConfigInput {
@@ -71,6 +77,15 @@ export function parseListen(value: string): { host: string; port: number } {
 function logLevel(value: string, source: string): LogLevel {
   if ((LOG_LEVELS as readonly string[]).includes(value)) return value as LogLevel;
   throw new ConfigError(`${source} must be one of ${LOG_LEVELS.join(', ')}; got ${JSON.stringify(value)}`);
+}
+
+/** `PRIVGATE_FAST_PATH`: `on` (the default) or `off`. */
+function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'on') return true;
+  if (raw === 'off') return false;
+  throw new ConfigError(`${name} must be on or off; got ${JSON.stringify(raw)}`);
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -131,5 +146,6 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
       perAddress: positiveInt(env, 'PRIVGATE_THROTTLE_PER_ADDRESS', 50),
       windowSeconds: positiveInt(env, 'PRIVGATE_THROTTLE_WINDOW', 300),
     },
+    fastPath: onOff(env, 'PRIVGATE_FAST_PATH', true),
   };
 }

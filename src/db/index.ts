@@ -4,6 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { createQueryId, Kysely, PostgresDialect, SqliteDialect, sql, type Compilable, type CompiledQuery } from 'kysely';
 import pg from 'pg';
 import type { Tables } from './schema.js';
+import { attachSyncReader, prepareOnSyncReader } from '../fast-path/sync-reader.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -24,6 +25,11 @@ export interface DatabaseOptions {
   dataDir: string;
   /** Largest pool for PostgreSQL. */
   poolSize?: number;
+  /**
+   * SQLite: open the synchronous read connection of the fast path (src/fast-path/sync-reader.ts);
+   * default true. False: every read goes through Kysely, as on PostgreSQL.
+   */
+  syncReads?: boolean;
 }
 
 // pg returns BIGINT (int8) and NUMERIC as strings; our counters fit in a JS number and are safe
@@ -69,112 +75,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   // A second process (the CLI while serve runs) waits for the write lock instead of failing.
   sqlite.pragma('busy_timeout = 10000');
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  const reader = openReader(file);
-  syncReaders.set(db, reader);
+  const closeSyncReader = options.syncReads === false ? () => undefined : attachSyncReader(db, file);
   return {
     db,
     dialect: 'sqlite',
     schema: undefined,
     close: async () => {
-      syncReaders.delete(db);
-      reader.walIndex?.close();
-      reader.connection.close();
+      closeSyncReader();
       await db.destroy();
     },
   };
-}
-
-/**
- * SQLite only: a second, read-only connection to the same file whose statements run synchronously.
- * Kysely's single connection is shared by transactions that stay open across awaits, so a read on it
- * either waits its turn or — if run directly — would see another request's uncommitted writes. A
- * separate connection in WAL mode reads the last committed state without waiting and without
- * Kysely's promise chain, which on the hottest reads (settings, token checks) costs more than SQLite
- * running the statement.
- */
-const syncReaders = new WeakMap<Kysely<Tables>, SyncReader>();
-
-interface SyncReader {
-  connection: BetterSqlite3.Database;
-  dataVersion: BetterSqlite3.Statement<[], number>;
-  /** Undefined when the file has no WAL index to look at (then every check asks SQLite). */
-  walIndex: WalIndexWatch | undefined;
-}
-
-function openReader(file: string): SyncReader {
-  const connection = new BetterSqlite3(file, { readonly: true });
-  connection.pragma('busy_timeout = 10000');
-  const dataVersion = connection.prepare<[], number>('PRAGMA data_version').pluck();
-  // The first read maps the WAL index (`<file>-shm`), so it exists from here on while we are open.
-  dataVersion.get();
-  return { connection, dataVersion, walIndex: WalIndexWatch.open(`${file}-shm`) };
-}
-
-/**
- * Watches the header of SQLite's WAL index (the `-shm` file every connection to a WAL database
- * maps; format: https://www.sqlite.org/walformat.html). A commit by any connection or process
- * rewrites that header — its change counter, frame count and checksums — before the commit
- * returns, so two equal reads of it mean nothing was committed in between. Reading it is one
- * `pread`; asking SQLite (`PRAGMA data_version`) takes and drops two file locks, which under load
- * cost several times more. The header is written as two 48-byte copies, the second first; a read
- * whose copies differ caught a writer mid-update and counts as a change.
- */
-class WalIndexWatch {
-  static readonly HEADER_BYTES = 96;
-  readonly #fd: number;
-  readonly #read = Buffer.alloc(WalIndexWatch.HEADER_BYTES);
-  readonly #seen = Buffer.alloc(WalIndexWatch.HEADER_BYTES);
-  /** The data version SQLite gave right after #seen was read; undefined when #seen is not valid. */
-  #version: number | undefined;
-
-  private constructor(fd: number) {
-    this.#fd = fd;
-  }
-
-  static open(path: string): WalIndexWatch | undefined {
-    try {
-      return new WalIndexWatch(fs.openSync(path, 'r'));
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** SQLite's data version, asked of `dataVersion` only when the header changed since it last was. */
-  dataVersion(dataVersion: BetterSqlite3.Statement<[], number>): number {
-    const read = fs.readSync(this.#fd, this.#read, 0, WalIndexWatch.HEADER_BYTES, 0);
-    const whole = read === WalIndexWatch.HEADER_BYTES && this.#read.compare(this.#read, 48, 96, 0, 48) === 0;
-    if (whole && this.#version !== undefined && this.#read.equals(this.#seen)) return this.#version;
-    // Changed, caught mid-update, or the first look: ask SQLite. Asked after the header was read,
-    // so any commit SQLite's answer misses rewrites the header again before the next look.
-    const version = dataVersion.get() as number;
-    this.#version = whole ? version : undefined;
-    if (whole) this.#read.copy(this.#seen);
-    return version;
-  }
-
-  close(): void {
-    fs.closeSync(this.#fd);
-  }
-}
-
-/** Whether reads on `db` can be answered without waiting (SQLite's read connection; not PostgreSQL, not a transaction). */
-export function readsWithoutWaiting(db: Kysely<Tables>): boolean {
-  return syncReaders.has(db);
-}
-
-/**
- * SQLite only: the read connection's `PRAGMA data_version`. SQLite changes it whenever another
- * connection — this process's writer, or another process on the same file — has committed since
- * the read connection last looked; equal answers mean nothing was committed in between. A value
- * read on the read connection after this was taken is therefore current for as long as the
- * answer stays the same, and checking costs a fraction of reading the row again (and, through
- * the WAL index header, a fraction of asking SQLite). Undefined on PostgreSQL and for a
- * transaction's handle.
- */
-export function committedDataVersion(db: Kysely<Tables>): number | undefined {
-  const reader = syncReaders.get(db);
-  if (!reader) return undefined;
-  return reader.walIndex ? reader.walIndex.dataVersion(reader.dataVersion) : reader.dataVersion.get();
 }
 
 const STATEMENT_CACHE_SIZE = 500;
@@ -257,7 +167,7 @@ export function preparedQuery<Params extends readonly unknown[], Row>(
     entry.slots.map((slot, index) => (slot >= 0 ? params[slot] : entry.query.parameters[index]));
   const rowsNow = (db: Kysely<Tables>, entry: Entry, params: Params): Row[] | undefined => {
     if (entry.statement === undefined) {
-      const statement = syncReaders.get(db)?.connection.prepare(entry.query.sql);
+      const statement = prepareOnSyncReader(db, entry.query.sql);
       // `reader` alone is also true of a write with RETURNING, which must go to the writer.
       entry.statement = statement?.reader && statement.readonly ? statement : null;
     }

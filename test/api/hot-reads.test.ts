@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HotReads } from '../../src/plugins/hot-reads.js';
+import { HotReads } from '../../src/fast-path/hot-reads.js';
 import { REVOCATION_PROPAGATION_MS } from '../../src/services/auth/token-service.js';
 import { openDatabase, type Database } from '../../src/db/index.js';
 import { DEFAULT_SERVICE_OPTIONS, type ServiceOptions } from '../../src/lib/service-options.js';

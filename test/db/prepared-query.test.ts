@@ -1,7 +1,8 @@
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { committedDataVersion, openDatabase, preparedQuery, type Database } from '../../src/db/index.js';
+import { openDatabase, preparedQuery, type Database } from '../../src/db/index.js';
+import { committedDataVersion } from '../../src/fast-path/sync-reader.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { createTestStorage, testBackends, type TestStorage } from '../helpers/backends.js';
 

@@ -38,6 +38,21 @@ describe('loadConfig: the log level', () => {
   });
 });
 
+describe('loadConfig: the fast path switch', () => {
+  it('is on unless PRIVGATE_FAST_PATH=off', () => {
+    expect(loadConfig({}, {}).fastPath).toBe(true);
+    expect(loadConfig({}, { PRIVGATE_FAST_PATH: '' }).fastPath).toBe(true);
+    expect(loadConfig({}, { PRIVGATE_FAST_PATH: 'on' }).fastPath).toBe(true);
+    expect(loadConfig({}, { PRIVGATE_FAST_PATH: 'off' }).fastPath).toBe(false);
+  });
+
+  it.each(['0', 'false', 'OFF', 'no', ' off'])('rejects PRIVGATE_FAST_PATH=%j with a ConfigError naming the variable and the two values', (value) => {
+    const load = () => loadConfig({}, { PRIVGATE_FAST_PATH: value });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(`PRIVGATE_FAST_PATH must be on or off; got ${JSON.stringify(value)}`);
+  });
+});
+
 /** Runs the built CLI and collects its output. */
 function privgate(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -1,11 +1,7 @@
-import type { FastifyReply } from 'fastify';
 import { errorResponses } from '../../schemas.js';
-import { formatEtag } from '../settings/repository.js';
-import type { ServiceOptions } from '../../lib/service-options.js';
-import { readDefaultServiceOptions, readDefaultServiceOptionsNow } from './repository.js';
 import { ServiceOptionsSchema } from './schemas.js';
-import { replyWithAnswer, type HotAnswer } from '../../plugins/hot-reads.js';
-import { readsWithoutWaiting } from '../../db/index.js';
+import { routeAnswer } from '../../fast-path/index.js';
+import { defaultServiceOptionsAnswers } from '../../fast-path/readers/default-service-options.js';
 import type { TypedApp } from '../typed-app.js';
 
 /**
@@ -13,33 +9,13 @@ import type { TypedApp } from '../typed-app.js';
  * through the settings service (`PUT /settings/api/v1/settings/host-store/default_service_options`).
  */
 export function registerHostStoreSettingsRoutes(app: TypedApp): void {
-  const db = app.context.database.db;
-
-  /**
-   * The answer for a state, serialized once per state: the current value is still asked of the
-   * database on every request (see readSectionNow), only its serialization is reused. A stored
-   * value is parsed into a new object whenever its text changes, and a PUT of the same value bumps
-   * the version, so a changed setting always misses. The value is complete and shaped by the
-   * section's defaults (see readSection), so plain JSON is the documented shape. Kept as a string:
-   * Node sends a string body in one write with the head.
-   */
-  let last: { options: ServiceOptions; version: number; answer: HotAnswer } | undefined;
-  const answerFor = ({ options, version }: { options: ServiceOptions; version: number }): HotAnswer => {
-    if (last?.options !== options || last.version !== version) {
-      last = { options, version, answer: { body: JSON.stringify(options), etag: formatEtag(String(version)) } };
-    }
-    return last.answer;
-  };
-  // Synchronous on SQLite: polled by every service, so also answered as a hot read there.
-  const hotRead = (): HotAnswer | undefined => {
-    const now = readDefaultServiceOptionsNow(db);
-    return now && answerFor(now);
-  };
+  // Polled by every service: this route has a fast path (src/fast-path), its answers' `now`.
+  const answers = defaultServiceOptionsAnswers(app.context.database.db);
 
   app.get(
     '/settings/default_service_options',
     {
-      config: { permissions: ['admin', 'hosts-manage', 'service'], hotRead: readsWithoutWaiting(db) ? hotRead : undefined },
+      config: { permissions: ['admin', 'hosts-manage', 'service'], hotRead: answers.now },
       schema: {
         summary: 'Get the default service options',
         description: 'Changed through `PUT /settings/api/v1/settings/host-store/default_service_options`. The `ETag` is the settings version.',
@@ -47,16 +23,6 @@ export function registerHostStoreSettingsRoutes(app: TypedApp): void {
         response: { 200: ServiceOptionsSchema, ...errorResponses(401, 403) },
       },
     },
-    // Not async: when the read completes synchronously the reply goes out without a promise.
-    (_request, reply) => {
-      const now = hotRead();
-      if (now) replyWithAnswer(reply, now);
-      else readDefaultServiceOptions(db).then((state) => replyWithAnswer(reply, answerFor(state)), (error: unknown) => sendError(reply, error));
-    },
+    routeAnswer(answers),
   );
-}
-
-/** A failed read, to the error handler (through the plain reply: the schema types only the answer). */
-function sendError(reply: FastifyReply, error: unknown): void {
-  reply.send(error);
 }

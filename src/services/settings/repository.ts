@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import { committedDataVersion, preparedQuery } from '../../db/index.js';
+import { preparedQuery } from '../../db/index.js';
+import { sinceLastCommit } from '../../fast-path/sync-reader.js';
 import type { Tables } from '../../db/schema.js';
 import { timestamp } from '../../lib/time.js';
 import type { Principal } from '../auth/principal.js';
@@ -91,28 +92,16 @@ export async function readSection(db: Kysely<Tables>, scope: SettingsScope, sect
   return stateOf(section, row);
 }
 
-/** Per SQLite handle and section: the state readSectionNow last read and the data version taken before it. */
-const committedStates = new WeakMap<Kysely<Tables>, Map<SettingsSection, { dataVersion: number; state: SectionState }>>();
-
 /**
  * {@link readSection} without waiting where the database allows it (SQLite's read connection);
- * undefined where the caller must await {@link readSection} instead. Same freshness: SQLite's data
- * version is taken first and the row read only when it changed since this section was last read,
- * so a commit by any connection or process is seen by the next call. (Taking the version before
- * the row means a commit landing between the two only causes one more read, never a stale answer.)
+ * undefined where the caller must await {@link readSection} instead. Same freshness: the row is
+ * read again whenever anything was committed since (see sinceLastCommit in src/fast-path).
  */
 export function readSectionNow(db: Kysely<Tables>, scope: SettingsScope, section: SettingsSection): SectionState | undefined {
-  const dataVersion = committedDataVersion(db);
-  if (dataVersion === undefined) return undefined;
-  let states = committedStates.get(db);
-  if (!states) committedStates.set(db, (states = new Map()));
-  const known = states.get(section);
-  if (known?.dataVersion === dataVersion) return known.state;
-  const rows = selectSection.now(db, scope.name, section.name);
-  if (!rows) return undefined;
-  const state = stateOf(section, rows[0]);
-  states.set(section, { dataVersion, state });
-  return state;
+  return sinceLastCommit(db, section, () => {
+    const rows = selectSection.now(db, scope.name, section.name);
+    return rows && stateOf(section, rows[0]);
+  });
 }
 
 /** Current values and versions of every section of a scope, in declaration order (one query). */

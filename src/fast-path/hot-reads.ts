@@ -4,7 +4,8 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, RouteOptions } f
 import fp from 'fastify-plugin';
 import type { Scope } from '../services/role-store/permissions.js';
 import { levelEnabled, reportLostLine } from '../logging.js';
-import { answerUnhandled } from './error-handler.js';
+import { answerUnhandled } from '../plugins/error-handler.js';
+import { readsWithoutWaiting } from './sync-reader.js';
 
 /** A hot read's answer: the serialized 200 body and its entity tag. */
 export interface HotAnswer {
@@ -54,6 +55,29 @@ const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 /** Sends a hot read's answer through the route (when the hot path left the request to it), with the same headers. */
 export function replyWithAnswer(reply: FastifyReply, answer: HotAnswer): void {
   reply.header('etag', answer.etag).type(JSON_CONTENT_TYPE).send(answer.body);
+}
+
+/**
+ * A route's answer both ways: `now` without waiting where the database allows it (the hot path's
+ * reader, see HotReader), `read` when it must wait (PostgreSQL, or the fast path turned off).
+ */
+export interface HotReadable {
+  now: HotReader;
+  read(): Promise<HotAnswer>;
+}
+
+/**
+ * The handler of a route that declares `config.hotRead: answers.now`: the same answer for every
+ * request the hot path left to it. Not async: when the answer is there now the reply goes out
+ * without a promise.
+ */
+export function routeAnswer(answers: HotReadable): (request: unknown, reply: FastifyReply) => void {
+  return (_request, reply) => {
+    const now = answers.now();
+    if (now) replyWithAnswer(reply, now);
+    // A failed read goes to the error handler (through the plain reply: the schema types only the answer).
+    else answers.read().then((answer) => replyWithAnswer(reply, answer), (error: unknown) => reply.send(error));
+  };
 }
 
 /**
@@ -232,15 +256,19 @@ function logExchange(log: FastifyBaseLogger, id: string, request: IncomingMessag
 }
 
 /**
- * Registers every route declaring `config.hotRead` (GET, with permissions) with `hotReads`, and
- * stops answering when the server starts closing.
+ * Registers every route declaring `config.hotRead` (GET, with permissions) with `hotReads` where
+ * the database answers without waiting, and stops answering when the server starts closing.
  */
 export const hotReadsPlugin = fp<{ hotReads: HotReads }>(
   async (app: FastifyInstance, { hotReads }) => {
+    // Only where reads need no waiting (SQLite's read connection): on PostgreSQL a request would be
+    // held for a turn only to be handed on.
+    const registers = readsWithoutWaiting(app.context.database.db);
     app.addHook('onRoute', (route: RouteOptions) => {
       const config = route.config as { hotRead?: HotReader; permissions?: readonly Scope[] } | undefined;
       if (!config?.hotRead) return;
       if ([route.method].flat().some((method) => method !== 'GET')) throw new Error(`hot read ${route.url} must be a GET route`);
+      if (!registers) return;
       hotReads.add(route.url, config.permissions ?? [], config.hotRead);
     });
     app.addHook('preClose', (done) => {
