@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { createQueryId, Kysely, PostgresDialect, SqliteDialect, sql, type Compilable, type CompiledQuery } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import pg from 'pg';
 import type { Tables } from './schema.js';
 import { attachSyncReader, prepareOnSyncReader } from '../fast-path/sync-reader.js';
@@ -93,10 +94,12 @@ const STATEMENT_CACHE_SIZE = 500;
  * better-sqlite3 with prepared statements reused by SQL text. Kysely prepares every query
  * afresh, which costs more than running it; our queries are few distinct texts with bound
  * parameters, so a small cache removes that cost. Safe because Kysely runs each statement to
- * completion synchronously (no streaming here), so no cached statement is ever mid-iteration.
+ * completion synchronously (no streaming here), so no cached statement is ever mid-iteration —
+ * which is also why evicting one (least recently used first) is safe at any time. A statement
+ * never goes stale, so the cache has a bound on its size and no ttl. (Exported for its test.)
  */
-function withStatementCache(sqlite: BetterSqlite3.Database): BetterSqlite3.Database {
-  const cache = new Map<string, BetterSqlite3.Statement>();
+export function withStatementCache(sqlite: BetterSqlite3.Database, size: number = STATEMENT_CACHE_SIZE): BetterSqlite3.Database {
+  const cache = new LRUCache<string, BetterSqlite3.Statement>({ max: size });
   const prepare = sqlite.prepare.bind(sqlite);
   return new Proxy(sqlite, {
     get(target, property, receiver) {
@@ -105,7 +108,6 @@ function withStatementCache(sqlite: BetterSqlite3.Database): BetterSqlite3.Datab
         let statement = cache.get(source);
         if (!statement) {
           statement = prepare(source);
-          if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
           cache.set(source, statement);
         }
         return statement;

@@ -18,6 +18,7 @@
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign } from 'node:crypto';
 import { calculateJwkThumbprint, errors, jwtVerify, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
 
 /** Largest token {@link verifyJwt} accepts (and {@link signJwt} produces), in characters. */
 export const MAX_JWT_LENGTH = 8 * 1024;
@@ -133,9 +134,9 @@ const validVerificationKeys = new WeakSet<KeyObject>();
 const validSigningKeys = new WeakSet<KeyObject>();
 /** Keys imported from JWK objects returned by a lookup function. */
 const jwkObjectCache = new WeakMap<object, KeyObject | null>();
-/** Keys imported from PEM strings returned by a lookup function (bounded). */
-const pemCache = new Map<string, KeyObject | null>();
+/** Keys imported from PEM strings returned by a lookup function (least recently used go first); `false` = not a P-256 key. */
 const PEM_CACHE_LIMIT = 64;
+const pemCache = new LRUCache<string, KeyObject | false>({ max: PEM_CACHE_LIMIT });
 
 function isP256(key: KeyObject): boolean {
   return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
@@ -175,11 +176,12 @@ function resolveKey(source: KeySource, kid: string): KeyObject | undefined {
     if (value instanceof KeyObject) {
       key = validVerificationKeys.has(value) ? value : importVerificationKey(value);
     } else if (typeof value === 'string') {
-      key = pemCache.get(value);
-      if (key === undefined) {
+      const cached = pemCache.get(value);
+      if (cached === undefined) {
         key = importVerificationKey(value);
-        if (pemCache.size >= PEM_CACHE_LIMIT) pemCache.clear();
-        pemCache.set(value, key);
+        pemCache.set(value, key ?? false);
+      } else {
+        key = cached || null;
       }
     } else if (typeof value === 'object') {
       key = jwkObjectCache.get(value);
@@ -262,15 +264,14 @@ export async function importSigningKey(privateKeyPem: string): Promise<SigningKe
 // ---------------------------------------------------------------------------------------------
 // Sign
 
-/** Encoded protected headers by kid. */
-const headerSegments = new Map<string, string>();
+/** Encoded protected headers by kid (least recently used go first). */
 const HEADER_CACHE_LIMIT = 64;
+const headerSegments = new LRUCache<string, string>({ max: HEADER_CACHE_LIMIT });
 
 function headerSegment(kid: string): string {
   let segment = headerSegments.get(kid);
   if (segment === undefined) {
     segment = Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid }), 'utf8').toString('base64url');
-    if (headerSegments.size >= HEADER_CACHE_LIMIT) headerSegments.clear();
     headerSegments.set(kid, segment);
   }
   return segment;

@@ -4,6 +4,7 @@
  * Swapping the policy is one assignment of an immutable index, so a decision always sees one
  * consistent document. Nothing here does I/O; persisting the document is the poller's job.
  */
+import { LRUCache } from 'lru-cache';
 import type { VerifyJwtResult } from '../lib/jwt.js';
 import type { WebPolicy } from '../lib/web-policy.js';
 import { indexPolicy, verifySessionToken, type PolicyIndex, type TokenVerifier } from './decision.js';
@@ -72,17 +73,20 @@ export class PolicyStore {
 /**
  * A {@link TokenVerifier} that remembers successful signature checks per policy version, so a
  * page's many requests (each seen in REQMOD and RESPMOD) cost one ES256 verification. Only
- * successes are cached, and `resolveSession` re-checks expiry on every call; a new policy
- * (possibly with other keys) starts an empty cache.
+ * successes are cached, and `resolveSession` re-checks expiry on every call (against the time it
+ * is given, so entries have no ttl of their own); a new policy (possibly with other keys) starts an
+ * empty cache. When full, the least recently used token goes first.
  */
 export class CachedTokenVerifier {
-  private readonly cache = new Map<string, VerifyJwtResult>();
+  private readonly cache: LRUCache<string, VerifyJwtResult>;
   private version: number | null = null;
 
   constructor(
-    private readonly capacity = 4096,
+    capacity = 4096,
     private readonly verify: TokenVerifier = verifySessionToken,
-  ) {}
+  ) {
+    this.cache = new LRUCache({ max: capacity });
+  }
 
   readonly verifier: TokenVerifier = (token, policy, now) => {
     if (policy.version !== this.version) {
@@ -105,10 +109,6 @@ export class CachedTokenVerifier {
   /** Caches a success checked with the keys of policy `version`, unless a newer policy replaced them meanwhile. */
   private remember(token: string, result: VerifyJwtResult, version: number): void {
     if (!result.ok || version !== this.version) return;
-    if (this.cache.size >= this.capacity) {
-      const oldest = this.cache.keys().next();
-      if (!oldest.done) this.cache.delete(oldest.value);
-    }
     this.cache.set(token, result);
   }
 

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import type { AppContext } from '../../context.js';
 import type { Tables } from '../../db/schema.js';
 import { addSeconds, timestamp } from '../../lib/time.js';
@@ -106,11 +107,21 @@ export class TokenService implements AccessTokenVerifier {
   /**
    * Tokens whose signature and claims were verified, by SHA-256 of the token. Safe across nodes:
    * an entry only saves re-verifying the signature (which cannot change), it is dropped when the
-   * token expires, and revocation is checked separately on every request.
+   * token expires, and revocation is checked separately on every request. Least recently used
+   * entries go first when it is full; each entry's ttl ends with its token's acceptance (`exp` plus
+   * the clock tolerance), a bound on top of the `exp` check every read makes against the clock.
    */
-  #verified = new Map<string, VerifiedToken>();
-  /** Revocation keys (`jti:…`, `sub:…`) → the database's answer, for ≤ REVOCATION_PROPAGATION_MS. */
-  #revocations = new Map<string, RevocationState>();
+  #verified = new LRUCache<string, VerifiedToken>({ max: VERIFIED_CACHE_SIZE });
+  /**
+   * Revocation keys (`jti:…`, `sub:…`) → the database's answer, for ≤ REVOCATION_PROPAGATION_MS:
+   * each entry's ttl is that bound from when it was read (`fetchedAt`), so a stale answer is gone
+   * rather than occupying a slot; every read still checks `fetchedAt` itself.
+   *
+   * Both ttls are bounds on memory, never what decides: lru-cache samples the clock at most once a
+   * millisecond (its default `ttlResolution`; a `performance.now()` per lookup would cost more than
+   * the lookup, four of which run on every remembered check), so an entry may outlive its ttl a little.
+   */
+  #revocations = new LRUCache<string, RevocationState>({ max: REVOCATION_CACHE_SIZE, ttl: REVOCATION_PROPAGATION_MS });
   /** Bumped by every local revocation: a read that overlapped one is not remembered. */
   #revocationGeneration = 0;
   /** Mints and reads refresh tokens (MAC'd with a key derived from the installation secret). */
@@ -232,25 +243,16 @@ export class TokenService implements AccessTokenVerifier {
   }
 
   private remember(cacheKey: string, verified: VerifiedToken): void {
-    if (this.#verified.size >= VERIFIED_CACHE_SIZE) {
-      // Map iteration is insertion order: drop the oldest entry.
-      const oldest = this.#verified.keys().next().value;
-      if (oldest !== undefined) this.#verified.delete(oldest);
-    }
-    this.#verified.set(cacheKey, verified);
+    // Until the instant every check would drop it anyway (measured on the monotonic clock).
+    const ttl = verified.expiresAtMs + TOKEN_CLOCK_TOLERANCE_MS - this.context.clock.now().getTime();
+    if (ttl > 0) this.#verified.set(cacheKey, verified, { ttl });
   }
 
   // ─── revocation ──────────────────────────────────────────────────────────────────────────
 
   private rememberRevocation(key: string, state: RevocationState): void {
-    this.#revocations.delete(key);
-    // Oldest first: evict what is stale anyway, then whatever the bound requires.
-    const staleBefore = performance.now() - REVOCATION_PROPAGATION_MS;
-    for (const [oldKey, oldState] of this.#revocations) {
-      if (this.#revocations.size < REVOCATION_CACHE_SIZE && oldState.fetchedAt >= staleBefore) break;
-      this.#revocations.delete(oldKey);
-    }
-    this.#revocations.set(key, state);
+    // Stale REVOCATION_PROPAGATION_MS after it was read (both on performance.now()).
+    this.#revocations.set(key, state, { start: state.fetchedAt });
   }
 
   /**
