@@ -124,7 +124,7 @@ export const requestParsingPlugin = fp(
         done(new PrivxError(400, 'VALUE_OUT_OF_BOUNDS', `request body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
         return;
       }
-      parseJson(request, text, done);
+      void parseJson(request, text, done); // the default parser answers through done, synchronously
     });
   },
   { name: 'request-parsing' },

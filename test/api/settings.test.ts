@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SERVICE_OPTIONS, type ServiceOptions } from '../../src/lib/service-options.js';
+import { DEFAULT_SERVICE_OPTIONS } from '../../src/lib/service-options.js';
 import { currentPolicyVersion } from '../../src/services/host-store/policy-version-repository.js';
 import { getDefaultServiceOptions } from '../../src/services/host-store/repository.js';
 import { testBackends } from '../helpers/backends.js';

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startPrivgate, waitFor } from '../helpers/processes.js';
 
@@ -56,7 +57,7 @@ describe('privgate serve as a real process', () => {
       const held = await Promise.all(
         [0, 1, 2, 3].map(
           () =>
-            new Promise<import('node:net').Socket>((resolve, reject) => {
+            new Promise<Socket>((resolve, reject) => {
               const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
               socket.on('error', reject);
             }),

@@ -18,7 +18,7 @@ const ISSUER = 'https://privgate.test';
 const NOW = new Date('2025-06-01T12:00:00Z');
 const NOW_S = Math.floor(NOW.getTime() / 1000);
 
-const signer = await await generateSigningKey();
+const signer = await generateSigningKey();
 
 function keys(): Map<string, VerificationKey> {
   return new Map<string, VerificationKey>([[signer.kid, signer.publicKey]]);
@@ -45,7 +45,7 @@ function craft(header: unknown, payload: unknown, key: KeyObject = signer.privat
 const goodHeader = (): Record<string, unknown> => ({ alg: 'ES256', typ: 'JWT', kid: signer.kid });
 
 async function reasonOf(token: string, opts: VerifyJwtOptions = options()): Promise<string> {
-  const result = await await verifyJwt(token, opts);
+  const result = await verifyJwt(token, opts);
   return result.ok ? 'ok' : result.reason;
 }
 
@@ -59,7 +59,7 @@ describe('keys', () => {
     expect(key.kid).toBe(createHash('sha256').update(canonical).digest('base64url'));
     expect(key.kid).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(key.publicJwk).toEqual({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, kid: key.kid, alg: 'ES256', use: 'sig' });
-    expect((await await generateSigningKey()).kid).not.toBe(key.kid);
+    expect((await generateSigningKey()).kid).not.toBe(key.kid);
   });
 
   it('jwkThumbprint matches the RFC 7638 §3.1 construction', async () => {

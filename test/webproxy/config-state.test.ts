@@ -179,15 +179,15 @@ describe('PolicyStore and CachedTokenVerifier', () => {
     });
     const v7 = indexPolicy(samplePolicy());
     const v8 = indexPolicy(samplePolicy({ version: 8 }));
-    cache.verifier('a', v7, NOW);
-    cache.verifier('a', v7, NOW);
-    cache.verifier('bad', v7, NOW);
-    cache.verifier('bad', v7, NOW);
+    void cache.verifier('a', v7, NOW);
+    void cache.verifier('a', v7, NOW);
+    void cache.verifier('bad', v7, NOW);
+    void cache.verifier('bad', v7, NOW);
     expect(calls).toBe(3);
-    cache.verifier('b', v7, NOW);
-    cache.verifier('c', v7, NOW);
+    void cache.verifier('b', v7, NOW);
+    void cache.verifier('c', v7, NOW);
     expect(cache.size).toBe(2);
-    cache.verifier('a', v8, NOW);
+    void cache.verifier('a', v8, NOW);
     expect(calls).toBe(6);
     expect(cache.size).toBe(1);
   });
@@ -208,7 +208,7 @@ describe('PolicyStore and CachedTokenVerifier', () => {
     release(ok);
     expect(await pending).toBe(ok);
     expect(cache.size).toBe(1); // 'other' only: the v7 check is not kept under v8
-    cache.verifier('slow', v8, NOW);
+    void cache.verifier('slow', v8, NOW);
     expect(calls).toBe(3);
     // Checked again under v8, it is remembered.
     expect(cache.verifier('slow', v8, NOW)).toBe(ok);

@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueServerCertificate } from '../../src/lib/pki/ca.js';
@@ -76,12 +77,12 @@ class FakeControlPlane {
     return { access_token: access, token_type: 'Bearer', expires_in: this.tokenTtlSeconds, refresh_token: refresh };
   }
 
-  private authorized(request: import('node:http').IncomingMessage): boolean {
+  private authorized(request: IncomingMessage): boolean {
     const match = /^Bearer (.+)$/.exec(request.headers.authorization ?? '');
     return match !== null && this.validTokens.has(match[1]!);
   }
 
-  private async route(request: import('node:http').IncomingMessage, response: import('node:http').ServerResponse, body: string): Promise<void> {
+  private async route(request: IncomingMessage, response: ServerResponse, body: string): Promise<void> {
     const url = new URL(request.url ?? '/', 'https://x');
     const json = (status: number, value: unknown, headers: Record<string, string> = {}) =>
       response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(value));

@@ -12,15 +12,15 @@ describe('CachedTokenVerifier eviction', () => {
       return { ok: true, header: { alg: 'ES256', kid: 'k' }, payload: { iss: 'privgate', exp: 1 } };
     });
     const policy = indexPolicy(samplePolicy());
-    cache.verifier('a', policy, NOW);
-    cache.verifier('b', policy, NOW);
-    cache.verifier('a', policy, NOW); // a is now the most recently used
-    cache.verifier('c', policy, NOW); // evicts b
+    void cache.verifier('a', policy, NOW);
+    void cache.verifier('b', policy, NOW);
+    void cache.verifier('a', policy, NOW); // a is now the most recently used
+    void cache.verifier('c', policy, NOW); // evicts b
     expect(cache.size).toBe(2);
-    cache.verifier('a', policy, NOW);
-    cache.verifier('c', policy, NOW);
+    void cache.verifier('a', policy, NOW);
+    void cache.verifier('c', policy, NOW);
     expect(verified).toEqual(['a', 'b', 'c']);
-    cache.verifier('b', policy, NOW);
+    void cache.verifier('b', policy, NOW);
     expect(verified).toEqual(['a', 'b', 'c', 'b']);
   });
 });

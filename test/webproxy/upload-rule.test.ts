@@ -171,7 +171,7 @@ describe('the upload rule behind the ICAP server: a chunked body is counted as i
       now: () => NOW,
     });
     const observed: IcapHandler = {
-      options: (service, request, context) => handler.options(service),
+      options: (service) => handler.options(service),
       modify: (request, body, context) => {
         seen.push({ state: body.state, length: body.length });
         return handler.modify(request, body, context);
