@@ -196,6 +196,16 @@ describe.each(testBackends())('local users in PrivX LocalUser shape on %s', (bac
     expect(created).toEqual([...created].sort());
   });
 
+  it('GET /users/tags lists the distinct tags, filtered by query and paged', async () => {
+    await create({ username: 'tagged-1', tags: ['zeta-tag', 'shared-tag'] });
+    await create({ username: 'tagged-2', tags: ['shared-tag', 'ZETA-other'] });
+    const all = (await inject('GET', `${USERS}/tags?limit=1000`)).json() as { count: number; items: string[] };
+    expect(all.items).toEqual([...new Set(all.items)].sort());
+    expect(all.items).toEqual(expect.arrayContaining(['zeta-tag', 'shared-tag', 'ZETA-other']));
+    expect((await inject('GET', `${USERS}/tags?query=zeta`)).json()).toEqual({ count: 2, items: ['ZETA-other', 'zeta-tag'] });
+    expect((await inject('GET', `${USERS}/tags?query=zeta&offset=1&limit=1&sortdir=desc`)).json()).toEqual({ count: 2, items: ['ZETA-other'] });
+  });
+
   it('bad input is a 400 envelope naming the property, and changes nothing', async () => {
     const id = await create({ username: 'bad-input' });
     const before = await read(id);

@@ -154,6 +154,15 @@ export async function listUsers(db: Kysely<Tables>, filter: UserFilter, page: Us
   return { count: Number(total.n), items: rows.map((row) => toUser(row, roles.get(row.id) ?? [])) };
 }
 
+/** The distinct tags of all users, sorted; `query` keeps those containing it (case-insensitively). */
+export async function listUserTags(db: Kysely<Tables>, query: string | undefined, offset: number, limit: number, descending: boolean): Promise<{ count: number; items: string[] }> {
+  const rows = await db.selectFrom('users').select('tags').where('tags', '!=', '[]').execute();
+  const needle = query?.toLowerCase();
+  const tags = [...new Set(rows.flatMap((row) => JSON.parse(row.tags) as string[]))].filter((tag) => needle === undefined || tag.toLowerCase().includes(needle)).sort();
+  if (descending) tags.reverse();
+  return { count: tags.length, items: tags.slice(offset, offset + limit) };
+}
+
 export async function getUser(db: Kysely<Tables>, id: string): Promise<User> {
   const row = await db.selectFrom('users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst();
   if (!row) throw notFound('user');

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
-import { errorResponses, IdParam, IdResponse, ListResponse } from '../../schemas.js';
-import { getUser, listUsers } from './repository.js';
+import { errorResponses, IdParam, IdResponse, ListResponse, PagingQuery } from '../../schemas.js';
+import { getUser, listUserTags, listUsers } from './repository.js';
 import { Password } from './schemas.js';
 import { UserBody, UserListQuery, UserOut, userInputOf } from './user-schemas.js';
 import { createUserAs, deleteUserAs, setUserPasswordAs, updateUserAs, type LocalUserStoreDeps } from './use-cases.js';
@@ -33,6 +33,23 @@ export function registerUserRoutes(app: TypedApp): void {
         { ids: query.id === undefined ? undefined : [query.id], username: query.username },
         { offset: query.offset ?? 0, limit: query.limit ?? 50, sortkey: query.sortkey ?? 'username', descending: query.sortdir?.toLowerCase() === 'desc' },
       );
+    },
+  );
+
+  app.get(
+    '/users/tags',
+    {
+      config: { permissions: ['users-view', 'users-manage'] },
+      schema: {
+        summary: 'The tags of local users, sorted (`query` keeps those containing it)',
+        tags: ['users'],
+        querystring: Type.Object({ ...PagingQuery, query: Type.Optional(Type.String({ maxLength: 200 })) }),
+        response: { 200: ListResponse(Type.String()), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const query = request.query;
+      return listUserTags(db, query.query || undefined, query.offset ?? 0, query.limit ?? 50, query.sortdir?.toLowerCase() === 'desc');
     },
   );
 
