@@ -1,5 +1,6 @@
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { subjectFor } from '../../src/services/auth/subjects.js';
 import { ADMIN_ROLE_ID, PERMISSIONS, USER_ROLE_ID } from '../../src/services/role-store/permissions.js';
 import { bearer, createTestApp, envelope, tokenWith, type TestApp } from '../helpers/app.js';
 import { testBackends } from '../helpers/backends.js';
@@ -91,7 +92,7 @@ describe.each(testBackends())('role-store users on %s', (backend) => {
     for (const body of [[{ id: hosts.id }], [{ id: ADMIN_ROLE_ID }]]) {
       const response = await inject('PUT', `${USERS}/${id}/roles`, body, token);
       expect(response.statusCode, response.body).toBe(403);
-      expect(envelope(response).error_code).toBe('PERMISSION_DENIED');
+      expect(envelope(response)).toMatchObject({ error_code: 'PERMISSION_DENIED', property: 'roles[0].id' });
     }
     expect(await memberships(id)).toEqual([]);
     // Nor may it strip roles from a user who holds more than the caller.
@@ -116,7 +117,7 @@ describe.each(testBackends())('role-store users on %s', (backend) => {
     const clients = await db().selectFrom('role_members').selectAll().where('role_id', '=', ADMIN_ROLE_ID).where('principal_type', '=', 'api-client').execute();
     await db().deleteFrom('role_members').where('role_id', '=', ADMIN_ROLE_ID).where('principal_type', '=', 'api-client').execute();
     try {
-      const userToken = (await testApp.app.tokens.signAccessToken(await (await import('../../src/services/auth/subjects.js')).subjectFor(db(), 'user', adminId, 'admin'), 'test')).token;
+      const userToken = (await testApp.app.tokens.signAccessToken(await subjectFor(db(), 'user', adminId, 'admin'), 'test')).token;
       const response = await inject('PUT', `${USERS}/${adminId}/roles`, [{ id: USER_ROLE_ID }], userToken);
       expect(response.statusCode, response.body).toBe(409);
       expect(await memberships(adminId)).toEqual([ADMIN_ROLE_ID]);
@@ -182,6 +183,9 @@ describe.each(testBackends())('role-store users on %s', (backend) => {
     expect(paged.count).toBe(3);
     expect(paged.items.map((entry) => entry.principal)).toEqual(['search-beta']);
     expect((await search({})).count).toBeGreaterThanOrEqual(4);
+    const tooMany = await inject('POST', `${USERS}/search`, { keywords: Array.from({ length: 21 }, (_, index) => `k${index}`).join(' ') });
+    expect(tooMany.statusCode).toBe(400);
+    expect(envelope(tooMany).property).toBe('keywords');
   });
 
   it('permissions: no token 401, a token without users-view 403', async () => {

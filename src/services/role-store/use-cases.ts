@@ -134,7 +134,7 @@ export async function setUserRolesAs(deps: UseCaseDeps, actor: Principal, userId
     const before = await getUser(trx, userId);
     assertMayManage(actor, `changing the roles of user ${userId}`, await holdingOf(trx, 'user', userId));
     const granted = await rolesByIds(trx, roleIds);
-    assertMayGrantRoles(actor, granted, (index) => `[${roleIds.indexOf(granted[index]?.id ?? '')}].id`);
+    assertMayGrantRoles(actor, granted, (index) => `roles[${roleIds.indexOf(granted[index]?.id ?? '')}].id`);
     const beforeIds = before.roles.map((role) => role.id).sort();
     const afterIds = granted.map((role) => role.id).sort();
     if (JSON.stringify(beforeIds) === JSON.stringify(afterIds)) return;

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
+import { invalid } from '../../errors.js';
 import { getUser, listUsers, type User, type UserFilter, type UserPage } from '../local-user-store/repository.js';
 import { holdingOfRoles } from './grant-rule.js';
 import { PERMISSIONS } from './permissions.js';
@@ -101,9 +102,25 @@ export async function roleStoreUser(db: Kysely<Tables>, id: string): Promise<Rol
   return view(user, (await rolesOfUsers(db, [user])).get(id) ?? []);
 }
 
-/** `POST /role-store/api/v1/users/search`: local users only; another `source` finds nobody. */
-export async function searchRoleStoreUsers(db: Kysely<Tables>, source: string | undefined, filter: UserFilter, page: UserPage): Promise<{ count: number; items: RoleStoreUser[] }> {
-  if (source !== undefined && source !== '' && source !== LOCAL_SOURCE) return { count: 0, items: [] };
+/** At most this many search keywords: each adds a condition over six columns. */
+export const MAX_SEARCH_KEYWORDS = 20;
+
+/** The SDK's rolestore.UserSearch. */
+export interface UserSearch {
+  keywords?: string | undefined;
+  source?: string | undefined;
+  user_id?: readonly string[] | null | undefined;
+}
+
+/**
+ * `POST /role-store/api/v1/users/search`: keywords split on spaces and commas, each of which must
+ * match; `user_id` narrows to those ids. Local users only: another `source` finds nobody.
+ */
+export async function searchRoleStoreUsers(db: Kysely<Tables>, search: UserSearch, page: UserPage): Promise<{ count: number; items: RoleStoreUser[] }> {
+  const keywords = [...new Set((search.keywords ?? '').split(/[\s,]+/).filter(Boolean))];
+  if (keywords.length > MAX_SEARCH_KEYWORDS) throw invalid('VALUE_OUT_OF_BOUNDS', `at most ${MAX_SEARCH_KEYWORDS} keywords`, 'keywords');
+  if (search.source !== undefined && search.source !== '' && search.source !== LOCAL_SOURCE) return { count: 0, items: [] };
+  const filter: UserFilter = { keywords, ids: search.user_id && search.user_id.length > 0 ? search.user_id : undefined };
   const { count, items } = await listUsers(db, filter, page);
   const roles = await rolesOfUsers(db, items);
   return { count, items: items.map((user) => view(user, roles.get(user.id) ?? [])) };

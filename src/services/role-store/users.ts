@@ -73,7 +73,7 @@ export function registerRoleStoreUserRoutes(app: TypedApp, deps: UseCaseDeps): v
     {
       config: { permissions: ['users-view', 'users-manage'] },
       schema: {
-        summary: 'Search users: every keyword (space or comma separated) must occur in the username, a name or the email; `user_id` narrows to those ids',
+        summary: 'Search users: every keyword (space or comma separated, at most 20) must occur in the username, a name or the email; `user_id` narrows to those ids',
         tags: ['users'],
         querystring: SearchQuery,
         body: Type.Union([UserSearchBody, Type.Null()]),
@@ -81,14 +81,13 @@ export function registerRoleStoreUserRoutes(app: TypedApp, deps: UseCaseDeps): v
       },
     },
     async (request) => {
-      const body = request.body ?? {};
       const query = request.query;
-      return searchRoleStoreUsers(
-        db,
-        body.source,
-        { keywords: body.keywords?.split(/[\s,]+/).filter(Boolean), ids: body.user_id && body.user_id.length > 0 ? body.user_id : undefined },
-        { offset: query.offset ?? 0, limit: query.limit ?? 50, sortkey: query.sortkey ?? 'username', descending: query.sortdir?.toLowerCase() === 'desc' },
-      );
+      return searchRoleStoreUsers(db, request.body ?? {}, {
+        offset: query.offset ?? 0,
+        limit: query.limit ?? 50,
+        sortkey: query.sortkey ?? 'username',
+        descending: query.sortdir?.toLowerCase() === 'desc',
+      });
     },
   );
 
