@@ -141,6 +141,7 @@ describe.each(testBackends())('role-store users on %s', (backend) => {
       ['PUT', `${USERS}/no-such-user/roles`, []],
       ['GET', `${USERS}/no-such-user/roles`, undefined],
       ['GET', `${USERS}/no-such-user`, undefined],
+      ['GET', `${USERS}/no-such-user/resolve`, undefined],
     ] as const) {
       const response = await inject(method, url, body);
       expect(response.statusCode, `${method} ${url}`).toBe(404);
@@ -158,6 +159,10 @@ describe.each(testBackends())('role-store users on %s', (backend) => {
     expect(body.permissions).toEqual(['hosts-view', 'users-view']);
     expect(body.roles.map((entry: { id: string }) => entry.id).sort()).toEqual([viewers.id, USER_ROLE_ID].sort());
     expect(body).not.toHaveProperty('password');
+    // ResolveUserRoles answers the same user.
+    const resolved = await inject('GET', `${USERS}/${id}/resolve`);
+    expect(resolved.statusCode).toBe(200);
+    expect(resolved.json()).toEqual(body);
     const adminId = (await db().selectFrom('users').select('id').where('builtin', '=', 1).executeTakeFirstOrThrow()).id;
     expect((await inject('GET', `${USERS}/${adminId}`)).json().permissions).toEqual([...PERMISSIONS]);
   });

@@ -17,7 +17,7 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
     'permissions.ts': ['GET /permissions'],
     'roles.ts': ['GET /roles', 'POST /roles', 'GET /roles/:id', 'PUT /roles/:id', 'DELETE /roles/:id'],
     'members.ts': ['GET /roles/:id/members', 'POST /roles/:id/members', 'DELETE /roles/:id/members/:memberId'],
-    'users.ts': ['POST /users/search', 'GET /users/:id', 'GET /users/:id/roles', 'PUT /users/:id/roles'],
+    'users.ts': ['POST /users/search', 'GET /users/:id', 'GET /users/:id/resolve', 'GET /users/:id/roles', 'PUT /users/:id/roles'],
   },
   auth: {
     'token.ts': ['POST /oauth/token', 'POST /oauth/revoke'],

@@ -101,6 +101,20 @@ export function registerRoleStoreUserRoutes(app: TypedApp, deps: UseCaseDeps): v
   );
 
   app.get(
+    '/users/:id/resolve',
+    {
+      config: { permissions: ['users-view', 'users-manage'] },
+      schema: {
+        summary: "A user with its roles resolved (privgate has no mapped roles: the same as GET /users/{id})",
+        tags: ['users'],
+        params: Params,
+        response: { 200: RoleStoreUserOut, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => roleStoreUser(db, request.params.id),
+  );
+
+  app.get(
     '/users/:id/roles',
     {
       config: { permissions: ['users-view', 'users-manage', 'roles-view', 'roles-manage'] },
