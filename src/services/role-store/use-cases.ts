@@ -2,10 +2,10 @@ import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import type { Clock } from '../../lib/time.js';
 import type { Principal, PrincipalType } from '../auth/principal.js';
+import { getUser, touchUser } from '../local-user-store/repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { assertAnAdminRemains, assertMayGrantPermissions, assertMayGrantRoles, assertMayManage, holdingOfRoles, lockAdmins } from './grant-rule.js';
 import { ADMIN_ROLE_ID } from './permissions.js';
-import { getUser, touchUser } from '../local-user-store/repository.js';
 import { addMember, createRole, deleteRole, getRole, membersOf, removeMember, rolesByIds, rolesOf, setRoles, updateRole, validatePermissions, type MemberType, type RoleInput } from './repository.js';
 
 /** What a use case needs from the app: the database, the clock and token revocation. */
