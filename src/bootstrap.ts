@@ -64,6 +64,7 @@ export async function bootstrapInstallation(options: {
       email: '',
       full_name: 'Built-in administrator',
       password_hash: await hashPassword(password),
+      password_created: at,
       disabled: 0,
       builtin: 1,
       created: at,

@@ -86,7 +86,10 @@ describe.each(testBackends())('permission guard and identity objects on %s', (ba
     expect(row.password_hash).toMatch(/^scrypt\$/);
     const get = await testApp.app.inject({ method: 'GET', url: `/local-user-store/api/v1/users/${id}`, headers: bearer(admin) });
     expect(get.json()).toMatchObject({ id, username: 'alice', email: 'alice@example.com', disabled: false, roles: [{ id: ADMIN_ROLE_ID, name: 'privx-admin' }] });
-    expect(get.body).not.toContain('password');
+    // Write-only: only when the password was set is read back, never the password or its hash.
+    expect(get.json().password).toEqual({ created: expect.any(String) });
+    expect(get.body).not.toContain('scrypt');
+    expect(get.body).not.toContain('a long enough password');
     const update = await testApp.app.inject({ method: 'PUT', url: `/local-user-store/api/v1/users/${id}`, headers: bearer(admin), payload: { username: 'alice', full_name: 'Alice A.', roles: null } });
     expect(update.statusCode).toBe(200);
     const list = await testApp.app.inject({ method: 'GET', url: '/local-user-store/api/v1/users?limit=10', headers: bearer(admin) });

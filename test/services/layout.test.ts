@@ -17,6 +17,7 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
     'permissions.ts': ['GET /permissions'],
     'roles.ts': ['GET /roles', 'POST /roles', 'GET /roles/:id', 'PUT /roles/:id', 'DELETE /roles/:id'],
     'members.ts': ['GET /roles/:id/members', 'POST /roles/:id/members', 'DELETE /roles/:id/members/:memberId'],
+    'users.ts': ['POST /users/search', 'GET /users/:id', 'GET /users/:id/resolve', 'GET /users/:id/roles', 'PUT /users/:id/roles'],
   },
   auth: {
     'token.ts': ['POST /oauth/token', 'POST /oauth/revoke'],
@@ -44,7 +45,7 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
     'settings.ts': ['GET /settings/default_service_options'],
   },
   'local-user-store': {
-    'users.ts': ['GET /users', 'POST /users', 'GET /users/:id', 'PUT /users/:id', 'PUT /users/:id/password', 'DELETE /users/:id'],
+    'users.ts': ['GET /users', 'GET /users/tags', 'POST /users', 'GET /users/:id', 'PUT /users/:id', 'PUT /users/:id/password', 'DELETE /users/:id'],
     'api-clients.ts': ['GET /api-clients', 'POST /api-clients', 'GET /api-clients/:id', 'PUT /api-clients/:id', 'POST /api-clients/:id/rotate-secret', 'DELETE /api-clients/:id'],
     'trusted-clients.ts': ['GET /trusted-clients', 'POST /trusted-clients', 'GET /trusted-clients/:id', 'PUT /trusted-clients/:id', 'DELETE /trusted-clients/:id'],
   },

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /** local-user-store, role-store and auth tables. */
 export interface IdentityTables {
   users: {
@@ -12,6 +14,27 @@ export interface IdentityTables {
     created: string;
     updated: string;
     author: string;
+    /** PrivX LocalUser profile texts (migration 0009, defaults on insert); '' = unset. */
+    comment: Generated<string>;
+    display_name: Generated<string>;
+    first_name: Generated<string>;
+    last_name: Generated<string>;
+    job_title: Generated<string>;
+    company: Generated<string>;
+    department: Generated<string>;
+    telephone: Generated<string>;
+    locale: Generated<string>;
+    unix_account: Generated<string>;
+    windows_account: Generated<string>;
+    /** Id of the principal that last changed the user ('' = never changed). */
+    updated_by: Generated<string>;
+    /** JSON array of tag strings. */
+    tags: Generated<string>;
+    /** JSON array of `{key, value}`. */
+    attributes: Generated<string>;
+    password_change_required: Generated<number>;
+    /** When the password was last set (the wire's `password.created`); null = unknown or none. */
+    password_created: string | null;
   };
   api_clients: {
     id: string;

@@ -62,15 +62,21 @@ export async function createUserAs(deps: LocalUserStoreDeps, actor: Principal, i
   });
 }
 
-/** Updates a user: the actor must hold everything the user holds and every role it gets; privx-admin keeps an enabled holder. */
-export async function updateUserAs(deps: LocalUserStoreDeps, actor: Principal, id: string, input: UserInput): Promise<void> {
+/**
+ * Updates a user: the actor must hold everything the user holds and every role it gets; privx-admin
+ * keeps an enabled holder. A `password` in the body (PrivX's LocalUser carries one) sets it as
+ * PUT /users/{id}/password does.
+ */
+export async function updateUserAs(deps: LocalUserStoreDeps, actor: Principal, id: string, input: UserInput & { password?: string | undefined }): Promise<void> {
+  // Hashed before the transaction: scrypt takes tens of milliseconds. The checks below still decide.
+  const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
   const now = deps.clock.now();
   await inTransaction(deps, async (trx) => {
     await lockAdmins(trx);
     await getUser(trx, id);
     assertMayManage(actor, `changing user ${id}`, await holdingOf(trx, 'user', id));
     await assertMayGrantRoleRefs(trx, actor, input.roles);
-    const before = await updateUser(trx, id, input, now);
+    const before = await updateUser(trx, id, input, passwordHash, actor.id, now);
     const after = await getUser(trx, id);
     await assertAnAdminRemains(trx);
     await recordAuditEvent(trx, {
@@ -79,11 +85,15 @@ export async function updateUserAs(deps: LocalUserStoreDeps, actor: Principal, i
       principal: actor,
       objectType: 'user',
       objectId: id,
-      details: { before: { username: before.username, disabled: before.disabled, roles: before.roles }, after: { username: after.username, disabled: after.disabled, roles: after.roles } },
+      details: {
+        before: { username: before.username, disabled: before.disabled, roles: before.roles },
+        after: { username: after.username, disabled: after.disabled, roles: after.roles },
+        ...(passwordHash === null ? {} : { password_set: true }),
+      },
       at: now,
     });
-    // New roles or a disabled account must bite now, not when the current token expires.
-    if (after.disabled !== before.disabled || !sameRoles(after.roles, before.roles)) await deps.tokens.revokePrincipal('user', id, trx);
+    // New roles, a new password or a disabled account must bite now, not when the current token expires.
+    if (passwordHash !== null || after.disabled !== before.disabled || !sameRoles(after.roles, before.roles)) await deps.tokens.revokePrincipal('user', id, trx);
   });
 }
 
@@ -99,7 +109,7 @@ export async function setUserPasswordAs(deps: LocalUserStoreDeps, actor: Princip
     // Again, now in the transaction that writes: the user's roles may have changed while hashing.
     await getUser(trx, id);
     assertMayManage(actor, `changing the password of user ${id}`, await holdingOf(trx, 'user', id));
-    await setUserPassword(trx, id, passwordHash, now);
+    await setUserPassword(trx, id, passwordHash, actor.id, now);
     await recordAuditEvent(trx, { type: 'user_password_set', outcome: 'success', principal: actor, objectType: 'user', objectId: id, at: now });
     await deps.tokens.revokePrincipal('user', id, trx);
   });

@@ -2,10 +2,11 @@ import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import type { Clock } from '../../lib/time.js';
 import type { Principal, PrincipalType } from '../auth/principal.js';
+import { getUser, touchUser } from '../local-user-store/repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { assertAnAdminRemains, assertMayGrantPermissions, assertMayGrantRoles, assertMayManage, holdingOfRoles, lockAdmins } from './grant-rule.js';
 import { ADMIN_ROLE_ID } from './permissions.js';
-import { addMember, createRole, deleteRole, getRole, membersOf, removeMember, rolesOf, updateRole, validatePermissions, type MemberType, type RoleInput } from './repository.js';
+import { addMember, createRole, deleteRole, getRole, membersOf, removeMember, rolesByIds, rolesOf, setRoles, updateRole, validatePermissions, type MemberType, type RoleInput } from './repository.js';
 
 /** What a use case needs from the app: the database, the clock and token revocation. */
 export interface UseCaseDeps {
@@ -118,5 +119,37 @@ export async function removeRoleMemberAs(deps: UseCaseDeps, actor: Principal, ro
     if (roleId === ADMIN_ROLE_ID) await assertAnAdminRemains(trx);
     await recordAuditEvent(trx, { type: 'role_member_removed', outcome: 'success', principal: actor, objectType: 'role', objectId: roleId, details: { member: { principal_id: memberId, principal_type: type } }, at: now });
     await deps.tokens.revokePrincipal(type, memberId, trx);
+  });
+}
+
+/**
+ * `PUT /role-store/api/v1/users/{id}/roles`: the user's explicit roles become exactly `roleIds`.
+ * The actor must hold everything the user holds (it changes the account) and every role it gets;
+ * privx-admin keeps an enabled holder. A change revokes the user's tokens and web sessions.
+ */
+export async function setUserRolesAs(deps: UseCaseDeps, actor: Principal, userId: string, roleIds: readonly string[]): Promise<void> {
+  const now = deps.clock.now();
+  await inTransaction(deps, async (trx) => {
+    await lockAdmins(trx);
+    const before = await getUser(trx, userId);
+    assertMayManage(actor, `changing the roles of user ${userId}`, await holdingOf(trx, 'user', userId));
+    const granted = await rolesByIds(trx, roleIds);
+    assertMayGrantRoles(actor, granted, (index) => `roles[${roleIds.indexOf(granted[index]?.id ?? '')}].id`);
+    const beforeIds = before.roles.map((role) => role.id).sort();
+    const afterIds = granted.map((role) => role.id).sort();
+    if (JSON.stringify(beforeIds) === JSON.stringify(afterIds)) return;
+    await setRoles(trx, 'user', userId, afterIds, now);
+    await touchUser(trx, userId, actor.id, now);
+    await assertAnAdminRemains(trx);
+    await recordAuditEvent(trx, {
+      type: 'user_roles_set',
+      outcome: 'success',
+      principal: actor,
+      objectType: 'user',
+      objectId: userId,
+      details: { before: before.roles, after: granted.map((role) => ({ id: role.id, name: role.name })) },
+      at: now,
+    });
+    await deps.tokens.revokePrincipal('user', userId, trx);
   });
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/SSHcom/privx-sdk-go/v2/api/filters"
 	"github.com/SSHcom/privx-sdk-go/v2/api/rolestore"
 	"github.com/SSHcom/privx-sdk-go/v2/api/userstore"
 )
@@ -98,12 +99,83 @@ func localUserScenario(h *Harness) {
 		}
 		return localUserFields(&updated, got), nil
 	})
+	localUserExtras(h, us, id, name)
 	h.step("delete", "userstore.DeleteUser", func() ([]Drift, error) {
 		return nil, us.DeleteUser(id)
 	})
 	h.step("read after delete", "userstore.GetUser", func() ([]Drift, error) {
 		_, err := us.GetUser(id)
 		return nil, expectGone(err)
+	})
+}
+
+// localUserExtras goes beyond the provider's calls: the list filtered by username, and roles
+// assigned the PrivX way (role store), read back through the role store's user and search.
+func localUserExtras(h *Harness, us *userstore.UserStore, id, name string) {
+	h.step("extra: list by username", "userstore.GetUsers", func() ([]Drift, error) {
+		users, err := us.GetUsers(filters.SetCustomParams("username", name), filters.Paging(0, 10))
+		if err != nil {
+			return nil, err
+		}
+		ids := []string{}
+		for _, user := range users.Items {
+			ids = append(ids, user.ID)
+		}
+		return fields("count", 1, users.Count, "items[].id", []string{id}, ids), nil
+	})
+	rs := rolestore.New(h.conn)
+	userRole := rolestore.Role{}
+	h.step("extra: setup: find privx-user", "rolestore.GetRoles", func() ([]Drift, error) {
+		roles, err := rs.GetRoles()
+		if err != nil {
+			return nil, err
+		}
+		for _, role := range roles.Items {
+			if role.Name == "privx-user" {
+				userRole = role
+				return nil, nil
+			}
+		}
+		return nil, fmt.Errorf("no role named privx-user listed")
+	})
+	h.step("extra: set roles", "rolestore.UpdateUserRoles", func() ([]Drift, error) {
+		return nil, rs.UpdateUserRoles(id, []rolestore.Role{userRole})
+	})
+	h.step("extra: read roles", "rolestore.GetUserRoles", func() ([]Drift, error) {
+		roles, err := rs.GetUserRoles(id)
+		if err != nil {
+			return nil, err
+		}
+		ids := []string{}
+		for _, role := range roles.Items {
+			ids = append(ids, role.ID)
+		}
+		return fields("roles[].id", []string{userRole.ID}, ids), nil
+	})
+	h.step("extra: read role-store user", "rolestore.GetUser", func() ([]Drift, error) {
+		user, err := rs.GetUser(id)
+		if err != nil {
+			return nil, err
+		}
+		ids := []string{}
+		for _, role := range user.Roles {
+			ids = append(ids, role.ID)
+		}
+		return fields("principal", name, user.Principal, "roles[].id", []string{userRole.ID}, ids), nil
+	})
+	h.step("extra: search users", "rolestore.SearchUsers", func() ([]Drift, error) {
+		users, err := rs.SearchUsers(rolestore.UserSearch{Keywords: name}, filters.Paging(0, 10))
+		if err != nil {
+			return nil, err
+		}
+		ids := []string{}
+		for _, user := range users.Items {
+			ids = append(ids, user.ID)
+		}
+		return fields("items[].id", []string{id}, ids), nil
+	})
+	h.step("extra: remove roles", "rolestore.UpdateUserRoles", func() ([]Drift, error) {
+		return nil, rs.UpdateUserRoles(id, []rolestore.Role{})
 	})
 }
 

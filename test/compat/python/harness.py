@@ -206,6 +206,49 @@ def admin_role(h):
     return found
 
 
+def user_extras(h, user_id, username):
+    """The list filtered by username, and roles assigned the PrivX way (role store)."""
+    api = h.api
+
+    def by_username():
+        data = expect(api.get_users(username=username), "list by username")
+        return compare({"count": 1, "ids": [user_id]}, {"count": data.get("count"), "ids": [u.get("id") for u in data.get("items") or []]}, ["count", "ids"])
+
+    h.step("list by username", "user_store.get_users", by_username)
+    found = {}
+
+    def find_user_role():
+        for role in expect(api.get_roles(), "list roles").get("items") or []:
+            if role.get("name") == "privx-user":
+                found["role"] = role
+                return []
+        raise StepFailed("no role named privx-user listed")
+
+    if not h.step("roles: setup: find privx-user", "role_store.get_roles", find_user_role) or "role" not in found:
+        return
+    role = found["role"]
+    h.step("roles: set", "role_store.set_user_roles", lambda: (expect(api.set_user_roles(user_id, [{"id": role["id"], "name": role["name"]}]), "set roles"), [])[1])
+
+    def read_roles():
+        data = expect(api.get_user_roles(user_id), "get roles")
+        return compare({"ids": [role["id"]]}, {"ids": [r.get("id") for r in data.get("items") or []]}, ["ids"])
+
+    h.step("roles: read", "role_store.get_user_roles", read_roles)
+
+    def read_user():
+        data = expect(api.get_user(user_id), "role store user")
+        return compare({"principal": username, "ids": [role["id"]]}, {"principal": data.get("principal"), "ids": [r.get("id") for r in data.get("roles") or []]}, ["principal", "ids"])
+
+    h.step("roles: role store user", "role_store.get_user", read_user)
+
+    def search():
+        data = expect(api.search_users(search_payload={"keywords": username}), "search users")
+        return compare({"ids": [user_id]}, {"ids": [u.get("id") for u in data.get("items") or []]}, ["ids"])
+
+    h.step("search users", "role_store.search_users", search)
+    h.step("roles: remove", "role_store.set_user_roles", lambda: (expect(api.set_user_roles(user_id, []), "remove roles"), [])[1])
+
+
 @scenario("users")
 def users(h):
     from privx_api.user_store import UserStoreAPI  # PrivXAPI.get_user is the role store's
@@ -244,12 +287,14 @@ def users(h):
     state = {}
 
     def setup():
-        data = expect(api.create_user({"username": unique("compat-py-pw"), "full_name": "Compat Py Password"}), "create user")
+        state["username"] = unique("compat-py-pw")
+        data = expect(api.create_user({"username": state["username"], "full_name": "Compat Py Password"}), "create user")
         state["id"] = data.get("id")
         return []
 
     if h.step("password: setup user", "user_store.create_user", setup) and state.get("id"):
         h.step("password: set", "user_store.set_user_password", lambda: (expect(api.set_user_password(state["id"], {"password": "Second-Passw0rd-compat!"}), "set password"), [])[1])
+        user_extras(h, state["id"], state["username"])
         h.step("password: cleanup", "user_store.delete_user", lambda: (expect(UserStoreAPI.delete_user(api, state["id"]), "delete user"), [])[1])
 
 
