@@ -240,6 +240,13 @@ describe.each(testBackends())('access groups on %s', (backend) => {
     expect(download.body).toContain('-----BEGIN CERTIFICATE-----');
     expect(download.headers['content-disposition']).toContain('attachment');
     expect((await inject('GET', `${CAS}/${first}`)).statusCode).toBe(404);
+    const crl = await inject('GET', `${CAS}/${second}/crl?format=pem`);
+    expect(crl.statusCode).toBe(200);
+    expect(crl.body).toContain('-----BEGIN X509 CRL-----');
+    const der = await inject('GET', `${CAS}/${second}/crl`);
+    expect(der.statusCode).toBe(200);
+    expect(der.headers['content-type']).toBe('application/pkix-crl');
+    expect((await inject('GET', `${CAS}/${first}/crl`)).statusCode).toBe(404);
 
     const audit = await db().selectFrom('audit_events').select('type').where('object_id', '=', id).execute();
     expect(audit.map((row) => row.type).sort()).toEqual(['access_group_ca_created', 'access_group_ca_deleted', 'access_group_created', 'access_group_updated']);

@@ -67,7 +67,7 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
       'POST /accessgroups/:id/cas',
       'DELETE /accessgroups/:id/cas/:ca_id',
     ],
-    'authorizer-cas.ts': ['GET /cas', 'GET /cas/:id'],
+    'authorizer-cas.ts': ['GET /cas', 'GET /cas/:id', 'GET /cas/:id/crl'],
   },
 };
 

@@ -3,10 +3,11 @@ import type { Kysely } from 'kysely';
 import type { AppContext } from '../../context.js';
 import type { Tables } from '../../db/schema.js';
 import { PrivxError, invalid, notFound } from '../../errors.js';
-import { describeCertificate } from '../../lib/pki.js';
+import { createCertificateRevocationList, describeCertificate } from '../../lib/pki.js';
+import { addSeconds } from '../../lib/time.js';
 import type { Principal } from '../auth/principal.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
-import { CA_KEY_TYPES, DEFAULT_CA_KEY_TYPE, makeAccessGroupCa, type CaKeyType } from './access-group-ca.js';
+import { CA_KEY_TYPES, DEFAULT_CA_KEY_TYPE, makeAccessGroupCa, privateKeyContext, type CaKeyType } from './access-group-ca.js';
 import {
   DEFAULT_ACCESS_GROUP_ID,
   accessGroupReferences,
@@ -247,6 +248,26 @@ export async function accessGroupCa(db: Kysely<Tables>, id: string): Promise<Acc
   const ca = await findAccessGroupCa(db, id);
   if (!ca) throw notFound('CA');
   return ca;
+}
+
+/** How long a group CA's CRL is declared valid. */
+const CRL_VALIDITY_SECONDS = 24 * 3600;
+
+/**
+ * The CRL of a group CA (DER and PEM), signed with its sealed key; 404 when unknown. It lists no
+ * certificate yet: the target certificates a group CA will issue (SSH gateway) are short-lived.
+ */
+export async function accessGroupCaCrl(deps: AccessGroupDeps, id: string): Promise<{ der: Buffer; pem: string }> {
+  const ca = await accessGroupCa(deps.database.db, id);
+  const now = deps.clock.now();
+  const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  return createCertificateRevocationList({
+    ca: { certificatePem: ca.certificate_pem, privateKeyPem: deps.installationKey.openText(ca.private_key_sealed, privateKeyContext(ca.id)) },
+    revoked: [],
+    thisUpdate,
+    nextUpdate: addSeconds(thisUpdate, CRL_VALIDITY_SECONDS),
+    crlNumber: now.getTime(),
+  });
 }
 
 /**

@@ -1,9 +1,10 @@
+import type { FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { errorResponses, IdParam } from '../../schemas.js';
 import type { Scope } from '../role-store/permissions.js';
 import { accessGroupCaObject } from './access-group-ca.js';
 import { CaListQuery, CaOutSchema } from './access-group-schemas.js';
-import { accessGroupCa, listAccessGroupCasFor } from './access-group-use-cases.js';
+import { accessGroupCa, accessGroupCaCrl, listAccessGroupCasFor } from './access-group-use-cases.js';
 import type { TypedApp } from '../typed-app.js';
 
 /** CA certificates and public keys are public material: hosts and tools fetch them to trust the groups' CAs. */
@@ -11,7 +12,8 @@ const CA_READ_SCOPES: readonly Scope[] = ['admin', 'certificates-view', 'access-
 
 /** `/cas`: the authorizer's CAs — one or more per access group (a bare array, as PrivX answers it). */
 export function registerAuthorizerCaRoutes(app: TypedApp): void {
-  const { database, clock } = app.context;
+  const { context } = app;
+  const { database, clock } = context;
   const db = database.db;
 
   app.get(
@@ -47,6 +49,27 @@ export function registerAuthorizerCaRoutes(app: TypedApp): void {
     async (request, reply) => {
       const ca = await accessGroupCa(db, request.params.id);
       return reply.type('application/x-pem-file').header('content-disposition', `attachment; filename=privgate-ca-${ca.id}.crt`).send(ca.certificate_pem);
+    },
+  );
+
+  app.get(
+    '/cas/:id/crl',
+    {
+      config: { permissions: CA_READ_SCOPES },
+      schema: {
+        summary: 'One CA’s certificate revocation list: DER (application/pkix-crl), or PEM with ?format=pem',
+        tags: ['access-groups'],
+        params: Type.Object({ id: IdParam }),
+        querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('der'), Type.Literal('pem')])) }),
+        response: { 200: Type.String({ description: 'CRL, DER or PEM' }), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const crl = await accessGroupCaCrl(context, request.params.id);
+      if (request.query.format === 'pem') return reply.type('application/x-pem-file').send(crl.pem);
+      // DER bytes, sent as they are (the schema's string documents the body, it does not serialise it).
+      const plain: FastifyReply = reply;
+      return plain.type('application/pkix-crl').header('content-disposition', `attachment; filename=privgate-ca-${request.params.id}.crl`).send(crl.der);
     },
   );
 }
