@@ -2,8 +2,9 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ACCESS_GROUP_ID } from '../../src/services/authorizer/access-group-repository.js';
 import { privateKeyContext } from '../../src/services/authorizer/access-group-ca.js';
+import { ensureAccessGroupCas } from '../../src/services/authorizer/access-group-use-cases.js';
 import { testBackends } from '../helpers/backends.js';
-import { bearer, createTestApp, envelope, tokenWith, type TestApp } from '../helpers/app.js';
+import { bearer, createTestApp, envelope, tokenWith, twoNodesOnOneDatabase, type TestApp } from '../helpers/app.js';
 
 const GROUPS = '/authorizer/api/v1/accessgroups';
 const CAS = '/authorizer/api/v1/cas';
@@ -250,6 +251,8 @@ describe.each(testBackends())('access groups on %s', (backend) => {
 
     const audit = await db().selectFrom('audit_events').select('type').where('object_id', '=', id).execute();
     expect(audit.map((row) => row.type).sort()).toEqual(['access_group_ca_created', 'access_group_ca_deleted', 'access_group_created', 'access_group_updated']);
+    const details = await db().selectFrom('audit_events').select('details').where('object_id', '=', id).execute();
+    expect(JSON.stringify(details)).not.toMatch(/PRIVATE KEY|pgk1\./);
   });
 
   it('hosts: access_group_id defaults to the default group, round-trips, must exist (400), and pins the group (409 on delete)', async () => {
@@ -300,5 +303,45 @@ describe.each(testBackends())('access groups on %s', (backend) => {
     const inUse = await inject('DELETE', `${GROUPS}/${groupId}`);
     expect(inUse.statusCode).toBe(409);
     expect(envelope(inUse).error_message).toContain('1 trusted clients');
+  });
+});
+
+describe.each(testBackends())('access groups under concurrency on %s', (backend) => {
+  const nodes = twoNodesOnOneDatabase(backend);
+
+  it('a group delete racing a host joining it: exactly one of them succeeds', async () => {
+    const { a, b } = nodes;
+    const manager = (await tokenWith(a, ['access-groups-manage'])).token;
+    const hostsManager = (await tokenWith(a, ['hosts-manage'])).token;
+    for (let round = 0; round < 6; round++) {
+      const created = await a.app.inject({ method: 'POST', url: GROUPS, headers: bearer(manager), payload: { name: `race-${round}` } });
+      const groupId = created.json().id as string;
+      const [deleted, joined] = await Promise.all([
+        a.app.inject({ method: 'DELETE', url: `${GROUPS}/${groupId}`, headers: bearer(manager) }),
+        b.app.inject({ method: 'POST', url: HOSTS, headers: bearer(hostsManager), payload: { common_name: `race-${round}.example.com`, access_group_id: groupId } }),
+      ]);
+      const outcome = `${deleted.statusCode}/${joined.statusCode}`;
+      expect(['200/400', '409/201'], outcome).toContain(outcome);
+    }
+    // No host belongs to a group that does not exist.
+    const orphans = await a.app.context.database.db
+      .selectFrom('hosts')
+      .select('hosts.id')
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('access_groups').select('access_groups.id').whereRef('access_groups.id', '=', 'hosts.access_group_id'))))
+      .execute();
+    expect(orphans).toEqual([]);
+  });
+
+  it('two nodes making the default group’s first CA at once keep exactly one', async () => {
+    const { a, b } = nodes;
+    const db = a.app.context.database.db;
+    // As right after migration 0008: the default group without a CA.
+    await db.updateTable('access_groups').set({ primary_ca_id: null }).where('id', '=', DEFAULT_ACCESS_GROUP_ID).execute();
+    await db.deleteFrom('access_group_cas').where('access_group_id', '=', DEFAULT_ACCESS_GROUP_ID).execute();
+    await Promise.all([ensureAccessGroupCas(a.app.context), ensureAccessGroupCas(b.app.context)]);
+    const cas = await db.selectFrom('access_group_cas').select('id').where('access_group_id', '=', DEFAULT_ACCESS_GROUP_ID).execute();
+    expect(cas).toHaveLength(1);
+    const group = await db.selectFrom('access_groups').select('primary_ca_id').where('id', '=', DEFAULT_ACCESS_GROUP_ID).executeTakeFirstOrThrow();
+    expect(group.primary_ca_id).toBe(cas[0]!.id);
   });
 });
