@@ -9,6 +9,7 @@ import { openDatabase, type Database } from './db/index.js';
 import { migrateToLatest } from './db/migrate.js';
 import { metaStore } from './db/meta-repository.js';
 import { loadCheckedInstallationKey } from './installation-key.js';
+import { ensureAccessGroupCas } from './services/authorizer/access-group-use-cases.js';
 import { systemClock, type Clock } from './lib/time.js';
 import { holdTickObjectShape } from './lib/tick-shape.js';
 import { authenticatePlugin } from './plugins/authenticate.js';
@@ -126,6 +127,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       initialAdminPassword: config.initialAdminPassword,
       log: app.log,
     });
+    // The default access group (made by a migration) gets its CA key, sealed under the installation key.
+    await ensureAccessGroupCas(context);
     const tokens = new TokenService(context);
     await tokens.start();
     app.decorate('tokens', tokens);

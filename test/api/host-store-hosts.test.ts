@@ -19,7 +19,7 @@ function fullHost(): Record<string, unknown> {
     external_id: 'ext-0001',
     instance_id: 'i-0abc123',
     source_id: 'source-1',
-    access_group_id: 'ag-1',
+    access_group_id: '00000000-0000-4000-8000-0000000000a1',
     organization: 'Example Oy',
     organizational_unit: 'IT',
     zone: 'eu-north-1a',

@@ -7,6 +7,7 @@ import * as authorizer from './0004_authorizer.js';
 import * as housekeeping from './0005_housekeeping.js';
 import * as revocationFanout from './0006_revocation_fanout.js';
 import * as loginAttempts from './0007_login_attempts.js';
+import * as accessGroups from './0008_access_groups.js';
 import * as localUserFields from './0009_local_user_fields.js';
 
 /** What a migration may need to know beyond the Kysely handle: dialect-specific column types. */
@@ -28,5 +29,6 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0005_housekeeping', housekeeping],
   ['0006_revocation_fanout', revocationFanout],
   ['0007_login_attempts', loginAttempts],
+  ['0008_access_groups', accessGroups],
   ['0009_local_user_fields', localUserFields],
 ];

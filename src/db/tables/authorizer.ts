@@ -34,6 +34,40 @@ export interface AuthorizerTables {
     created: string;
     updated: string;
     author: string;
+    /** The client's access group; null (or absent on insert) reads as the default group. */
+    access_group_id: string | null;
+  };
+  /**
+   * Access groups (`/authorizer/api/v1/accessgroups`). Exactly one row has `is_default` = 1: the
+   * default group with the fixed id DEFAULT_ACCESS_GROUP_ID, which cannot be deleted.
+   */
+  access_groups: {
+    id: string;
+    name: string;
+    comment: string;
+    host_certificate_trust_anchors: string;
+    winrm_host_certificate_trust_anchors: string;
+    db_host_certificate_trust_anchors: string;
+    /** Key type of the CAs made for the group (renewals may name another). */
+    key_type: string;
+    /** The CA the group signs with (`ca_id`/`primary_ca_id` on the wire); null until made. */
+    primary_ca_id: string | null;
+    is_default: number;
+    created: string;
+    updated: string;
+    updated_by: string;
+    author: string;
+  };
+  /** An access group's CA keys: the certificate and OpenSSH public key in clear, the private key sealed. */
+  access_group_cas: {
+    id: string;
+    access_group_id: string;
+    key_type: string;
+    certificate_pem: string;
+    public_key_string: string;
+    /** PKCS#8 PEM sealed under the installation key for `access_group_cas.private_key.<id>`. */
+    private_key_sealed: string;
+    created: string;
   };
   /** Installation CAs for web proxies; `slot` makes creation race-safe (one row per slot). */
   web_proxy_cas: {

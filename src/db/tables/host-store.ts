@@ -33,6 +33,8 @@ export interface HostStoreTables {
     updated: string;
     updated_by: string;
     author: string;
+    /** The host's access group (also in `document`); null reads as the default group. */
+    access_group_id: string | null;
   };
   /** A host's services in document order (service filter, WEB policy feed). */
   host_services: {

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { registerStatusRoute } from '../status.js';
+import { registerAccessGroupRoutes } from './access-groups.js';
+import { registerAuthorizerCaRoutes } from './authorizer-cas.js';
 import { registerIcapCaRoutes } from './icap-cas.js';
 import { registerIcapConfigRoutes } from './icap-config.js';
 import { registerIcapRegistrationRoutes } from './icap-registration.js';
@@ -8,7 +10,7 @@ import { registerWebSessionRoutes } from './web-sessions.js';
 
 /**
  * `/authorizer/api/v1`: the web-proxy (ICAP) CA and its CRL, web-proxy config downloads and
- * registration, the web policy feed, and web sessions.
+ * registration, the web policy feed, web sessions, and access groups with their CAs.
  */
 const authorizerService: FastifyPluginAsyncTypebox = async (app) => {
   registerStatusRoute(app, 'authorizer');
@@ -17,6 +19,8 @@ const authorizerService: FastifyPluginAsyncTypebox = async (app) => {
   registerIcapRegistrationRoutes(app);
   registerIcapPolicyRoutes(app);
   registerWebSessionRoutes(app);
+  registerAccessGroupRoutes(app);
+  registerAuthorizerCaRoutes(app);
 };
 
 export default authorizerService;

@@ -4,6 +4,7 @@ import { notFound } from '../../errors.js';
 import { resolveEffectiveServiceOptions, type EffectiveServiceOptions, type ServiceOptions, type ServiceOptionsOverride } from '../../lib/service-options.js';
 import { timestamp } from '../../lib/time.js';
 import type { Principal } from '../auth/principal.js';
+import { DEFAULT_ACCESS_GROUP_ID } from '../authorizer/access-group-repository.js';
 import { findScope, findSection, type SettingsScope, type SettingsSection } from '../settings/registry.js';
 import { readSection, readSectionNow, type SectionState } from '../settings/repository.js';
 import { SERVER_FIELDS, type Host, type HostDocument } from './host-document.js';
@@ -52,13 +53,24 @@ export async function getDefaultServiceOptions(db: Kysely<Tables>): Promise<Serv
 // ─── reading hosts ─────────────────────────────────────────────────────────────────────────
 
 /** The columns of a host row that make a {@link Host}. */
-export type HostRow = Pick<Tables['hosts'], 'id' | 'document' | 'created' | 'updated' | 'updated_by' | 'author'>;
-export const HOST_COLUMNS = ['hosts.id', 'hosts.document', 'hosts.created', 'hosts.updated', 'hosts.updated_by', 'hosts.author'] as const;
+export type HostRow = Pick<Tables['hosts'], 'id' | 'document' | 'created' | 'updated' | 'updated_by' | 'author' | 'access_group_id'>;
+export const HOST_COLUMNS = ['hosts.id', 'hosts.document', 'hosts.created', 'hosts.updated', 'hosts.updated_by', 'hosts.author', 'hosts.access_group_id'] as const;
 
-/** A stored host row as the API's host: the document with the server-kept fields. */
+/**
+ * A stored host row as the API's host: the document with the server-kept fields. Its access group
+ * is the column's (hosts stored before access groups existed have none in their document).
+ */
 export function toHost(row: HostRow): Host {
   const document = JSON.parse(row.document) as HostDocument;
-  return { id: row.id, ...document, created: row.created, updated: row.updated, updated_by: row.updated_by, author: row.author };
+  return {
+    id: row.id,
+    ...document,
+    access_group_id: row.access_group_id ?? DEFAULT_ACCESS_GROUP_ID,
+    created: row.created,
+    updated: row.updated,
+    updated_by: row.updated_by,
+    author: row.author,
+  };
 }
 
 export async function getHost(db: Kysely<Tables>, id: string): Promise<Host> {
@@ -87,6 +99,7 @@ export function hostColumns(document: HostDocument) {
     disabled: document.disabled,
     search_text: searchText(document),
     document: JSON.stringify(document),
+    access_group_id: typeof document.access_group_id === 'string' && document.access_group_id !== '' ? document.access_group_id : DEFAULT_ACCESS_GROUP_ID,
   };
 }
 

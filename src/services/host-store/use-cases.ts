@@ -4,7 +4,8 @@ import type { Tables } from '../../db/schema.js';
 import type { Clock } from '../../lib/time.js';
 import type { Principal } from '../auth/principal.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
-import { toHostDocument } from './host-document.js';
+import { joinAccessGroup } from '../authorizer/access-group-use-cases.js';
+import { toHostDocument, type HostDocument } from './host-document.js';
 import { bumpPolicyVersion } from './policy-version-repository.js';
 import { insertHost, lockHost, removeHost, replaceHost } from './repository.js';
 import type { HostIn } from './schemas.js';
@@ -17,12 +18,19 @@ export interface HostStoreDeps {
 
 type Actor = Pick<Principal, 'type' | 'id' | 'name'>;
 
+/** Puts the host in its access group (empty = the default group; one that does not exist is 400). */
+async function joinGroup(trx: Kysely<Tables>, document: HostDocument): Promise<void> {
+  const sent = document.access_group_id;
+  document.access_group_id = await joinAccessGroup(trx, typeof sent === 'string' ? sent : undefined);
+}
+
 /** Stores a new host; audited (host_created) and policy-versioned in the same transaction. Returns its id. */
 export async function createHostAs(deps: HostStoreDeps, actor: Actor, input: HostIn): Promise<string> {
   const document = toHostDocument(input);
   const id = crypto.randomUUID();
   const at = deps.clock.now();
   await deps.db.transaction().execute(async (trx) => {
+    await joinGroup(trx, document);
     await insertHost(trx, id, document, { principal: actor, at });
     await bumpPolicyVersion(trx);
     await recordAuditEvent(trx, { type: 'host_created', outcome: 'success', principal: actor, objectType: 'host', objectId: id, details: { after: document }, at });
@@ -36,6 +44,7 @@ export async function updateHostAs(deps: HostStoreDeps, actor: Actor, id: string
   const at = deps.clock.now();
   await deps.db.transaction().execute(async (trx) => {
     const before = await lockHost(trx, id);
+    await joinGroup(trx, document);
     await replaceHost(trx, id, document, { principal: actor, at });
     await bumpPolicyVersion(trx);
     await recordAuditEvent(trx, { type: 'host_updated', outcome: 'success', principal: actor, objectType: 'host', objectId: id, details: { before, after: document }, at });

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/SSHcom/privx-sdk-go/v2/api/authorizer"
+	"github.com/SSHcom/privx-sdk-go/v2/api/filters"
 	"github.com/SSHcom/privx-sdk-go/v2/api/userstore"
 )
 
@@ -298,13 +299,56 @@ func accessGroupScenario(h *Harness) {
 			}
 			return fields("name", current.Name, got.Name, "comment", current.Comment, got.Comment), nil
 		})
+		h.step("search (keywords)", "authorizer.SearchAccessGroups", func() ([]Drift, error) {
+			result, err := az.SearchAccessGroups(&authorizer.AccessGroupSearch{Keywords: current.Name})
+			if err != nil {
+				return nil, err
+			}
+			if result.Count != 1 || len(result.Items) != 1 {
+				return nil, fmt.Errorf("searching for %q found %d (count %d), want 1", current.Name, len(result.Items), result.Count)
+			}
+			return fields("id", id, result.Items[0].ID), nil
+		})
 	}
+	accessGroupCaSteps(h, az, id)
 	h.step("delete", "authorizer.DeleteAccessGroup", func() ([]Drift, error) {
 		return nil, az.DeleteAccessGroup(id)
 	})
 	h.step("read after delete", "authorizer.GetAccessGroup", func() ([]Drift, error) {
 		_, err := az.GetAccessGroup(id)
 		return nil, expectGone(err)
+	})
+}
+
+// accessGroupCaSteps renews a group's CA key, finds it among the authorizer's CAs, and revokes it
+// (the PrivX key-rotation calls; the provider makes none of them, the SDK offers them).
+func accessGroupCaSteps(h *Harness, az *authorizer.Authorizer, id string) {
+	keyID := ""
+	if !h.step("renew CA key", "authorizer.RenewAccessGroupCAKey", func() ([]Drift, error) {
+		got, err := az.RenewAccessGroupCAKey(id, &authorizer.AccessGroupCARenewal{})
+		keyID = got
+		if err == nil && keyID == "" {
+			return nil, fmt.Errorf("RenewAccessGroupCAKey returned no id")
+		}
+		return nil, err
+	}) {
+		h.skip("revoke CA key", "authorizer.RevokeAccessGroupCAKey", "renew failed")
+		return
+	}
+	h.step("list CAs of the group", "authorizer.GetCACertificates", func() ([]Drift, error) {
+		result, err := az.GetCACertificates(filters.SetCustomParams("access_group_id", id))
+		if err != nil {
+			return nil, err
+		}
+		for _, ca := range result.Items {
+			if ca.ID == keyID {
+				return append(fields("access_group_id", id, ca.AccessGroupID), nonEmpty("public_key_string", ca.PublicKeyString)...), nil
+			}
+		}
+		return nil, fmt.Errorf("the renewed CA %s is not among the group's %d CAs", keyID, len(result.Items))
+	})
+	h.step("revoke CA key", "authorizer.RevokeAccessGroupCAKey", func() ([]Drift, error) {
+		return nil, az.RevokeAccessGroupCAKey(id, keyID)
 	})
 }
 

@@ -336,6 +336,47 @@ def access_groups(h):
     )
     h.step("list", "authorizer.get_access_groups", lambda: (expect(api.get_access_groups(), "list"), [])[1])
 
+    # Search and CA-key rotation on a second group (the CRUD above deleted the first).
+    name = unique("compat-py-ag-ca")
+    state = {}
+
+    def setup():
+        state["id"] = expect(api.create_access_group({"name": name, "comment": "CA keys"}), "create")["id"]
+        return []
+
+    if not h.step("setup: create access group", "authorizer.create_access_group", setup):
+        return
+    group_id = state["id"]
+
+    def search():
+        data = expect(api.search_access_groups(access_group_params={"keywords": name}), "search")
+        ids = [item.get("id") for item in data.get("items") or []]
+        if ids != [group_id] or data.get("count") != 1:
+            raise StepFailed("searching for %s found %s (count %s)" % (name, ids, data.get("count")))
+        return []
+
+    h.step("search (keywords)", "authorizer.search_access_groups", search)
+
+    def renew():
+        ca_id = expect(api.get_access_group_CA_key(group_id), "renew CA key")
+        if not isinstance(ca_id, str) or not ca_id:
+            raise StepFailed("renewal answered %s, want the new CA id" % json.dumps(ca_id)[:200])
+        state["ca"] = ca_id
+        return []
+
+    if h.step("renew CA key", "authorizer.get_access_group_CA_key", renew):
+        def listed():
+            cas = expect(api.get_authorizer_cert(access_group_id=group_id), "list CAs")
+            if state["ca"] not in [ca.get("id") for ca in cas]:
+                raise StepFailed("the renewed CA is not among the group's CAs")
+            return []
+
+        h.step("list CAs of the group", "authorizer.get_authorizer_cert", listed)
+        h.step("revoke CA key", "authorizer.delete_access_group_CA_key",
+               lambda: (expect(api.delete_access_group_CA_key(group_id, state["ca"]), "revoke CA key"), [])[1])
+    h.step("cleanup: delete access group", "authorizer.delete_access_group",
+           lambda: (expect(api.delete_access_group(group_id), "delete"), [])[1])
+
 
 @scenario("api_clients")
 def api_clients(h):
