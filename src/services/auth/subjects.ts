@@ -3,8 +3,7 @@ import type { AppContext } from '../../context.js';
 import type { Tables } from '../../db/schema.js';
 import { trustedClientSubjectLoader } from '../authorizer/trusted-client-auth.js';
 import { rolesOf, type MemberType } from '../role-store/repository.js';
-import { isPermission, type Permission } from '../role-store/permissions.js';
-import type { PrincipalType } from './principal.js';
+import { isPermission, type Permission, type PrincipalType } from '../../access.js';
 import { findApiClientById, findUserById } from './repository.js';
 import type { TokenSubject } from './token-service.js';
 

@@ -6,7 +6,7 @@ import { bumpPolicyVersion } from '../host-store/policy-version-repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { inTransaction } from '../role-store/use-cases.js';
 import { isAllowedRedirect, PKCE_VALUE } from './oauth-clients.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../../access.js';
 import { consumeLoginRequest, findLoginRequest, findUserForLogin, insertAuthorizationCode, insertLoginRequest } from './repository.js';
 import type { LoginThrottle } from './throttle.js';
 import type { TokenService } from './token-service.js';

@@ -6,7 +6,7 @@ import { forbidden, invalid, notFound, type PrivxError } from '../../errors.js';
 import { describeCertificate, InvalidCsrError, isValidDnsName, signCertificateSigningRequest } from '../../lib/pki.js';
 import { keyedHash, safeEqual } from '../../lib/secrets.js';
 import { timestamp } from '../../lib/time.js';
-import type { Principal, PrincipalType } from '../auth/principal.js';
+import type { Principal, PrincipalType } from '../../access.js';
 import type { LoginThrottle } from '../auth/throttle.js';
 import { trustedClientHolding } from '../local-user-store/use-cases.js';
 import { addressInSubnets, findTrustedClient, type TrustedClient } from '../local-user-store/trusted-client-repository.js';

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Insertable, Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { timestamp } from '../../lib/time.js';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../../access.js';
 
 export type AuditOutcome = 'success' | 'failure' | 'allow' | 'deny';
 

@@ -4,7 +4,8 @@ import type { Tables } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/index.js';
 import { duplicate, invalid, notFound, PrivxError } from '../../errors.js';
 import { timestamp } from '../../lib/time.js';
-import { ADMIN_ROLE_ID, ADMIN_ROLE_NAME, PERMISSIONS, USER_ROLE_ID, USER_ROLE_NAME, isPermission, type Permission } from './permissions.js';
+import { PERMISSIONS, isPermission, type Permission } from '../../access.js';
+import { ADMIN_ROLE_ID, ADMIN_ROLE_NAME, USER_ROLE_ID, USER_ROLE_NAME } from './permissions.js';
 
 export interface Role {
   id: string;

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { PrivxError } from '../../../errors.js';
 import { recordAuditEvent } from '../../monitor-service/audit-log.js';
-import type { PrincipalType } from '../principal.js';
+import type { PrincipalType } from '../../../access.js';
 import { loadSubject } from '../subjects.js';
 import type { Grant, GrantContext } from './types.js';
 
