@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../../context.js';
 import { preparedQuery } from '../../db/index.js';
-import { keyedHash } from '../../lib/secrets.js';
-import { trustedClientResolver } from '../authorizer/trusted-client-auth.js';
-import { subjectWithRoles } from './subjects.js';
+import { keyedHash, safeEqual } from '../../lib/secrets.js';
+import { findTrustedClientForGrant } from './repository.js';
+import { subjectWithRoles, trustedClientSubject } from './subjects.js';
 import type { CounterReadings } from './throttle.js';
 import type { TokenSubject } from './token-service.js';
 
@@ -119,5 +119,25 @@ export const apiClientResolver: PasswordGrantResolver = async (context, credenti
   };
 };
 
-/** Asked in order; other services (the authorizer's trusted clients) append theirs. */
+/**
+ * Registered trusted clients (web proxies): Basic = oauth_client_id:oauth_client_secret,
+ * username = trusted client id, password = the client secret handed out at registration. Only
+ * enabled, registered clients get a token; they act with the `service` scope.
+ */
+export const trustedClientResolver: PasswordGrantResolver = async (context: AppContext, credentials) => {
+  const row = await findTrustedClientForGrant(context.database.db, credentials.oauthClientId);
+  if (!row) return undefined;
+  if (!safeEqual(keyedHash(credentials.oauthClientSecret, context.secretKey), row.oauth_client_secret_hash ?? '')) return null;
+  return {
+    account: row.id,
+    subject() {
+      const userOk = safeEqual(credentials.username, row.id);
+      const secretOk = safeEqual(keyedHash(credentials.password, context.secretKey), row.client_secret_hash ?? '');
+      if (!(userOk && secretOk) || row.enabled !== 1 || row.registered !== 1) return null;
+      return trustedClientSubject(row);
+    },
+  };
+};
+
+/** Asked in order: API clients, then trusted clients. */
 export const passwordGrantResolvers: PasswordGrantResolver[] = [apiClientResolver, trustedClientResolver];

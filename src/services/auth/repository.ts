@@ -47,6 +47,20 @@ export async function findApiClientById(db: Kysely<Tables>, id: string) {
   return db.selectFrom('api_clients').select(['id', 'name']).where('id', '=', id).executeTakeFirst();
 }
 
+/** A trusted client as its password grant checks it (with its secrets' keyed hashes). */
+export async function findTrustedClientForGrant(db: Kysely<Tables>, oauthClientId: string) {
+  return db
+    .selectFrom('trusted_clients')
+    .select(['id', 'name', 'enabled', 'registered', 'oauth_client_secret_hash', 'client_secret_hash'])
+    .where('oauth_client_id', '=', oauthClientId)
+    .executeTakeFirst();
+}
+
+/** A trusted client's name and state, for a token subject. */
+export async function findTrustedClientById(db: Kysely<Tables>, id: string) {
+  return db.selectFrom('trusted_clients').select(['id', 'name', 'enabled', 'registered']).where('id', '=', id).executeTakeFirst();
+}
+
 // ─── token revocations ─────────────────────────────────────────────────────────────────────
 
 /**
