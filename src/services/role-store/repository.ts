@@ -170,6 +170,11 @@ export async function rolesByIds(db: Kysely<Tables>, roleIds: readonly string[])
   return unique.map((id) => byId.get(id) as Role);
 }
 
+/** The id and name of each existing role among `names` (unknown names are left out). */
+export async function roleRefsByNames(db: Kysely<Tables>, names: readonly string[]): Promise<RoleRef[]> {
+  return db.selectFrom('roles').select(['id', 'name']).where('name', 'in', names).execute();
+}
+
 /**
  * Takes the write lock on the privx-admin role row (a no-op update: a row lock on PostgreSQL, the
  * write lock on SQLite) so transactions that may take privx-admin away run one after another.
