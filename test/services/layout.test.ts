@@ -19,7 +19,7 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
     'members.ts': ['GET /roles/:id/members', 'POST /roles/:id/members', 'DELETE /roles/:id/members/:memberId'],
   },
   auth: {
-    'token.ts': ['POST /oauth/token', 'POST /oauth/revoke'],
+    'oauth-token.ts': ['POST /oauth/token', 'POST /oauth/revoke'],
     'authorize.ts': ['GET /oauth/authorize'],
     'login.ts': ['POST /login'],
     'jwks.ts': ['GET /oauth/jwks'],

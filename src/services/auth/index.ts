@@ -6,7 +6,7 @@ import { registerKeyRoutes } from './keys.js';
 import { registerLoginRoutes } from './login.js';
 import { registerLogoutRoutes } from './logout.js';
 import { LoginThrottle } from './throttle.js';
-import { registerTokenRoutes } from './token.js';
+import { registerTokenRoutes } from './oauth-token.js';
 
 /** `/auth/api/v1`: tokens, user login, JWKS, logout, key rotation. */
 const authService: FastifyPluginAsyncTypebox = async (app) => {
