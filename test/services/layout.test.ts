@@ -20,7 +20,7 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
   },
   auth: {
     'oauth-token.ts': ['POST /oauth/token', 'POST /oauth/revoke'],
-    'authorize.ts': ['GET /oauth/authorize'],
+    'oauth-authorize.ts': ['GET /oauth/authorize'],
     'login.ts': ['POST /login'],
     'jwks.ts': ['GET /oauth/jwks'],
     'logout.ts': ['POST /logout'],
@@ -128,7 +128,7 @@ describe('service layout', () => {
   });
 
   it('auth: subject loading and the login flow read the database through repository.ts', () => {
-    for (const file of ['subjects.ts', 'authorize.ts', 'login.ts', 'use-cases.ts']) expect(read('auth', file), file).not.toMatch(SQL);
+    for (const file of ['subjects.ts', 'oauth-authorize.ts', 'login.ts', 'use-cases.ts']) expect(read('auth', file), file).not.toMatch(SQL);
   });
 
   it('auth: tokens and signing keys read and write the database through repository.ts', () => {

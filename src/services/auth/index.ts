@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { registerStatusRoute } from '../status.js';
-import { registerAuthorizeRoutes } from './authorize.js';
+import { registerAuthorizeRoutes } from './oauth-authorize.js';
 import { registerJwksRoutes } from './jwks.js';
 import { registerKeyRoutes } from './keys.js';
 import { registerLoginRoutes } from './login.js';
