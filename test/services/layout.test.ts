@@ -22,7 +22,7 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
     'oauth-token.ts': ['POST /oauth/token', 'POST /oauth/revoke'],
     'oauth-authorize.ts': ['GET /oauth/authorize'],
     'login.ts': ['POST /login'],
-    'jwks.ts': ['GET /oauth/jwks'],
+    'oauth-jwks.ts': ['GET /oauth/jwks'],
     'logout.ts': ['POST /logout'],
     'keys.ts': ['POST /keys/rotate'],
   },

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { registerStatusRoute } from '../status.js';
 import { registerAuthorizeRoutes } from './oauth-authorize.js';
-import { registerJwksRoutes } from './jwks.js';
+import { registerJwksRoutes } from './oauth-jwks.js';
 import { registerKeyRoutes } from './keys.js';
 import { registerLoginRoutes } from './login.js';
 import { registerLogoutRoutes } from './logout.js';
