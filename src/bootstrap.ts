@@ -2,12 +2,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
+import { addAdminRoleMember, ensurePolicyVersionCounter, insertUserIfAbsent, userExists } from './bootstrap-repository.js';
+import { metaStore } from './db/meta-repository.js';
 import type { Tables } from './db/schema.js';
 import { hashPassword, randomToken } from './lib/secrets.js';
 import { timestamp } from './lib/time.js';
 import type { Clock } from './lib/time.js';
 import { ensureBuiltinRoles } from './services/role-store/repository.js';
-import { ADMIN_ROLE_ID } from './services/role-store/permissions.js';
 
 export const ADMIN_USERNAME = 'admin';
 export const INITIAL_ADMIN_PASSWORD_FILE = 'initial-admin-password';
@@ -20,13 +21,8 @@ export async function loadSecretKey(db: Kysely<Tables>, env: NodeJS.ProcessEnv =
     if (key.length < 32) throw new Error('PRIVGATE_SECRET_KEY must be at least 32 bytes, base64');
     return key;
   }
-  await db
-    .insertInto('meta')
-    .values({ key: 'secret_hash_key', value: crypto.randomBytes(32).toString('base64') })
-    .onConflict((conflict) => conflict.column('key').doNothing())
-    .execute();
-  const row = await db.selectFrom('meta').select('value').where('key', '=', 'secret_hash_key').executeTakeFirstOrThrow();
-  return Buffer.from(row.value, 'base64');
+  const value = await metaStore(db).insertIfAbsent('secret_hash_key', crypto.randomBytes(32).toString('base64'));
+  return Buffer.from(value, 'base64');
 }
 
 /**
@@ -44,38 +40,29 @@ export async function bootstrapInstallation(options: {
   const { db, clock } = options;
   const now = clock.now();
   await ensureBuiltinRoles(db, now);
-  await db
-    .insertInto('counters')
-    .values({ name: 'policy_version', value: 1 })
-    .onConflict((conflict) => conflict.column('name').doNothing())
-    .execute();
+  await ensurePolicyVersionCounter(db);
 
-  const existing = await db.selectFrom('users').select('id').where('username', '=', ADMIN_USERNAME).executeTakeFirst();
-  if (existing) return;
+  if (await userExists(db, ADMIN_USERNAME)) return;
   const generated = options.initialAdminPassword === undefined;
   const password = options.initialAdminPassword ?? randomToken(18);
   const id = crypto.randomUUID();
   const at = timestamp(now);
-  const inserted = await db
-    .insertInto('users')
-    .values({
-      id,
-      username: ADMIN_USERNAME,
-      email: '',
-      full_name: 'Built-in administrator',
-      password_hash: await hashPassword(password),
-      password_created: at,
-      disabled: 0,
-      builtin: 1,
-      created: at,
-      updated: at,
-      author: 'system',
-    })
-    .onConflict((conflict) => conflict.column('username').doNothing())
-    .executeTakeFirst();
+  const inserted = await insertUserIfAbsent(db, {
+    id,
+    username: ADMIN_USERNAME,
+    email: '',
+    full_name: 'Built-in administrator',
+    password_hash: await hashPassword(password),
+    password_created: at,
+    disabled: 0,
+    builtin: 1,
+    created: at,
+    updated: at,
+    author: 'system',
+  });
   // Another node won the race; its password is the one in force.
-  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return;
-  await db.insertInto('role_members').values({ role_id: ADMIN_ROLE_ID, principal_type: 'user', principal_id: id, created: at }).execute();
+  if (!inserted) return;
+  await addAdminRoleMember(db, id, at);
   if (generated) {
     fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     const file = path.join(options.dataDir, INITIAL_ADMIN_PASSWORD_FILE);

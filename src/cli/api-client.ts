@@ -46,7 +46,7 @@ export function registerApiClientCommand(program: Command): void {
       .option('--role <role...>', 'role name(s) to grant, e.g. privx-admin', [])
       .option('--out <file>', 'write the JSON to FILE (mode 0600) instead of standard output'),
   ).action(async (flags: StorageFlags & { name: string; role: string[]; out?: string }) => {
-    const [{ loadSecretKey }, { openDatabase }, { appliedMigrations, migrateToLatest }, { systemClock }, { createApiClient }, { ensureBuiltinRoles }] = await Promise.all([
+    const [{ loadSecretKey }, { openDatabase }, { appliedMigrations, migrateToLatest }, { systemClock }, { createApiClient }, { ensureBuiltinRoles, roleRefsByNames }] = await Promise.all([
       import('../bootstrap.js'),
       import('../db/index.js'),
       import('../db/migrate.js'),
@@ -71,7 +71,7 @@ export function registerApiClientCommand(program: Command): void {
       await migrateToLatest(database);
       const now = systemClock.now();
       await ensureBuiltinRoles(database.db, now);
-      const roles = flags.role.length === 0 ? [] : await database.db.selectFrom('roles').select(['id', 'name']).where('name', 'in', flags.role).execute();
+      const roles = flags.role.length === 0 ? [] : await roleRefsByNames(database.db, flags.role);
       const missing = flags.role.filter((name) => !roles.some((role) => role.name === name));
       if (missing.length > 0) throw new Error(`unknown role(s): ${missing.join(', ')}`);
       const secretKey = await loadSecretKey(database.db);

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Scope } from '../services/role-store/permissions.js';
+import type { Scope } from '../access.js';
 import { levelEnabled, reportLostLine } from '../logging.js';
 import { answerUnhandled } from '../plugins/error-handler.js';
 import { readsWithoutWaiting } from './sync-reader.js';

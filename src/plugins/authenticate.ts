@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { forbidden, unauthorized } from '../errors.js';
-import { hasAnyScope, type Principal } from '../services/auth/principal.js';
-import type { Scope } from '../services/role-store/permissions.js';
+import { hasAnyScope, type Principal, type Scope } from '../access.js';
 
 type TokenCheckResult = { ok: true; principal: Principal } | { ok: false; reason: string };
 

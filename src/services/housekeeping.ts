@@ -1,10 +1,9 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { Database } from '../db/index.js';
-import type { Tables } from '../db/schema.js';
 import { addSeconds, timestamp } from '../lib/time.js';
 import { REVOKED_SESSION_MARGIN_SECONDS } from './authorizer/repository.js';
+import { deleteExpiredBatch, type PurgeTarget } from './housekeeping-repository.js';
 
 /**
  * Rows are kept this long past the instant they stop mattering, so neither clock skew between
@@ -17,9 +16,7 @@ export const PURGE_BATCH_SIZE = 500;
 export const HOUSEKEEPING_INTERVAL_MS = 10 * 60 * 1000;
 
 /** One table's rule: rows whose `column` (an RFC 3339 instant) is older than `keepSeconds` ago go. */
-type PurgeRule = {
-  [T in keyof Tables]: { table: T; key: keyof Tables[T] & string; column: keyof Tables[T] & string; keepSeconds: number };
-}[keyof Tables];
+type PurgeRule = PurgeTarget & { keepSeconds: number };
 
 function purgeRules(throttleWindowSeconds: number) {
   return [
@@ -61,20 +58,12 @@ export interface PurgeOptions {
  */
 export async function purgeExpired(database: Database, now: Date, options: PurgeOptions): Promise<PurgeCounts> {
   const batchSize = options.batchSize ?? PURGE_BATCH_SIZE;
-  const lock = database.dialect === 'postgres' ? sql` for update skip locked` : sql``;
   const counts = {} as PurgeCounts;
   for (const rule of purgeRules(options.throttleWindowSeconds)) {
     counts[rule.table] = 0;
-    const table = sql.table(rule.table);
-    const key = sql.ref(rule.key);
-    const column = sql.ref(rule.column);
     const cutoff = timestamp(addSeconds(now, -rule.keepSeconds));
     while (!options.signal?.aborted) {
-      const result = await sql`
-        delete from ${table} where ${column} < ${cutoff} and ${key} in (
-          select ${key} from ${table} where ${column} < ${cutoff} order by ${column} limit ${batchSize}${lock}
-        )`.execute(database.db);
-      const deleted = Number(result.numAffectedRows ?? 0n);
+      const deleted = await deleteExpiredBatch(database, rule, cutoff, batchSize);
       counts[rule.table] += deleted;
       if (deleted < batchSize) break;
       // Let requests waiting on the database (or the event loop) go first.

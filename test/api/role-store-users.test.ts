@@ -1,7 +1,8 @@
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subjectFor } from '../../src/services/auth/subjects.js';
-import { ADMIN_ROLE_ID, PERMISSIONS, USER_ROLE_ID } from '../../src/services/role-store/permissions.js';
+import { ADMIN_ROLE_ID, USER_ROLE_ID } from '../../src/services/role-store/permissions.js';
+import { PERMISSIONS } from '../../src/access.js';
 import { bearer, createTestApp, envelope, tokenWith, type TestApp } from '../helpers/app.js';
 import { testBackends } from '../helpers/backends.js';
 

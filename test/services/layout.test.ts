@@ -20,10 +20,10 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
     'users.ts': ['POST /users/search', 'GET /users/:id', 'GET /users/:id/resolve', 'GET /users/:id/roles', 'PUT /users/:id/roles'],
   },
   auth: {
-    'token.ts': ['POST /oauth/token', 'POST /oauth/revoke'],
-    'authorize.ts': ['GET /oauth/authorize'],
+    'oauth-token.ts': ['POST /oauth/token', 'POST /oauth/revoke'],
+    'oauth-authorize.ts': ['GET /oauth/authorize'],
     'login.ts': ['POST /login'],
-    'jwks.ts': ['GET /oauth/jwks'],
+    'oauth-jwks.ts': ['GET /oauth/jwks'],
     'logout.ts': ['POST /logout'],
     'keys.ts': ['POST /keys/rotate'],
   },
@@ -132,7 +132,7 @@ describe('service layout', () => {
   });
 
   it('authorizer and monitor-service: route files leave transactions and audit events to use-cases.ts', () => {
-    for (const [service, files] of [['authorizer', ['icap-cas.ts', 'icap-config.ts', 'icap-registration.ts', 'icap-policy.ts', 'access-groups.ts', 'authorizer-cas.ts']], ['monitor-service', ['audit-events.ts']]] as const) {
+    for (const [service, files] of [['authorizer', ['icap-cas.ts', 'icap-config.ts', 'icap-registration.ts', 'icap-policy.ts', 'access-groups.ts', 'authorizer-cas.ts', 'web-sessions.ts']], ['monitor-service', ['audit-events.ts']]] as const) {
       for (const file of files) expect(read(service, file), `${service}/${file}`).not.toMatch(/recordAuditEvent|\.transaction\(/);
     }
   });
@@ -142,7 +142,7 @@ describe('service layout', () => {
   });
 
   it('auth: subject loading and the login flow read the database through repository.ts', () => {
-    for (const file of ['subjects.ts', 'authorize.ts', 'login.ts', 'use-cases.ts']) expect(read('auth', file), file).not.toMatch(SQL);
+    for (const file of ['subjects.ts', 'oauth-authorize.ts', 'login.ts', 'use-cases.ts']) expect(read('auth', file), file).not.toMatch(SQL);
   });
 
   it('auth: tokens and signing keys read and write the database through repository.ts', () => {

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './types.js';
 
 /**
  * Settings rows, hosts and the host index tables. Names sort byte-wise on both databases

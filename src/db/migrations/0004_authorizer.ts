@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './types.js';
 
 /** Trusted clients, the web-proxy CA and its certificates, config sessions and web sessions. */
 export async function up(db: Kysely<unknown>, _context: MigrationContext): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './types.js';
 
 /**
  * Indexes housekeeping walks: each purge batch finds the oldest expired rows by these instead of

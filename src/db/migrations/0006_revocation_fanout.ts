@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './types.js';
 
 /**
  * Revoking a principal also revokes the web sessions it opened: that update finds the

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './types.js';
 
 /**
  * The login throttle's counters: one row per (scope, name) — an account or a client address —

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './types.js';
 
 // Frozen here on purpose (a landed migration must not change when code does); the services use
 // DEFAULT_ACCESS_GROUP_ID from services/authorizer/access-group-ids.ts, which has the same value.

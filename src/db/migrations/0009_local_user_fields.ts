@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './types.js';
 
 /** Text columns PrivX's LocalUser carries besides username, email and full_name ('' = unset). */
 const TEXT_COLUMNS = [

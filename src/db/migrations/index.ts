@@ -1,5 +1,3 @@
-import type { Kysely } from 'kysely';
-import type { DialectName } from '../index.js';
 import * as core from './0001_core.js';
 import * as identity from './0002_identity.js';
 import * as hostStore from './0003_host_store.js';
@@ -9,16 +7,10 @@ import * as revocationFanout from './0006_revocation_fanout.js';
 import * as loginAttempts from './0007_login_attempts.js';
 import * as accessGroups from './0008_access_groups.js';
 import * as localUserFields from './0009_local_user_fields.js';
+import type { MigrationModule } from './types.js';
 
-/** What a migration may need to know beyond the Kysely handle: dialect-specific column types. */
-export interface MigrationContext {
-  dialect: DialectName;
-}
-
-export interface MigrationModule {
-  up(db: Kysely<unknown>, context: MigrationContext): Promise<void>;
-  down(db: Kysely<unknown>, context: MigrationContext): Promise<void>;
-}
+/** Migrations import these from './types.js' (importing them from here would be a cycle). */
+export type { MigrationContext, MigrationModule } from './types.js';
 
 /** Every migration, in order. Names are the numbered files; never rename or reorder a landed one. */
 export const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [

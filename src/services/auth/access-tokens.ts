@@ -1,7 +1,7 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import { signJwt, verifyJwt } from '../../lib/jwt.js';
-import { ADMIN_ROLE_ID, isPermission, type Permission } from '../role-store/permissions.js';
-import type { Principal, PrincipalType } from './principal.js';
+import { isPermission, type Permission, type Principal, type PrincipalType } from '../../access.js';
+import { ADMIN_ROLE_ID } from '../role-store/permissions.js';
 import { jtiKey, refreshFamilyKey, subjectKey } from './revocations.js';
 import type { ActiveSigningKey, SigningKeyStore } from './signing-keys.js';
 

@@ -1,9 +1,8 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../../context.js';
-import { preparedQuery } from '../../db/index.js';
-import { keyedHash } from '../../lib/secrets.js';
-import { trustedClientResolver } from '../authorizer/trusted-client-auth.js';
-import { subjectWithRoles } from './subjects.js';
+import { keyedHash, safeEqual } from '../../lib/secrets.js';
+import { findTrustedClientForGrant, selectApiClientAndCounters, type ApiClientRoleRow } from './repository.js';
+import { subjectWithRoles, trustedClientSubject } from './subjects.js';
 import type { CounterReadings } from './throttle.js';
 import type { TokenSubject } from './token-service.js';
 
@@ -34,53 +33,6 @@ export interface AuthenticatedClient {
  * next resolver is asked); `null` means "mine, but the client credentials are wrong".
  */
 export type PasswordGrantResolver = (context: AppContext, credentials: PasswordGrantCredentials, address: string) => Promise<AuthenticatedClient | null | undefined>;
-
-/** An API client's row joined with its roles: one row per role, role columns null when it has none. */
-interface ApiClientRoleRow {
-  id: string | null;
-  name: string | null;
-  secret_hash: string | null;
-  oauth_client_secret_hash: string | null;
-  role_id: string | null;
-  role_name: string | null;
-  role_permissions: string | null;
-  address_n: number | string | null;
-  address_window_start: string | null;
-  account_n: number | string | null;
-  account_window_start: string | null;
-}
-
-const API_CLIENT_COLUMNS = [
-  'api_clients.id as id',
-  'api_clients.name as name',
-  'api_clients.secret_hash as secret_hash',
-  'api_clients.oauth_client_secret_hash as oauth_client_secret_hash',
-  'roles.id as role_id',
-  'roles.name as role_name',
-  'roles.permissions as role_permissions',
-] as const;
-
-/**
- * Everything the password grant of an API client reads, in one statement: the API client holding an
- * OAuth client id with its roles (one row per role), and the throttle counters of the caller's
- * address and of that client. A one-row probe keeps the address counter when no client matches.
- */
-const selectApiClientAndCounters = preparedQuery((db, oauthClientId: string, address: string) =>
-  db
-    .selectFrom(db.selectNoFrom((eb) => eb.val(1).as('one')).as('probe'))
-    .leftJoin('api_clients', (join) => join.on('api_clients.oauth_client_id', '=', oauthClientId))
-    .leftJoin('role_members', (join) => join.onRef('role_members.principal_id', '=', 'api_clients.id').on('role_members.principal_type', '=', 'api-client'))
-    .leftJoin('roles', 'roles.id', 'role_members.role_id')
-    .leftJoin('login_attempts as address_counter', (join) => join.on('address_counter.scope', '=', 'address').on('address_counter.name', '=', address))
-    .leftJoin('login_attempts as account_counter', (join) => join.on('account_counter.scope', '=', 'account').onRef('account_counter.name', '=', 'api_clients.id'))
-    .select([
-      ...API_CLIENT_COLUMNS,
-      'address_counter.n as address_n',
-      'address_counter.window_start as address_window_start',
-      'account_counter.n as account_n',
-      'account_counter.window_start as account_window_start',
-    ]),
-);
 
 /**
  * Constant-time comparison for values whose length is no secret (keyed hashes are always 64 hex
@@ -119,5 +71,25 @@ export const apiClientResolver: PasswordGrantResolver = async (context, credenti
   };
 };
 
-/** Asked in order; other services (the authorizer's trusted clients) append theirs. */
+/**
+ * Registered trusted clients (web proxies): Basic = oauth_client_id:oauth_client_secret,
+ * username = trusted client id, password = the client secret handed out at registration. Only
+ * enabled, registered clients get a token; they act with the `service` scope.
+ */
+export const trustedClientResolver: PasswordGrantResolver = async (context: AppContext, credentials) => {
+  const row = await findTrustedClientForGrant(context.database.db, credentials.oauthClientId);
+  if (!row) return undefined;
+  if (!safeEqual(keyedHash(credentials.oauthClientSecret, context.secretKey), row.oauth_client_secret_hash ?? '')) return null;
+  return {
+    account: row.id,
+    subject() {
+      const userOk = safeEqual(credentials.username, row.id);
+      const secretOk = safeEqual(keyedHash(credentials.password, context.secretKey), row.client_secret_hash ?? '');
+      if (!(userOk && secretOk) || row.enabled !== 1 || row.registered !== 1) return null;
+      return trustedClientSubject(row);
+    },
+  };
+};
+
+/** Asked in order: API clients, then trusted clients. */
 export const passwordGrantResolvers: PasswordGrantResolver[] = [apiClientResolver, trustedClientResolver];

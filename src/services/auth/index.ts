@@ -1,12 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { registerStatusRoute } from '../status.js';
-import { registerAuthorizeRoutes } from './authorize.js';
-import { registerJwksRoutes } from './jwks.js';
+import { registerAuthorizeRoutes } from './oauth-authorize.js';
+import { registerJwksRoutes } from './oauth-jwks.js';
 import { registerKeyRoutes } from './keys.js';
 import { registerLoginRoutes } from './login.js';
 import { registerLogoutRoutes } from './logout.js';
 import { LoginThrottle } from './throttle.js';
-import { registerTokenRoutes } from './token.js';
+import { registerTokenRoutes } from './oauth-token.js';
 
 /** `/auth/api/v1`: tokens, user login, JWKS, logout, key rotation. */
 const authService: FastifyPluginAsyncTypebox = async (app) => {

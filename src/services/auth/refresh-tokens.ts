@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { keyedHash } from '../../lib/secrets.js';
 import { timestamp } from '../../lib/time.js';
-import type { PrincipalType } from './principal.js';
+import type { PrincipalType } from '../../access.js';
 import { insertRedeemedRefreshToken } from './repository.js';
 
 /**

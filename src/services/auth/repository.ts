@@ -32,6 +32,21 @@ export async function insertAuthorizationCode(db: Kysely<Tables>, code: Authoriz
   await db.insertInto('authorization_codes').values(code).execute();
 }
 
+export async function findAuthorizationCode(db: Kysely<Tables>, codeHash: string): Promise<AuthorizationCode | undefined> {
+  return db.selectFrom('authorization_codes').selectAll().where('code_hash', '=', codeHash).executeTakeFirst();
+}
+
+/** Marks an unused authorization code used; false when it was already used (or is gone). */
+export async function consumeAuthorizationCode(db: Kysely<Tables>, codeHash: string, at: string): Promise<boolean> {
+  const consumed = await db
+    .updateTable('authorization_codes')
+    .set({ used: at })
+    .where('code_hash', '=', codeHash)
+    .where('used', 'is', null)
+    .executeTakeFirst();
+  return Number(consumed.numUpdatedRows) === 1;
+}
+
 /** A local user as a login checks it (with its password hash). */
 export async function findUserForLogin(db: Kysely<Tables>, username: string) {
   return db.selectFrom('users').select(['id', 'username', 'password_hash', 'disabled']).where('username', '=', username).executeTakeFirst();
@@ -46,6 +61,69 @@ export async function findUserById(db: Kysely<Tables>, id: string) {
 export async function findApiClientById(db: Kysely<Tables>, id: string) {
   return db.selectFrom('api_clients').select(['id', 'name']).where('id', '=', id).executeTakeFirst();
 }
+
+/** A trusted client as its password grant checks it (with its secrets' keyed hashes). */
+export async function findTrustedClientForGrant(db: Kysely<Tables>, oauthClientId: string) {
+  return db
+    .selectFrom('trusted_clients')
+    .select(['id', 'name', 'enabled', 'registered', 'oauth_client_secret_hash', 'client_secret_hash'])
+    .where('oauth_client_id', '=', oauthClientId)
+    .executeTakeFirst();
+}
+
+/** A trusted client's name and state, for a token subject. */
+export async function findTrustedClientById(db: Kysely<Tables>, id: string) {
+  return db.selectFrom('trusted_clients').select(['id', 'name', 'enabled', 'registered']).where('id', '=', id).executeTakeFirst();
+}
+
+// ─── the password grant of an API client ────────────────────────────────────────────────────
+
+/** An API client's row joined with its roles: one row per role, role columns null when it has none. */
+export interface ApiClientRoleRow {
+  id: string | null;
+  name: string | null;
+  secret_hash: string | null;
+  oauth_client_secret_hash: string | null;
+  role_id: string | null;
+  role_name: string | null;
+  role_permissions: string | null;
+  address_n: number | string | null;
+  address_window_start: string | null;
+  account_n: number | string | null;
+  account_window_start: string | null;
+}
+
+const API_CLIENT_COLUMNS = [
+  'api_clients.id as id',
+  'api_clients.name as name',
+  'api_clients.secret_hash as secret_hash',
+  'api_clients.oauth_client_secret_hash as oauth_client_secret_hash',
+  'roles.id as role_id',
+  'roles.name as role_name',
+  'roles.permissions as role_permissions',
+] as const;
+
+/**
+ * Everything the password grant of an API client reads, in one statement: the API client holding an
+ * OAuth client id with its roles (one row per role), and the throttle counters of the caller's
+ * address and of that client. A one-row probe keeps the address counter when no client matches.
+ */
+export const selectApiClientAndCounters = preparedQuery((db, oauthClientId: string, address: string) =>
+  db
+    .selectFrom(db.selectNoFrom((eb) => eb.val(1).as('one')).as('probe'))
+    .leftJoin('api_clients', (join) => join.on('api_clients.oauth_client_id', '=', oauthClientId))
+    .leftJoin('role_members', (join) => join.onRef('role_members.principal_id', '=', 'api_clients.id').on('role_members.principal_type', '=', 'api-client'))
+    .leftJoin('roles', 'roles.id', 'role_members.role_id')
+    .leftJoin('login_attempts as address_counter', (join) => join.on('address_counter.scope', '=', 'address').on('address_counter.name', '=', address))
+    .leftJoin('login_attempts as account_counter', (join) => join.on('account_counter.scope', '=', 'account').onRef('account_counter.name', '=', 'api_clients.id'))
+    .select([
+      ...API_CLIENT_COLUMNS,
+      'address_counter.n as address_n',
+      'address_counter.window_start as address_window_start',
+      'account_counter.n as account_n',
+      'account_counter.window_start as account_window_start',
+    ]),
+);
 
 // ─── token revocations ─────────────────────────────────────────────────────────────────────
 

@@ -3,7 +3,7 @@ import type { Tables } from '../../db/schema.js';
 import { timestamp } from '../../lib/time.js';
 import { revokeWebSessionsOf } from '../authorizer/repository.js';
 import { bumpPolicyVersion } from '../host-store/policy-version-repository.js';
-import type { Principal, PrincipalType } from './principal.js';
+import type { Principal, PrincipalType } from '../../access.js';
 import { findRevocations, upsertRevocation } from './repository.js';
 
 /**

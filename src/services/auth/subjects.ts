@@ -1,11 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { AppContext } from '../../context.js';
 import type { Tables } from '../../db/schema.js';
-import { trustedClientSubjectLoader } from '../authorizer/trusted-client-auth.js';
 import { rolesOf, type MemberType } from '../role-store/repository.js';
-import { isPermission, type Permission } from '../role-store/permissions.js';
-import type { PrincipalType } from './principal.js';
-import { findApiClientById, findUserById } from './repository.js';
+import { isPermission, type Permission, type PrincipalType } from '../../access.js';
+import { findApiClientById, findTrustedClientById, findUserById } from './repository.js';
 import type { TokenSubject } from './token-service.js';
 
 /** The token subject of a user or API client: its roles and the union of their permissions. */
@@ -25,10 +23,22 @@ export function subjectWithRoles(
   return { type, id, name, roles: roles.map((role) => ({ id: role.id, name: role.name })), permissions: [...permissions] };
 }
 
+/** A trusted client's token subject: it acts with the `service` scope, no roles of its own. */
+export function trustedClientSubject(row: { id: string; name: string }): TokenSubject {
+  return { type: 'trusted-client', id: row.id, name: row.name, roles: [], permissions: [] };
+}
+
 /** Loads a principal's current subject for a refresh; null when it is gone or disabled. */
 export type SubjectLoader = (context: AppContext, id: string) => Promise<TokenSubject | null>;
 
-/** One loader per principal type; the authorizer registers the trusted-client one. */
+/** Refresh: the trusted client must still exist, be enabled and registered. */
+const trustedClientSubjectLoader: SubjectLoader = async (context, id) => {
+  const row = await findTrustedClientById(context.database.db, id);
+  if (!row || row.enabled !== 1 || row.registered !== 1) return null;
+  return trustedClientSubject(row);
+};
+
+/** One loader per principal type. */
 export const subjectLoaders: Partial<Record<PrincipalType, SubjectLoader>> = {
   user: async (context, id) => {
     const row = await findUserById(context.database.db, id);

@@ -15,7 +15,7 @@ import {
   type TokenSubject,
   type VerifiedToken,
 } from './access-tokens.js';
-import type { Principal, PrincipalType } from './principal.js';
+import type { Principal, PrincipalType } from '../../access.js';
 import { redeemRefreshToken, RefreshTokenCodec, type RefreshClaims } from './refresh-tokens.js';
 import { insertRevocation, selectRevocations } from './repository.js';
 import {

@@ -1,3 +1,4 @@
+import type { Principal, PrincipalType } from '../../access.js';
 import type { AppContext } from '../../context.js';
 import { PrivxError } from '../../errors.js';
 import { hashPassword, keyedHash, randomToken, verifyPassword } from '../../lib/secrets.js';
@@ -6,7 +7,6 @@ import { bumpPolicyVersion } from '../host-store/policy-version-repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { inTransaction } from '../role-store/use-cases.js';
 import { isAllowedRedirect, PKCE_VALUE } from './oauth-clients.js';
-import type { Principal } from './principal.js';
 import { consumeLoginRequest, findLoginRequest, findUserForLogin, insertAuthorizationCode, insertLoginRequest } from './repository.js';
 import type { LoginThrottle } from './throttle.js';
 import type { TokenService } from './token-service.js';
@@ -50,6 +50,29 @@ export async function revokeToken(tokens: TokenService, token: string): Promise<
   }
   const principal = await tokens.verify(token);
   if (principal) await tokens.revokeAccessToken(principal.jti, principal.expiresAt);
+}
+
+/**
+ * A refresh token presented a second time was copied: its whole family (refresh tokens and the
+ * access tokens minted with them) is revoked, in one transaction with the audit event.
+ */
+export async function revokeReusedRefreshFamily(
+  context: AppContext,
+  tokens: TokenService,
+  presented: { familyId: string; type: PrincipalType; principalId: string },
+  sourceAddress: string,
+): Promise<void> {
+  await context.database.db.transaction().execute(async (trx) => {
+    await tokens.revokeRefreshFamily(presented.familyId, trx);
+    await recordAuditEvent(trx, {
+      type: 'refresh_token_reused',
+      outcome: 'deny',
+      principal: { type: presented.type, id: presented.principalId, name: presented.principalId },
+      sourceAddress,
+      details: { family_id: presented.familyId },
+      at: context.clock.now(),
+    });
+  });
 }
 
 const LOGIN_REQUEST_TTL_SECONDS = 600;

@@ -5,7 +5,7 @@ import type { Tables } from '../../db/schema.js';
 import { PrivxError, invalid, notFound } from '../../errors.js';
 import { createCertificateRevocationList, describeCertificate } from '../../lib/pki.js';
 import { addSeconds } from '../../lib/time.js';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../../access.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { CA_KEY_TYPES, DEFAULT_CA_KEY_TYPE, makeAccessGroupCa, privateKeyContext, type CaKeyType } from './access-group-ca.js';
 import {

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdResponse, ListResponse } from '../../schemas.js';
-import type { Scope } from '../role-store/permissions.js';
+import type { Scope } from '../../access.js';
 import { getAccessGroup, listAccessGroups, type AccessGroupPage } from './access-group-repository.js';
 import {
   AccessGroupCaParams,

@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { errorResponses, IdParam } from '../../schemas.js';
-import type { Scope } from '../role-store/permissions.js';
+import type { Scope } from '../../access.js';
 import { accessGroupCaObject } from './access-group-ca.js';
 import { CaListQuery, CaOutSchema } from './access-group-schemas.js';
 import { accessGroupCa, accessGroupCaCrl, listAccessGroupCasFor } from './access-group-use-cases.js';

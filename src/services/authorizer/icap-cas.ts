@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { errorResponses, IdParam } from '../../schemas.js';
-import type { Scope } from '../role-store/permissions.js';
+import type { Scope } from '../../access.js';
 import { listWebProxyCas, webProxyCa, webProxyCrl } from './use-cases.js';
 import { caObject } from './web-proxy-ca.js';
 import type { TypedApp } from '../typed-app.js';

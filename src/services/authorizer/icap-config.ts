@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam } from '../../schemas.js';
-import type { Scope } from '../role-store/permissions.js';
+import type { Scope } from '../../access.js';
 import { downloadWebProxyConfig, openWebProxyConfigSession } from './use-cases.js';
 import type { TypedApp } from '../typed-app.js';
 

@@ -1,13 +1,20 @@
+import crypto from 'node:crypto';
 import net from 'node:net';
 import type { Kysely } from 'kysely';
 import type { AppContext } from '../../context.js';
 import type { Tables } from '../../db/schema.js';
-import { forbidden, invalid, notFound, type PrivxError } from '../../errors.js';
+import { forbidden, invalid, notFound, unauthorized, type PrivxError } from '../../errors.js';
+import { signJwt } from '../../lib/jwt.js';
 import { describeCertificate, InvalidCsrError, isValidDnsName, signCertificateSigningRequest } from '../../lib/pki.js';
 import { keyedHash, safeEqual } from '../../lib/secrets.js';
+import { resolveEffectiveServiceOptions } from '../../lib/service-options.js';
 import { timestamp } from '../../lib/time.js';
-import type { Principal, PrincipalType } from '../auth/principal.js';
+import { WEB_SESSION_AUDIENCE, type WebSessionClaims } from '../../lib/web-policy.js';
+import type { Principal, PrincipalType } from '../../access.js';
 import type { LoginThrottle } from '../auth/throttle.js';
+import type { TokenService } from '../auth/token-service.js';
+import { bumpPolicyVersion } from '../host-store/policy-version-repository.js';
+import { getDefaultServiceOptions, getHost } from '../host-store/repository.js';
 import { trustedClientHolding } from '../local-user-store/use-cases.js';
 import { addressInSubnets, findTrustedClient, type TrustedClient } from '../local-user-store/trusted-client-repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
@@ -17,11 +24,14 @@ import {
   consumeConfSession,
   createConfSession,
   findCa,
+  findWebSession,
+  insertWebSession,
   issueRegistrationSecret,
   listCas,
   recordCertificate,
   registrationState,
   revokeWebProxyCertificates,
+  revokeWebSession,
   type CaRow,
 } from './repository.js';
 import { caMaterial, crlFor, ensureWebProxyCa } from './web-proxy-ca.js';
@@ -261,4 +271,117 @@ export async function registerWebProxy(deps: UseCaseDeps, throttle: LoginThrottl
     certificate: signed.certificatePem,
     ca_certificate: ca.certificate_pem,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Web sessions
+
+/** What the web-session use cases need from the app: signing keys and the revocation check. */
+export interface WebSessionDeps {
+  context: AppContext;
+  tokens: Pick<TokenService, 'keys' | 'revokedSince'>;
+}
+
+/** A web session to open: a WEB host and one of its principals. */
+export interface WebSessionRequest {
+  host_id: string;
+  principal: string;
+}
+
+/**
+ * Opens a web session of `principal` to a WEB host as one of its principals: an ES256 token the
+ * web proxies verify, the session row and its audit event (one transaction). 404 when the host is
+ * no enabled WEB host or has no such principal.
+ */
+export async function openWebSession(
+  deps: WebSessionDeps,
+  principal: Principal,
+  body: WebSessionRequest,
+  sourceAddress: string,
+): Promise<{ session_id: string; token: string; expires: string }> {
+  const { database, clock, config } = deps.context;
+  const db = database.db;
+  const [host, defaults] = await Promise.all([getHost(db, body.host_id), getDefaultServiceOptions(db)]);
+  const services = host.services.filter((service) => service.service === 'WEB');
+  // A disabled host is not in the policy feed either; to a user it does not exist.
+  if (services.length === 0 || String(host.disabled).toUpperCase() !== 'FALSE') throw notFound('web host', 'host_id');
+  const account = host.principals.find((candidate) => candidate.principal === body.principal);
+  if (!account) throw notFound('host principal', 'principal');
+  const hostName = host.name || host.common_name || host.id;
+  const now = clock.now();
+  const iat = Math.floor(now.getTime() / 1000);
+  const exp = iat + config.webSessionTtlSeconds;
+  const sessionId = crypto.randomUUID();
+  const domains = new Set<string>();
+  for (const service of services) for (const domain of service.allowed_domains ?? []) domains.add(domain);
+  const claims: WebSessionClaims = {
+    iss: 'privgate',
+    aud: WEB_SESSION_AUDIENCE,
+    sid: sessionId,
+    sub: principal.id,
+    name: principal.name,
+    host_id: host.id,
+    principal: account.principal,
+    allowed_domains: [...domains],
+    web: resolveEffectiveServiceOptions(defaults, account.service_options).options.web,
+    iat,
+    exp,
+  };
+  const token = await signJwt(claims as unknown as Record<string, unknown>, deps.tokens.keys.current);
+  const expires = timestamp(new Date(exp * 1000));
+  await db.transaction().execute(async (trx) => {
+    // The token may have been revoked (logout, deletion, a role change) since the guard checked
+    // it; a session opened now would escape that revocation's sweep.
+    if (await deps.tokens.revokedSince(principal, trx)) throw unauthorized('invalid, expired or revoked access token', 'INVALID_TOKEN');
+    await insertWebSession(trx, {
+      id: sessionId,
+      user_type: principal.type,
+      user_id: principal.id,
+      user_name: principal.name,
+      host_id: host.id,
+      principal: account.principal,
+      created: timestamp(now),
+      expires,
+      revoked: null,
+    });
+    await recordAuditEvent(trx, {
+      type: 'web_session_created',
+      outcome: 'success',
+      principal,
+      sourceAddress,
+      objectType: 'host',
+      objectId: host.id,
+      details: { web_session_id: sessionId, host_name: hostName, principal: account.principal, expires },
+      at: now,
+    });
+  });
+  return { session_id: sessionId, token, expires };
+}
+
+/**
+ * Revokes a web session: its own user or an admin may (403 otherwise, 404 when unknown). The
+ * policy version is bumped with the audit event, so web proxies learn it from the feed.
+ */
+export async function revokeWebSessionAs(deps: Pick<WebSessionDeps, 'context'>, principal: Principal, sessionId: string, sourceAddress: string): Promise<void> {
+  const { database, clock } = deps.context;
+  const db = database.db;
+  const session = await findWebSession(db, sessionId);
+  if (!session) throw notFound('web session');
+  const own = session.user_type === principal.type && session.user_id === principal.id;
+  if (!own && !principal.admin) throw forbidden('only the session’s user or an admin may revoke it');
+  const now = clock.now();
+  await db.transaction().execute(async (trx) => {
+    if (!(await revokeWebSession(trx, sessionId, now))) return;
+    await bumpPolicyVersion(trx);
+    await recordAuditEvent(trx, {
+      type: 'web_session_revoked',
+      outcome: 'success',
+      principal,
+      sourceAddress,
+      objectType: 'web-session',
+      objectId: sessionId,
+      details: { host_id: session.host_id, principal: session.principal, user_id: session.user_id },
+      at: now,
+    });
+  });
 }

@@ -3,7 +3,7 @@ import type { Tables } from '../../db/schema.js';
 import { notFound } from '../../errors.js';
 import { resolveEffectiveServiceOptions, type EffectiveServiceOptions, type ServiceOptions, type ServiceOptionsOverride } from '../../lib/service-options.js';
 import { timestamp } from '../../lib/time.js';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../../access.js';
 import { DEFAULT_ACCESS_GROUP_ID } from '../authorizer/access-group-repository.js';
 import { findScope, findSection, type SettingsScope, type SettingsSection } from '../settings/registry.js';
 import { readSection, readSectionNow, type SectionState } from '../settings/repository.js';

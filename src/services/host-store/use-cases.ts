@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import type { Clock } from '../../lib/time.js';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../../access.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { joinAccessGroup } from '../authorizer/access-group-use-cases.js';
 import { toHostDocument, type HostDocument } from './host-document.js';

@@ -1,11 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { hashPassword } from '../../lib/secrets.js';
-import type { Principal } from '../auth/principal.js';
+import { type Principal, isPermission } from '../../access.js';
 import { revokeWebProxyCertificates } from '../authorizer/repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { assertAnAdminRemains, assertMayGrantPermissions, assertMayGrantRoles, assertMayManage, lockAdmins, type Holding } from '../role-store/grant-rule.js';
-import { isPermission } from '../role-store/permissions.js';
 import { rolesByIds } from '../role-store/repository.js';
 import { holdingOf, inTransaction, type UseCaseDeps } from '../role-store/use-cases.js';
 import {

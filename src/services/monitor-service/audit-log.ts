@@ -1,8 +1,7 @@
-import crypto from 'node:crypto';
-import type { Insertable, Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { Principal } from '../../access.js';
 import type { Tables } from '../../db/schema.js';
-import { timestamp } from '../../lib/time.js';
-import type { Principal } from '../auth/principal.js';
+import { insertAuditEvent } from './repository.js';
 
 export type AuditOutcome = 'success' | 'failure' | 'allow' | 'deny';
 
@@ -25,31 +24,5 @@ export interface AuditEventInput {
  * change commit (or roll back) together.
  */
 export async function recordAuditEvent(db: Kysely<Tables>, event: AuditEventInput): Promise<string> {
-  const row = auditEventRow(event, event.reporter ?? 'control-plane');
-  await db.insertInto('audit_events').values(row).execute();
-  return row.id;
-}
-
-/** The stored row of an event (a fresh id, JSON details); shared by single and batch inserts. */
-export function auditEventRow(
-  event: Pick<AuditEventInput, 'type' | 'at' | 'sourceAddress' | 'objectType' | 'objectId' | 'details'> & {
-    outcome: string;
-    principal?: { type: string; id: string; name: string | null } | undefined;
-  },
-  reporter: string,
-): Insertable<Tables['audit_events']> & { id: string } {
-  return {
-    id: crypto.randomUUID(),
-    created: timestamp(event.at),
-    type: event.type,
-    outcome: event.outcome,
-    principal_type: event.principal?.type ?? null,
-    principal_id: event.principal?.id ?? null,
-    principal_name: event.principal?.name ?? null,
-    source_address: event.sourceAddress ?? null,
-    object_type: event.objectType ?? null,
-    object_id: event.objectId ?? null,
-    details: JSON.stringify(event.details ?? {}),
-    reporter,
-  };
+  return insertAuditEvent(db, event, event.reporter ?? 'control-plane');
 }

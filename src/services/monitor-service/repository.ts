@@ -1,7 +1,7 @@
-import type { Kysely } from 'kysely';
+import crypto from 'node:crypto';
+import type { Insertable, Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { timestamp } from '../../lib/time.js';
-import { auditEventRow } from './audit-log.js';
 
 /** An audit event as the API shows it; absent values are left out rather than null. */
 export interface AuditEventView {
@@ -82,6 +82,43 @@ export interface IngestedEvent {
   objectType?: string | undefined;
   objectId?: string | undefined;
   details: Record<string, unknown>;
+}
+
+/** An event as stored: what services report (audit-log.ts) and what data planes send in a batch. */
+export interface AuditEventRecord {
+  type: string;
+  outcome: string;
+  at: Date;
+  principal?: { type: string; id: string; name: string | null } | undefined;
+  sourceAddress?: string | undefined;
+  objectType?: string | undefined;
+  objectId?: string | undefined;
+  details?: Record<string, unknown>;
+}
+
+/** The stored row of an event (a fresh id, JSON details); shared by single and batch inserts. */
+function auditEventRow(event: AuditEventRecord, reporter: string): Insertable<Tables['audit_events']> & { id: string } {
+  return {
+    id: crypto.randomUUID(),
+    created: timestamp(event.at),
+    type: event.type,
+    outcome: event.outcome,
+    principal_type: event.principal?.type ?? null,
+    principal_id: event.principal?.id ?? null,
+    principal_name: event.principal?.name ?? null,
+    source_address: event.sourceAddress ?? null,
+    object_type: event.objectType ?? null,
+    object_id: event.objectId ?? null,
+    details: JSON.stringify(event.details ?? {}),
+    reporter,
+  };
+}
+
+/** Appends one event; returns its id. */
+export async function insertAuditEvent(db: Kysely<Tables>, event: AuditEventRecord, reporter: string): Promise<string> {
+  const row = auditEventRow(event, reporter);
+  await db.insertInto('audit_events').values(row).execute();
+  return row.id;
 }
 
 // 12 values per row; 100 rows keeps every statement well under SQLite's parameter limit.

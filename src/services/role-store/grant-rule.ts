@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { PrivxError } from '../../errors.js';
-import type { Principal } from '../auth/principal.js';
-import { ADMIN_ROLE_ID, ADMIN_ROLE_NAME, isPermission, type Permission } from './permissions.js';
+import { type Principal, isPermission, type Permission } from '../../access.js';
+import { ADMIN_ROLE_ID, ADMIN_ROLE_NAME } from './permissions.js';
 import { countEnabledAdmins, lockAdminRole } from './repository.js';
 
 /**

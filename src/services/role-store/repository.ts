@@ -4,7 +4,8 @@ import type { Tables } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/index.js';
 import { duplicate, invalid, notFound, PrivxError } from '../../errors.js';
 import { timestamp } from '../../lib/time.js';
-import { ADMIN_ROLE_ID, ADMIN_ROLE_NAME, PERMISSIONS, USER_ROLE_ID, USER_ROLE_NAME, isPermission, type Permission } from './permissions.js';
+import { PERMISSIONS, isPermission, type Permission } from '../../access.js';
+import { ADMIN_ROLE_ID, ADMIN_ROLE_NAME, USER_ROLE_ID, USER_ROLE_NAME } from './permissions.js';
 
 export interface Role {
   id: string;
@@ -167,6 +168,11 @@ export async function rolesByIds(db: Kysely<Tables>, roleIds: readonly string[])
   const index = roleIds.findIndex((id) => !byId.has(id));
   if (index >= 0) throw invalid('INVALID_REQUEST_DATA', `unknown role id "${roleIds[index]}"`, `roles[${index}].id`);
   return unique.map((id) => byId.get(id) as Role);
+}
+
+/** The id and name of each existing role among `names` (unknown names are left out). */
+export async function roleRefsByNames(db: Kysely<Tables>, names: readonly string[]): Promise<RoleRef[]> {
+  return db.selectFrom('roles').select(['id', 'name']).where('name', 'in', names).execute();
 }
 
 /**

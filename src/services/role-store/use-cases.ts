@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import type { Clock } from '../../lib/time.js';
-import type { Principal, PrincipalType } from '../auth/principal.js';
+import type { Principal, PrincipalType } from '../../access.js';
 import { getUser, touchUser } from '../local-user-store/repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { assertAnAdminRemains, assertMayGrantPermissions, assertMayGrantRoles, assertMayManage, holdingOfRoles, lockAdmins } from './grant-rule.js';

@@ -3,7 +3,7 @@ import type { Tables } from '../../db/schema.js';
 import { invalid } from '../../errors.js';
 import { getUser, listUsers, type User, type UserFilter, type UserPage } from '../local-user-store/repository.js';
 import { holdingOfRoles } from './grant-rule.js';
-import { PERMISSIONS } from './permissions.js';
+import { PERMISSIONS } from '../../access.js';
 import { roleRefsOf, rolesByIds, type Role } from './repository.js';
 
 /** The id of the user directory privgate's local users come from (PrivX names each directory by id). */

@@ -4,7 +4,7 @@ import { preparedQuery } from '../../db/index.js';
 import { sinceLastCommit } from '../../fast-path/sync-reader.js';
 import type { Tables } from '../../db/schema.js';
 import { timestamp } from '../../lib/time.js';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../../access.js';
 import type { SettingsScope, SettingsSection } from './registry.js';
 
 /**

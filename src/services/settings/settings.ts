@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { notFound } from '../../errors.js';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam } from '../../schemas.js';
-import type { Scope } from '../role-store/permissions.js';
+import type { Scope } from '../../access.js';
 import { findScope, findSection, scopeSchema, type SettingsScope, type SettingsSection } from './registry.js';
 import { formatEtag, parseIfMatch, readScope, readSection, versionTag } from './repository.js';
 import { changeSettings } from './use-cases.js';

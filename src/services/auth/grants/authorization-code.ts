@@ -3,6 +3,7 @@ import { PrivxError } from '../../../errors.js';
 import { keyedHash, safeEqual } from '../../../lib/secrets.js';
 import { timestamp } from '../../../lib/time.js';
 import { isAllowedRedirect, PKCE_VALUE } from '../oauth-clients.js';
+import { consumeAuthorizationCode, findAuthorizationCode } from '../repository.js';
 import { loadSubject } from '../subjects.js';
 import type { Grant } from './types.js';
 
@@ -24,20 +25,14 @@ export const authorizationCodeGrant: Grant = async ({ context, tokens }, _reques
   const db = context.database.db;
   const now = context.clock.now();
   const codeHash = keyedHash(body.code, context.secretKey);
-  const row = await db.selectFrom('authorization_codes').selectAll().where('code_hash', '=', codeHash).executeTakeFirst();
+  const row = await findAuthorizationCode(db, codeHash);
   if (!row || row.used !== null || row.expires <= timestamp(now)) throw invalidGrant('authorization code is invalid, used or expired', 'code');
   if (row.client_id !== clientId || row.redirect_uri !== redirectUri) throw invalidGrant('authorization code was issued to another client', 'code');
   const challenge = crypto.createHash('sha256').update(body.code_verifier).digest('base64url');
   if (!safeEqual(challenge, row.code_challenge)) throw invalidGrant('code_verifier does not match the code challenge', 'code_verifier');
 
   // Consume atomically: of two exchanges racing with one code, exactly one wins.
-  const consumed = await db
-    .updateTable('authorization_codes')
-    .set({ used: timestamp(now) })
-    .where('code_hash', '=', codeHash)
-    .where('used', 'is', null)
-    .executeTakeFirst();
-  if (Number(consumed.numUpdatedRows) !== 1) throw invalidGrant('authorization code is invalid, used or expired', 'code');
+  if (!(await consumeAuthorizationCode(db, codeHash, timestamp(now)))) throw invalidGrant('authorization code is invalid, used or expired', 'code');
 
   const subject = await loadSubject(context, 'user', row.user_id);
   if (!subject) throw invalidGrant('the user no longer exists or is disabled');

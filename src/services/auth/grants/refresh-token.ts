@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import { PrivxError } from '../../../errors.js';
-import { recordAuditEvent } from '../../monitor-service/audit-log.js';
-import type { PrincipalType } from '../principal.js';
+import type { PrincipalType } from '../../../access.js';
 import { loadSubject } from '../subjects.js';
+import { revokeReusedRefreshFamily } from '../use-cases.js';
 import type { Grant, GrantContext } from './types.js';
 
 function invalidGrant(message: string): PrivxError {
@@ -42,17 +42,7 @@ export const refreshTokenGrant: Grant = async (grant, request, body) => {
 
 /** A copied refresh token: the family's refresh and access tokens are revoked, with its audit event. */
 async function reused({ context, tokens }: GrantContext, request: FastifyRequest, presented: Presented): Promise<never> {
-  await context.database.db.transaction().execute(async (trx) => {
-    await tokens.revokeRefreshFamily(presented.familyId, trx);
-    await recordAuditEvent(trx, {
-      type: 'refresh_token_reused',
-      outcome: 'deny',
-      principal: { type: presented.type, id: presented.principalId, name: presented.principalId },
-      sourceAddress: request.ip,
-      details: { family_id: presented.familyId },
-      at: context.clock.now(),
-    });
-  });
+  await revokeReusedRefreshFamily(context, tokens, presented, request.ip);
   throw invalidGrant('refresh token was already used; its family and the access tokens minted from it are revoked');
 }
 
