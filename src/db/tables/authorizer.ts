@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /** authorizer and trusted-client tables (owned by the authorizer service). */
 export interface AuthorizerTables {
   /**
@@ -31,8 +33,19 @@ export interface AuthorizerTables {
     extender_address: string;
     group_id: string;
     data: string;
+    /** Access group the client belongs to ('' = none given). */
+    access_group_id: Generated<string>;
+    extender_mode: Generated<string>;
+    /** JSON array of strings. */
+    web_proxy_extender_route_patterns: Generated<string>;
+    extender_ssh_address: Generated<string>;
+    /** 0 = unset. */
+    extender_ssh_port: Generated<number>;
+    extender_public_key: Generated<string>;
     created: string;
     updated: string;
+    /** Id of the principal that last changed it ('' until then). */
+    updated_by: Generated<string>;
     author: string;
   };
   /** Installation CAs for web proxies; `slot` makes creation race-safe (one row per slot). */
