@@ -9,7 +9,7 @@ import { timestamp } from '../../lib/time.js';
 import type { Principal, PrincipalType } from '../auth/principal.js';
 import type { LoginThrottle } from '../auth/throttle.js';
 import { trustedClientHolding } from '../local-user-store/use-cases.js';
-import { addressInSubnets, findTrustedClient, type TrustedClient } from '../local-user-store/trusted-client-repository.js';
+import { addressInSubnets, effectiveSubnets, findTrustedClient, type TrustedClient } from '../local-user-store/trusted-client-repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { assertMayManage } from '../role-store/grant-rule.js';
 import {
@@ -200,7 +200,7 @@ export async function registerWebProxy(deps: UseCaseDeps, throttle: LoginThrottl
   if (!state.enabled) throw await refuse('trusted client disabled');
   if (state.type !== 'ICAP') throw await refuse('trusted client is not a web proxy');
   if (state.registered && !state.allowRepeatedRegistration) throw await refuse('trusted client already registered');
-  if (!addressInSubnets(address, state.subnets)) throw await refuse('address outside the trusted client’s subnets');
+  if (!addressInSubnets(address, effectiveSubnets(state.subnets))) throw await refuse('address outside the trusted client’s subnets');
 
   const ca = await ensureWebProxyCa(db, now);
   const proxyAddress = state.webProxyAddress;

@@ -251,6 +251,11 @@ function auditView(client: TrustedClient) {
     allow_repeated_registration: client.allow_repeated_registration,
     web_proxy_address: client.web_proxy_address,
     web_proxy_port: client.web_proxy_port,
+    access_group_id: client.access_group_id,
+    extender_mode: client.extender_mode,
+    web_proxy_extender_route_patterns: client.web_proxy_extender_route_patterns,
+    extender_ssh_address: client.extender_ssh_address,
+    extender_ssh_port: client.extender_ssh_port,
   };
 }
 
@@ -271,7 +276,7 @@ export async function updateTrustedClientAs(deps: UseCaseDeps, actor: Principal,
   await inTransaction(deps, async (trx) => {
     assertMayManage(actor, `changing trusted client ${id}`, trustedClientHolding(await getTrustedClient(trx, id)));
     assertMayGrantPermissions(actor, 'a trusted client with these permissions', input.permissions ?? [], 'permissions');
-    const before = await updateTrustedClient(trx, id, input, now);
+    const before = await updateTrustedClient(trx, id, input, actor.id, now);
     const after = await getTrustedClient(trx, id);
     const disabling = before.enabled && !after.enabled;
     const revoked = disabling ? await revokeWebProxyCertificates(trx, id, now) : [];
