@@ -52,8 +52,11 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
     'audit-events.ts': ['GET /auditevents', 'POST /auditevents/batch'],
   },
   authorizer: {
-    'icap-cas.ts': ['GET /icap/cas', 'GET /icap/cas/:id', 'GET /icap/cas/:id/crl'],
-    'icap-config.ts': ['POST /icap/conf/:trusted_client_id', 'GET /icap/conf/:trusted_client_id/:session_id', 'GET /carrier/conf/:trusted_client_id/:session_id'],
+    'icap-cas.ts': ['GET /icap/cas', 'GET /icap/cas/config', 'GET /icap/cas/:id', 'GET /icap/cas/:id/crl'],
+    'icap-config.ts': ['POST /icap/conf/:trusted_client_id', 'GET /icap/conf/:trusted_client_id/:session_id'],
+    'carrier-config.ts': ['POST /carrier/conf/:trusted_client_id', 'GET /carrier/conf/:trusted_client_id/:session_id'],
+    'extender-config.ts': ['POST /extender/conf/:trusted_client_id', 'GET /extender/conf/:trusted_client_id/:session_id'],
+    'extender-cas.ts': ['GET /extender/cas', 'GET /extender/cas/config', 'GET /extender/cas/:id', 'GET /extender/cas/:id/crl', 'GET /extender-trust-anchor'],
     'icap-registration.ts': ['POST /icap/register'],
     'icap-policy.ts': ['GET /icap/policy'],
     'web-sessions.ts': ['POST /icap/sessions', 'DELETE /icap/sessions/:session_id'],
