@@ -226,6 +226,29 @@ describe.each(testBackends())('trusted clients as the PrivX SDKs read them, on %
     expect((await openSession('extender', id, admin)).statusCode).toBe(201);
   });
 
+  it('GET /extender-clients lists the extenders with their routing fields only (the SDK’s ExtenderClient)', async () => {
+    const extenderName = name('extender-listed');
+    await create({ ...EXTENDER, name: extenderName });
+    await create({ type: 'CARRIER', name: name('carrier-not-listed') });
+    const response = await testApp.app.inject({ method: 'GET', url: '/local-user-store/api/v1/extender-clients', headers: bearer(manager) });
+    expect(response.statusCode).toBe(200);
+    const { count, items } = response.json() as { count: number; items: Array<Record<string, unknown>> };
+    expect(count).toBe(items.length);
+    expect(items.every((item) => item.type === 'EXTENDER')).toBe(true);
+    expect(items.find((item) => item.name === extenderName)).toEqual({
+      type: 'EXTENDER',
+      name: extenderName,
+      routing_prefix: EXTENDER.routing_prefix,
+      web_proxy_extender_route_patterns: EXTENDER.web_proxy_extender_route_patterns,
+      extender_mode: EXTENDER.extender_mode,
+      extender_ssh_address: EXTENDER.extender_ssh_address,
+      extender_ssh_port: EXTENDER.extender_ssh_port,
+      extender_public_key: EXTENDER.extender_public_key,
+    });
+    const hostsManager = (await tokenWith(testApp, ['hosts-manage'])).token;
+    expect((await testApp.app.inject({ method: 'GET', url: '/local-user-store/api/v1/extender-clients', headers: bearer(hostsManager) })).statusCode).toBe(403);
+  });
+
   it('the extender CA: list, one, CRL, trust anchor and CA config; kept apart from the web-proxy CA', async () => {
     const list = await testApp.app.inject({ method: 'GET', url: `${AUTHORIZER}/extender/cas`, headers: bearer(manager) });
     expect(list.statusCode).toBe(200);

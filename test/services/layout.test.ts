@@ -47,6 +47,7 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
     'users.ts': ['GET /users', 'POST /users', 'GET /users/:id', 'PUT /users/:id', 'PUT /users/:id/password', 'DELETE /users/:id'],
     'api-clients.ts': ['GET /api-clients', 'POST /api-clients/search', 'POST /api-clients', 'GET /api-clients/:id', 'PUT /api-clients/:id', 'POST /api-clients/:id/rotate-secret', 'DELETE /api-clients/:id'],
     'trusted-clients.ts': ['GET /trusted-clients', 'POST /trusted-clients', 'GET /trusted-clients/:id', 'PUT /trusted-clients/:id', 'DELETE /trusted-clients/:id'],
+    'extender-clients.ts': ['GET /extender-clients'],
   },
   'monitor-service': {
     'audit-events.ts': ['GET /auditevents', 'POST /auditevents/batch'],

@@ -67,7 +67,7 @@ export interface AuthorizerTables {
     not_after: string;
     revoked: string | null;
   };
-  /** Single-use, short-lived web-proxy config download sessions (`/icap/conf`). */
+  /** Single-use, short-lived config download sessions (`/icap/conf`, `/carrier/conf`, `/extender/conf`). */
   icap_conf_sessions: {
     /** Keyed hash of the session id; the id itself is never stored. */
     id_hash: string;

@@ -215,6 +215,12 @@ export async function listTrustedClients(db: Kysely<Tables>, offset: number, lim
   return { count: Number(total.n), items: rows.map(toTrustedClient) };
 }
 
+/** Every trusted client of one type, by name. */
+export async function listTrustedClientsOfType(db: Kysely<Tables>, type: TrustedClientType): Promise<TrustedClient[]> {
+  const rows = await db.selectFrom('trusted_clients').select(COLUMNS).where('type', '=', type).orderBy('name', 'asc').execute();
+  return rows.map(toTrustedClient);
+}
+
 export async function getTrustedClient(db: Kysely<Tables>, id: string): Promise<TrustedClient> {
   const row = await db.selectFrom('trusted_clients').select(COLUMNS).where('id', '=', id).executeTakeFirst();
   if (!row) throw notFound('trusted client');
