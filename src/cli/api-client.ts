@@ -46,14 +46,17 @@ export function registerApiClientCommand(program: Command): void {
       .option('--role <role...>', 'role name(s) to grant, e.g. privx-admin', [])
       .option('--out <file>', 'write the JSON to FILE (mode 0600) instead of standard output'),
   ).action(async (flags: StorageFlags & { name: string; role: string[]; out?: string }) => {
-    const [{ loadSecretKey }, { openDatabase }, { appliedMigrations, migrateToLatest }, { systemClock }, { createApiClient }, { ensureBuiltinRoles, roleRefsByNames }] = await Promise.all([
-      import('../bootstrap.js'),
-      import('../db/index.js'),
-      import('../db/migrate.js'),
-      import('../lib/time.js'),
-      import('../services/local-user-store/repository.js'),
-      import('../services/role-store/repository.js'),
-    ]);
+    const [{ loadSecretKey }, { openDatabase }, { appliedMigrations, migrateToLatest }, { metaStore }, { loadCheckedInstallationKey }, { systemClock }, { createApiClient }, { ensureBuiltinRoles, roleRefsByNames }] =
+      await Promise.all([
+        import('../bootstrap.js'),
+        import('../db/index.js'),
+        import('../db/migrate.js'),
+        import('../db/meta-repository.js'),
+        import('../installation-key.js'),
+        import('../lib/time.js'),
+        import('../services/local-user-store/api-client-repository.js'),
+        import('../services/role-store/repository.js'),
+      ]);
     const config = storageConfig(flags);
     const location = databaseLocation(config);
     const notInitialised = () =>
@@ -75,7 +78,9 @@ export function registerApiClientCommand(program: Command): void {
       const missing = flags.role.filter((name) => !roles.some((role) => role.name === name));
       if (missing.length > 0) throw new Error(`unknown role(s): ${missing.join(', ')}`);
       const secretKey = await loadSecretKey(database.db);
-      const credentials = await createApiClient(database.db, secretKey, { name: flags.name, roles }, 'cli', now);
+      // The same key serve uses (seals the secrets GET returns); refuses a key that does not match the database.
+      const installationKey = await loadCheckedInstallationKey(metaStore(database.db), config.dataDir);
+      const credentials = await createApiClient(database.db, { secretKey, installationKey }, { name: flags.name, roles }, 'cli', now);
       const json = `${JSON.stringify(credentials)}\n`;
       if (out) {
         out.write(json);

@@ -98,16 +98,22 @@ describe.each(testBackends())('permission guard and identity objects on %s', (ba
     expect((await testApp.app.inject({ method: 'GET', url: `/local-user-store/api/v1/users/${id}`, headers: bearer(admin) })).statusCode).toBe(404);
   });
 
-  it('API clients: listing never shows a secret; rotation invalidates the old credentials and tokens', async () => {
+  it('API clients: a listing shows a privx-admin client’s secrets to privx-admin only; rotation replaces them', async () => {
     const create = await testApp.app.inject({ method: 'POST', url: '/local-user-store/api/v1/api-clients', headers: bearer(admin), payload: { name: 'terraform', roles: [{ id: ADMIN_ROLE_ID, name: 'privx-admin' }] } });
     expect(create.statusCode).toBe(201);
     const credentials = create.json();
-    const list = await testApp.app.inject({ method: 'GET', url: '/local-user-store/api/v1/api-clients', headers: bearer(admin) });
+    const manager = (await tokenWith(testApp, ['api-clients-manage'])).token;
+    const list = await testApp.app.inject({ method: 'GET', url: '/local-user-store/api/v1/api-clients', headers: bearer(manager) });
+    expect(list.statusCode).toBe(200);
     expect(list.body).not.toContain(credentials.secret);
     expect(list.body).not.toContain(credentials.oauth_client_secret);
+    const asAdmin = await testApp.app.inject({ method: 'GET', url: '/local-user-store/api/v1/api-clients', headers: bearer(admin) });
+    expect(asAdmin.json().items.find((item: { id: string }) => item.id === credentials.id)).toMatchObject({ secret: credentials.secret, oauth_client_secret: credentials.oauth_client_secret });
     const rotate = await testApp.app.inject({ method: 'POST', url: `/local-user-store/api/v1/api-clients/${credentials.id}/rotate-secret`, headers: bearer(admin) });
     expect(rotate.statusCode).toBe(200);
     expect(rotate.json().secret).not.toBe(credentials.secret);
+    const after = (await testApp.app.inject({ method: 'GET', url: `/local-user-store/api/v1/api-clients/${credentials.id}`, headers: bearer(admin) })).json();
+    expect(after).toMatchObject({ secret: rotate.json().secret, oauth_client_secret: rotate.json().oauth_client_secret });
   });
 
   it('a role change bites at once: the member’s old token is rejected and a new one carries the new permission', async () => {

@@ -52,10 +52,12 @@ describe.each(testBackends())('OAuth2 token service on %s', (backend) => {
     expect(result.status, result.stderr).toBe(0);
     const credentials = JSON.parse(result.stdout) as ClientCredentials;
     expect(Object.keys(credentials).sort()).toEqual(['id', 'oauth_client_id', 'oauth_client_secret', 'secret']);
-    // Only hashes are stored.
+    // Stored hashed and sealed, never in the clear; privx-admin reads the secrets back as PrivX answers them.
     const row = await testApp.app.context.database.db.selectFrom('api_clients').selectAll().where('id', '=', credentials.id).executeTakeFirstOrThrow();
     expect(JSON.stringify(row)).not.toContain(credentials.secret);
     expect(JSON.stringify(row)).not.toContain(credentials.oauth_client_secret);
+    const read = await testApp.app.inject({ method: 'GET', url: `/local-user-store/api/v1/api-clients/${credentials.id}`, headers: bearer(admin.token) });
+    expect(read.json()).toMatchObject({ secret: credentials.secret, oauth_client_secret: credentials.oauth_client_secret });
 
     const token = await testApp.app.inject(passwordGrantRequest(credentials));
     expect(token.statusCode).toBe(200);

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, bearer, createTestApp, passwordGrantRequest, tokenWith, type TestApp } from '../helpers/app.js';
 import { testBackends } from '../helpers/backends.js';
+import { ADMIN_ROLE_ID } from '../../src/services/role-store/permissions.js';
 
 /**
  * Runs the flows that handle secrets with logging at debug level, then checks that no password,
@@ -28,8 +29,11 @@ describe.each(testBackends())('secrets hygiene on %s', (backend) => {
     remember('client secret', admin.credentials.secret);
     remember('oauth client secret', admin.credentials.oauth_client_secret);
 
-    // API client created over HTTP: secrets only in the create response.
-    const created = (await app.inject({ method: 'POST', url: '/local-user-store/api/v1/api-clients', headers: bearer(admin.token), payload: { name: 'hygiene', roles: [] } })).json();
+    // API client created over HTTP. Its secrets are in the create response, and on GET only for
+    // callers holding everything it holds (privx-admin here), so the listing below, made by a
+    // holder of api-clients-manage alone, carries none.
+    const created = (await app.inject({ method: 'POST', url: '/local-user-store/api/v1/api-clients', headers: bearer(admin.token), payload: { name: 'hygiene', roles: [{ id: ADMIN_ROLE_ID }] } })).json();
+    const manager = await tokenWith(testApp, ['api-clients-manage', 'users-manage']);
     remember('created client secret', created.secret);
     remember('created oauth secret', created.oauth_client_secret);
     const tokens = (await app.inject(passwordGrantRequest(created))).json();
@@ -57,10 +61,11 @@ describe.each(testBackends())('secrets hygiene on %s', (backend) => {
     remember('authorization code', login.code);
     await app.inject({ method: 'POST', url: '/auth/api/v1/login', payload: { username: 'hygienic', password: `${userPassword}x`, token: loginToken } });
 
-    // Listings never carry secrets.
-    const listings = await Promise.all(
-      ['/local-user-store/api/v1/api-clients', '/local-user-store/api/v1/users', '/monitor-service/api/v1/auditevents'].map((url) => app.inject({ method: 'GET', url, headers: bearer(admin.token) })),
-    );
+    // Listings carry no secret of a client the caller could not manage.
+    const listings = await Promise.all([
+      app.inject({ method: 'GET', url: '/local-user-store/api/v1/api-clients', headers: bearer(manager.token) }),
+      ...['/local-user-store/api/v1/users', '/monitor-service/api/v1/auditevents'].map((url) => app.inject({ method: 'GET', url, headers: bearer(admin.token) })),
+    ]);
     const privateKeys = (await app.context.database.db.selectFrom('signing_keys').select('private_key_pem').execute()).map((row) => row.private_key_pem);
     expect(testApp.logs.length).toBeGreaterThan(10);
     const logText = testApp.logs.join('\n');
@@ -70,7 +75,7 @@ describe.each(testBackends())('secrets hygiene on %s', (backend) => {
     }
     for (const key of privateKeys) expect(logText.includes(key.split('\n')[1] ?? key)).toBe(false);
     expect(logText).not.toMatch(/PRIVATE KEY/);
-    // The stored forms are hashes only.
+    // The stored forms are hashes and sealed values only.
     const stored = JSON.stringify(await app.context.database.db.selectFrom('api_clients').selectAll().execute()) + JSON.stringify(await app.context.database.db.selectFrom('refresh_tokens').selectAll().execute());
     for (const [name, value] of secrets) expect(stored.includes(value), `${name} stored in the clear`).toBe(false);
   });

@@ -21,7 +21,7 @@ describe.each(testBackends())('trusted clients on %s', (backend) => {
   const db = () => testApp.app.context.database.db;
   const count = async () => (await db().selectFrom('trusted_clients').select('id').execute()).length;
 
-  it('create → 201 {id}; GET round-trips every field with secret "" and default subnets', async () => {
+  it('create → 201 {id}; GET round-trips every field with secret "" and no subnets read back as []', async () => {
     const body = {
       type: 'ICAP',
       name: 'proxy-round-trip',
@@ -43,11 +43,12 @@ describe.each(testBackends())('trusted clients on %s', (backend) => {
     const got = await testApp.app.inject({ method: 'GET', url: `${BASE}/${id}`, headers: bearer(manager) });
     expect(got.statusCode).toBe(200);
     const client = got.json();
-    expect(client).toMatchObject({ ...body, id, secret: '', subnets: ['0.0.0.0/0', '::/0'], registered: false, oauth_client_id: '' });
+    expect(client).toMatchObject({ ...body, id, secret: '', subnets: [], registered: false, oauth_client_id: '' });
     expect(Object.keys(client).sort()).toEqual(
       [
         'id', 'type', 'secret', 'name', 'permissions', 'subnets', 'enabled', 'registered', 'allow_repeated_registration', 'oauth_client_id',
         'web_proxy_address', 'web_proxy_port', 'routing_prefix', 'extender_address', 'group_id', 'data', 'created', 'updated', 'author',
+        'access_group_id', 'extender_mode', 'web_proxy_extender_route_patterns', 'extender_ssh_address', 'extender_ssh_port', 'extender_public_key', 'updated_by',
       ].sort(),
     );
     expect(typeof client.web_proxy_port).toBe('string');
@@ -58,7 +59,7 @@ describe.each(testBackends())('trusted clients on %s', (backend) => {
     expect(put.statusCode).toBe(200);
     expect(put.json()).toEqual({});
     const after = (await testApp.app.inject({ method: 'GET', url: `${BASE}/${id}`, headers: bearer(manager) })).json();
-    expect(after).toEqual({ ...client, name: 'proxy-renamed', subnets: ['10.1.0.0/16'], updated: after.updated });
+    expect(after).toEqual({ ...client, name: 'proxy-renamed', subnets: ['10.1.0.0/16'], updated: after.updated, updated_by: after.updated_by });
 
     const list = await testApp.app.inject({ method: 'GET', url: BASE, headers: bearer(admin) });
     expect(list.statusCode).toBe(200);
@@ -74,7 +75,7 @@ describe.each(testBackends())('trusted clients on %s', (backend) => {
     const response = await testApp.app.inject({ method: 'POST', url: BASE, headers: bearer(manager), payload: { type: 'EXTENDER', name: 'ext-nulls', permissions: null, subnets: null, extender_address: null } });
     expect(response.statusCode).toBe(201);
     const client = (await testApp.app.inject({ method: 'GET', url: `${BASE}/${response.json().id}`, headers: bearer(manager) })).json();
-    expect(client).toMatchObject({ permissions: [], subnets: ['0.0.0.0/0', '::/0'], extender_address: [], enabled: false });
+    expect(client).toMatchObject({ permissions: [], subnets: [], extender_address: [], enabled: false });
   });
 
   it('a duplicate name → 409 VALUE_DUPLICATE and nothing stored', async () => {

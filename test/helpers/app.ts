@@ -5,7 +5,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Clock } from '../../src/lib/time.js';
 import { DEFAULT_SERVICE_OPTIONS, type ServiceOptions } from '../../src/lib/service-options.js';
-import { createApiClient } from '../../src/services/local-user-store/repository.js';
+import { createApiClient } from '../../src/services/local-user-store/api-client-repository.js';
 import { createRole } from '../../src/services/role-store/repository.js';
 import { ADMIN_ROLE_ID } from '../../src/services/role-store/permissions.js';
 import { createTestStorage, type Backend, type TestStorage } from './backends.js';
@@ -86,7 +86,7 @@ export async function tokenWith(testApp: TestApp, permissions: string[] | 'admin
   let roles: Array<{ id: string }> = [];
   if (permissions === 'admin') roles = [{ id: ADMIN_ROLE_ID }];
   else if (permissions.length > 0) roles = [{ id: await createRole(db, { name: `test-role-${counter}-${Date.now()}`, permissions }, 'test', now) }];
-  const credentials = await createApiClient(db, app.context.secretKey, { name: `test-client-${counter}-${Date.now()}`, roles }, 'test', now);
+  const credentials = await createApiClient(db, app.context, { name: `test-client-${counter}-${Date.now()}`, roles }, 'test', now);
   const response = await app.inject(passwordGrantRequest(credentials));
   if (response.statusCode !== 200) throw new Error(`password grant failed: ${response.statusCode} ${response.body}`);
   return { token: (response.json() as { access_token: string }).access_token, credentials };

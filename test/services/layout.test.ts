@@ -46,15 +46,19 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
   },
   'local-user-store': {
     'users.ts': ['GET /users', 'GET /users/tags', 'POST /users', 'GET /users/:id', 'PUT /users/:id', 'PUT /users/:id/password', 'DELETE /users/:id'],
-    'api-clients.ts': ['GET /api-clients', 'POST /api-clients', 'GET /api-clients/:id', 'PUT /api-clients/:id', 'POST /api-clients/:id/rotate-secret', 'DELETE /api-clients/:id'],
+    'api-clients.ts': ['GET /api-clients', 'POST /api-clients/search', 'POST /api-clients', 'GET /api-clients/:id', 'PUT /api-clients/:id', 'POST /api-clients/:id/rotate-secret', 'DELETE /api-clients/:id'],
     'trusted-clients.ts': ['GET /trusted-clients', 'POST /trusted-clients', 'GET /trusted-clients/:id', 'PUT /trusted-clients/:id', 'DELETE /trusted-clients/:id'],
+    'extender-clients.ts': ['GET /extender-clients'],
   },
   'monitor-service': {
     'audit-events.ts': ['GET /auditevents', 'POST /auditevents/batch'],
   },
   authorizer: {
-    'icap-cas.ts': ['GET /icap/cas', 'GET /icap/cas/:id', 'GET /icap/cas/:id/crl'],
-    'icap-config.ts': ['POST /icap/conf/:trusted_client_id', 'GET /icap/conf/:trusted_client_id/:session_id', 'GET /carrier/conf/:trusted_client_id/:session_id'],
+    'icap-cas.ts': ['GET /icap/cas', 'GET /icap/cas/config', 'GET /icap/cas/:id', 'GET /icap/cas/:id/crl'],
+    'icap-config.ts': ['POST /icap/conf/:trusted_client_id', 'GET /icap/conf/:trusted_client_id/:session_id'],
+    'carrier-config.ts': ['POST /carrier/conf/:trusted_client_id', 'GET /carrier/conf/:trusted_client_id/:session_id'],
+    'extender-config.ts': ['POST /extender/conf/:trusted_client_id', 'GET /extender/conf/:trusted_client_id/:session_id'],
+    'extender-cas.ts': ['GET /extender/cas', 'GET /extender/cas/config', 'GET /extender/cas/:id', 'GET /extender/cas/:id/crl', 'GET /extender-trust-anchor'],
     'icap-registration.ts': ['POST /icap/register'],
     'icap-policy.ts': ['GET /icap/policy'],
     'web-sessions.ts': ['POST /icap/sessions', 'DELETE /icap/sessions/:session_id'],

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /** authorizer and trusted-client tables (owned by the authorizer service). */
 export interface AuthorizerTables {
   /**
@@ -31,8 +33,17 @@ export interface AuthorizerTables {
     extender_address: string;
     group_id: string;
     data: string;
+    extender_mode: Generated<string>;
+    /** JSON array of strings. */
+    web_proxy_extender_route_patterns: Generated<string>;
+    extender_ssh_address: Generated<string>;
+    /** 0 = unset. */
+    extender_ssh_port: Generated<number>;
+    extender_public_key: Generated<string>;
     created: string;
     updated: string;
+    /** Id of the principal that last changed it ('' until then). */
+    updated_by: Generated<string>;
     author: string;
     /** The client's access group; null (or absent on insert) reads as the default group. */
     access_group_id: string | null;
@@ -88,7 +99,7 @@ export interface AuthorizerTables {
     not_after: string;
     revoked: string | null;
   };
-  /** Single-use, short-lived web-proxy config download sessions (`/icap/conf`). */
+  /** Single-use, short-lived config download sessions (`/icap/conf`, `/carrier/conf`, `/extender/conf`). */
   icap_conf_sessions: {
     /** Keyed hash of the session id; the id itself is never stored. */
     id_hash: string;

@@ -43,8 +43,14 @@ export interface IdentityTables {
     secret_hash: string;
     oauth_client_id: string;
     oauth_client_secret_hash: string;
+    /** The client secret sealed under the installation key; null for clients made before 0011 (hash only). */
+    secret_sealed: string | null;
+    /** The OAuth client secret sealed under the installation key; null like `secret_sealed`. */
+    oauth_client_secret_sealed: string | null;
     created: string;
     updated: string;
+    /** Id of the principal that last changed it ('' until then). */
+    updated_by: Generated<string>;
     author: string;
   };
   roles: {

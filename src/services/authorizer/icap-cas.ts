@@ -1,35 +1,24 @@
 import type { FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { errorResponses, IdParam } from '../../schemas.js';
-import type { Scope } from '../../access.js';
-import { listWebProxyCas, webProxyCa, webProxyCrl } from './use-cases.js';
+import { errorResponses } from '../../schemas.js';
+import { CA_READ_SCOPES, CaConfigOut, CaOut, CaParams, CrlQuery } from './ca-schemas.js';
+import { componentCaConfig, listWebProxyCas, webProxyCa, webProxyCrl } from './use-cases.js';
 import { caObject } from './web-proxy-ca.js';
 import type { TypedApp } from '../typed-app.js';
 
-const CA_READ_SCOPES: readonly Scope[] = ['admin', 'certificates-view', 'api-clients-manage', 'service'];
-
-const CaOut = Type.Object({
-  id: Type.String(),
-  group_id: Type.String(),
-  type: Type.String(),
-  size: Type.Integer(),
-  public_key: Type.String(),
-  public_key_string: Type.String(),
-  x509_certificate: Type.String(),
-  subject: Type.String(),
-  issuer: Type.String(),
-  serial: Type.String(),
-  not_before: Type.String(),
-  not_after: Type.String(),
-  fingerprints: Type.Object({ sha1: Type.String(), sha256: Type.String() }),
-});
-const CaParams = Type.Object({ id: IdParam });
-const CrlQuery = Type.Object({ format: Type.Optional(Type.Union([Type.Literal('der'), Type.Literal('pem')])) });
-
-/** `/icap/cas`: the web-proxy (ICAP) CAs and their CRLs. */
+/** `/icap/cas`: the web-proxy (ICAP) CAs, their CRLs and the CA config. */
 export function registerIcapCaRoutes(app: TypedApp): void {
   const { database, clock } = app.context;
   const db = database.db;
+
+  app.get(
+    '/icap/cas/config',
+    {
+      config: { permissions: CA_READ_SCOPES },
+      schema: { summary: 'Which CA signs web-proxy and carrier certificates (the SDK’s ComponentCaConfig)', tags: ['icap'], response: { 200: CaConfigOut, ...errorResponses(401, 403) } },
+    },
+    async () => componentCaConfig(db, 'ICAP', clock.now()),
+  );
 
   app.get(
     '/icap/cas',

@@ -9,12 +9,14 @@ import { addSeconds, timestamp } from '../../lib/time.js';
 
 export type CaRow = Tables['web_proxy_cas'];
 
-export async function listCas(db: Kysely<Tables>): Promise<CaRow[]> {
-  return db.selectFrom('web_proxy_cas').selectAll().orderBy('created', 'asc').execute();
+/** The component CAs of one type (`ICAP`, `EXTENDER`). */
+export async function listCas(db: Kysely<Tables>, type: string): Promise<CaRow[]> {
+  return db.selectFrom('web_proxy_cas').selectAll().where('type', '=', type).orderBy('created', 'asc').execute();
 }
 
-export async function findCa(db: Kysely<Tables>, id: string): Promise<CaRow | undefined> {
-  return db.selectFrom('web_proxy_cas').selectAll().where('id', '=', id).executeTakeFirst();
+/** One component CA of `type`; undefined when there is none with that id and type. */
+export async function findCa(db: Kysely<Tables>, id: string, type: string): Promise<CaRow | undefined> {
+  return db.selectFrom('web_proxy_cas').selectAll().where('id', '=', id).where('type', '=', type).executeTakeFirst();
 }
 
 export async function findCaBySlot(db: Kysely<Tables>, slot: string): Promise<CaRow | undefined> {

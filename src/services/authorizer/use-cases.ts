@@ -16,7 +16,7 @@ import type { TokenService } from '../auth/token-service.js';
 import { bumpPolicyVersion } from '../host-store/policy-version-repository.js';
 import { getDefaultServiceOptions, getHost } from '../host-store/repository.js';
 import { trustedClientHolding } from '../local-user-store/use-cases.js';
-import { addressInSubnets, findTrustedClient, type TrustedClient } from '../local-user-store/trusted-client-repository.js';
+import { addressInSubnets, effectiveSubnets, findTrustedClient, type TrustedClient } from '../local-user-store/trusted-client-repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { assertMayManage } from '../role-store/grant-rule.js';
 import {
@@ -34,7 +34,8 @@ import {
   revokeWebSession,
   type CaRow,
 } from './repository.js';
-import { caMaterial, crlFor, ensureWebProxyCa } from './web-proxy-ca.js';
+import { caMaterial, caObject, crlFor, ensureComponentCa, ensureWebProxyCa, type ComponentCaType } from './web-proxy-ca.js';
+import { carrierConfig, extenderConfig, renderComponentConfig } from './component-config.js';
 import { renderWebProxyConfig, webProxyConfig } from './web-proxy-config.js';
 
 /** How long the registration secret of a downloaded config stays usable. */
@@ -52,50 +53,95 @@ export interface UseCaseDeps {
 // ---------------------------------------------------------------------------------------------
 // CAs
 
-/** The web-proxy CAs; the first call makes the CA. */
-export async function listWebProxyCas(db: Kysely<Tables>, now: Date): Promise<CaRow[]> {
-  await ensureWebProxyCa(db, now);
-  return listCas(db);
+/** The CAs of one component type (`ICAP` for web proxies and carriers, `EXTENDER`); the first call makes the CA. */
+export async function listComponentCas(db: Kysely<Tables>, type: ComponentCaType, now: Date): Promise<CaRow[]> {
+  await ensureComponentCa(db, type, now);
+  return listCas(db, type);
 }
 
-/** One web-proxy CA; 404 when unknown. */
-export async function webProxyCa(db: Kysely<Tables>, id: string): Promise<CaRow> {
-  const ca = await findCa(db, id);
+/** One CA of a component type; 404 when there is none with that id and type. */
+export async function componentCa(db: Kysely<Tables>, type: ComponentCaType, id: string): Promise<CaRow> {
+  const ca = await findCa(db, id, type);
   if (!ca) throw notFound('CA');
   return ca;
 }
 
+/** The CRL of a component CA (DER and PEM); 404 when the CA is unknown. */
+export async function componentCrl(db: Kysely<Tables>, type: ComponentCaType, id: string, now: Date): Promise<{ der: Buffer; pem: string }> {
+  return crlFor(db, await componentCa(db, type, id), now);
+}
+
+/** The SDK's ComponentCaConfig of a type: privgate keeps one CA per type, so it is both current and primary. */
+export async function componentCaConfig(db: Kysely<Tables>, type: ComponentCaType, now: Date) {
+  const ca = await ensureComponentCa(db, type, now);
+  return { name: type.toLowerCase(), ca_id: ca.id, primary_ca_id: ca.id, updated: ca.created, updated_by: '' };
+}
+
+/** The trust anchor of a component type: its CA certificate and fingerprints (the SDK's TrustAnchor). */
+export async function componentTrustAnchor(db: Kysely<Tables>, type: ComponentCaType, now: Date) {
+  const ca = await ensureComponentCa(db, type, now);
+  const { fingerprints } = caObject(ca);
+  return { trust_anchor: ca.certificate_pem, trust_anchor_sha1: fingerprints.sha1, trust_anchor_sha256: fingerprints.sha256 };
+}
+
+/** The web-proxy CAs; the first call makes the CA. */
+export async function listWebProxyCas(db: Kysely<Tables>, now: Date): Promise<CaRow[]> {
+  return listComponentCas(db, 'ICAP', now);
+}
+
+/** One web-proxy CA; 404 when unknown. */
+export async function webProxyCa(db: Kysely<Tables>, id: string): Promise<CaRow> {
+  return componentCa(db, 'ICAP', id);
+}
+
 /** The CRL of a web-proxy CA (DER and PEM); 404 when the CA is unknown. */
 export async function webProxyCrl(db: Kysely<Tables>, id: string, now: Date): Promise<{ der: Buffer; pem: string }> {
-  return crlFor(db, await webProxyCa(db, id), now);
+  return componentCrl(db, 'ICAP', id, now);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Config download sessions
 
 /**
- * The trusted client of a conf route: 404 when unknown, 400 when it is not a web proxy. A config
- * download hands out the client's credentials (a fresh registration secret), so the grant rule
- * applies: the actor must hold everything the client holds (403 naming what it lacks).
+ * Which trusted-client types each config route serves. `carrier/conf` downloads also serve web
+ * proxies: the PrivX Python SDK fetches the web-proxy config from there.
  */
-async function icapClient(db: Kysely<Tables>, id: string, actor: Principal): Promise<TrustedClient> {
+export const CONFIG_ROUTES = {
+  icap: { sessionTypes: ['ICAP'], downloadTypes: ['ICAP'], label: 'a web proxy (type ICAP)' },
+  carrier: { sessionTypes: ['CARRIER'], downloadTypes: ['CARRIER', 'ICAP'], label: 'a carrier (type CARRIER)' },
+  extender: { sessionTypes: ['EXTENDER'], downloadTypes: ['EXTENDER'], label: 'an extender (type EXTENDER)' },
+} as const;
+export type ConfigRoute = keyof typeof CONFIG_ROUTES;
+
+/** The audit-event prefix of a client type's config events (`web_proxy_config_downloaded`, …). */
+function auditPrefix(type: string): string {
+  return type === 'ICAP' ? 'web_proxy' : type.toLowerCase();
+}
+
+/**
+ * The trusted client of a conf route: 404 when unknown, 400 when the route does not serve its
+ * type. A config download hands out the client's credentials (a fresh registration secret), so
+ * the grant rule applies: the actor must hold everything the client holds (403 naming what it lacks).
+ */
+async function configClient(db: Kysely<Tables>, id: string, actor: Principal, types: readonly string[], label: string): Promise<TrustedClient> {
   const client = await findTrustedClient(db, id);
   if (!client) throw notFound('trusted client');
-  if (client.type !== 'ICAP') throw invalid('INVALID_REQUEST_DATA', 'the trusted client is not a web proxy (type ICAP)', 'trusted_client_id');
+  if (!types.includes(client.type)) throw invalid('INVALID_REQUEST_DATA', `the trusted client is not ${label}`, 'trusted_client_id');
   assertMayManage(actor, `issuing the credentials of trusted client ${client.id}`, trustedClientHolding(client));
   return client;
 }
 
-/** Opens a single-use, short-lived session to download a web proxy's config; audited in the same transaction. Returns its id. */
-export async function openWebProxyConfigSession(context: AppContext, actor: Principal, trustedClientId: string, sourceAddress: string): Promise<string> {
+/** Opens a single-use, short-lived session to download a component's config; audited in the same transaction. Returns its id. */
+export async function openConfigSession(context: AppContext, actor: Principal, route: ConfigRoute, trustedClientId: string, sourceAddress: string): Promise<string> {
   const { database, clock, secretKey, config } = context;
   const db = database.db;
-  const client = await icapClient(db, trustedClientId, actor);
+  const { sessionTypes, label } = CONFIG_ROUTES[route];
+  const client = await configClient(db, trustedClientId, actor, sessionTypes, label);
   const now = clock.now();
   return db.transaction().execute(async (trx) => {
     const sessionId = await createConfSession(trx, secretKey, client.id, now, config.icapConfSessionTtlSeconds);
     await recordAuditEvent(trx, {
-      type: 'web_proxy_config_session_created',
+      type: `${auditPrefix(client.type)}_config_session_created`,
       outcome: 'success',
       principal: actor,
       sourceAddress,
@@ -108,41 +154,42 @@ export async function openWebProxyConfigSession(context: AppContext, actor: Prin
   });
 }
 
+/** A downloaded config: the TOML text and what to call the file. */
+export interface ConfigDownload {
+  trustedClientId: string;
+  fileName: string;
+  toml: string;
+}
+
 /**
- * Consumes a config session and answers the web proxy's config (TOML) with a fresh one-time
+ * Consumes a config session and answers the component's config (TOML) with a fresh one-time
  * registration secret; audited, also when the session is unknown, expired or used (404).
  */
-export async function downloadWebProxyConfig(
+export async function downloadConfig(
   context: AppContext,
   actor: Principal,
+  route: ConfigRoute,
   trustedClientId: string,
   sessionId: string,
   sourceAddress: string,
-): Promise<{ trustedClientId: string; toml: string }> {
+): Promise<ConfigDownload> {
   const { database, clock, secretKey, config } = context;
   const db = database.db;
-  const client = await icapClient(db, trustedClientId, actor);
+  const { downloadTypes, label } = CONFIG_ROUTES[route];
+  const client = await configClient(db, trustedClientId, actor, downloadTypes, label);
   const now = clock.now();
+  const auditType = `${auditPrefix(client.type)}_config_downloaded`;
   // Make sure the CA exists before the transaction (it may have to be created).
-  const ca = await ensureWebProxyCa(db, now);
+  const ca = await ensureComponentCa(db, client.type === 'EXTENDER' ? 'EXTENDER' : 'ICAP', now);
   const secret = await db.transaction().execute(async (trx) => {
     if (!(await consumeConfSession(trx, secretKey, client.id, sessionId, now))) return undefined;
     const issued = await issueRegistrationSecret(trx, secretKey, client.id, now, REGISTRATION_SECRET_TTL_SECONDS);
-    await recordAuditEvent(trx, {
-      type: 'web_proxy_config_downloaded',
-      outcome: 'success',
-      principal: actor,
-      sourceAddress,
-      objectType: 'trusted-client',
-      objectId: client.id,
-      details: { name: client.name },
-      at: now,
-    });
+    await recordAuditEvent(trx, { type: auditType, outcome: 'success', principal: actor, sourceAddress, objectType: 'trusted-client', objectId: client.id, details: { name: client.name }, at: now });
     return issued;
   });
   if (secret === undefined) {
     await recordAuditEvent(db, {
-      type: 'web_proxy_config_downloaded',
+      type: auditType,
       outcome: 'failure',
       principal: actor,
       sourceAddress,
@@ -153,17 +200,30 @@ export async function downloadWebProxyConfig(
     });
     throw notFound('config session');
   }
-  const document = webProxyConfig({
+  const secretExpires = timestamp(new Date(now.getTime() + REGISTRATION_SECRET_TTL_SECONDS * 1000));
+  if (client.type === 'ICAP') {
+    const document = webProxyConfig({
+      publicUrl: config.publicUrl,
+      controlPlaneCaPem: context.tlsCaPem,
+      trustedClientId: client.id,
+      registrationSecret: secret,
+      registrationSecretExpires: secretExpires,
+      webProxyCa: { id: ca.id, certificatePem: ca.certificate_pem },
+      webProxyAddress: client.web_proxy_address,
+      webProxyPort: client.web_proxy_port,
+    });
+    return { trustedClientId: client.id, fileName: `web-proxy-${client.id}-config.toml`, toml: renderWebProxyConfig(document) };
+  }
+  const input = {
     publicUrl: config.publicUrl,
     controlPlaneCaPem: context.tlsCaPem,
-    trustedClientId: client.id,
+    client,
     registrationSecret: secret,
-    registrationSecretExpires: timestamp(new Date(now.getTime() + REGISTRATION_SECRET_TTL_SECONDS * 1000)),
-    webProxyCa: { id: ca.id, certificatePem: ca.certificate_pem },
-    webProxyAddress: client.web_proxy_address,
-    webProxyPort: client.web_proxy_port,
-  });
-  return { trustedClientId: client.id, toml: renderWebProxyConfig(document) };
+    registrationSecretExpires: secretExpires,
+    ca: { id: ca.id, certificatePem: ca.certificate_pem, routePrefix: client.type === 'EXTENDER' ? ('extender' as const) : ('icap' as const) },
+  };
+  const document = client.type === 'EXTENDER' ? extenderConfig(input) : carrierConfig(input);
+  return { trustedClientId: client.id, fileName: `${document.component}-${client.id}-config.toml`, toml: renderComponentConfig(document) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -210,7 +270,7 @@ export async function registerWebProxy(deps: UseCaseDeps, throttle: LoginThrottl
   if (!state.enabled) throw await refuse('trusted client disabled');
   if (state.type !== 'ICAP') throw await refuse('trusted client is not a web proxy');
   if (state.registered && !state.allowRepeatedRegistration) throw await refuse('trusted client already registered');
-  if (!addressInSubnets(address, state.subnets)) throw await refuse('address outside the trusted client’s subnets');
+  if (!addressInSubnets(address, effectiveSubnets(state.subnets))) throw await refuse('address outside the trusted client’s subnets');
 
   const ca = await ensureWebProxyCa(db, now);
   const proxyAddress = state.webProxyAddress;

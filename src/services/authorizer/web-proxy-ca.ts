@@ -7,7 +7,11 @@ import { findCaBySlot, insertCaOnce, revokedCertificates, type CaRow } from './r
 
 /** The one web-proxy CA slot of an installation. */
 export const WEB_PROXY_CA_SLOT = 'ICAP';
-const CA_COMMON_NAME = 'privgate web-proxy CA';
+
+/** The component CAs an installation keeps, one each: web proxies (and carriers) and extenders. */
+export const COMPONENT_CA_TYPES = ['ICAP', 'EXTENDER'] as const;
+export type ComponentCaType = (typeof COMPONENT_CA_TYPES)[number];
+const CA_COMMON_NAMES: Record<ComponentCaType, string> = { ICAP: 'privgate web-proxy CA', EXTENDER: 'privgate extender CA' };
 const CA_VALIDITY_DAYS = 3650;
 /** How long a CRL is declared valid; proxies should fetch a new one well before. */
 const CRL_VALIDITY_SECONDS = 24 * 3600;
@@ -53,19 +57,25 @@ export function caMaterial(row: CaRow): CertificateAuthority {
   return { certificatePem: row.certificate_pem, privateKeyPem: row.private_key_pem };
 }
 
-/**
- * The installation's web-proxy CA, created on first need. Two nodes racing both generate a key,
- * but only the first insert lands (unique slot); both then use the stored one.
- */
+/** The installation's web-proxy CA, created on first need. */
 export async function ensureWebProxyCa(db: Kysely<Tables>, now: Date): Promise<CaRow> {
-  const existing = await findCaBySlot(db, WEB_PROXY_CA_SLOT);
+  return ensureComponentCa(db, WEB_PROXY_CA_SLOT, now);
+}
+
+/**
+ * The installation's CA of one component type (its slot is the type), created on first need. Two
+ * nodes racing both generate a key, but only the first insert lands (unique slot); both then use
+ * the stored one.
+ */
+export async function ensureComponentCa(db: Kysely<Tables>, type: ComponentCaType, now: Date): Promise<CaRow> {
+  const existing = await findCaBySlot(db, type);
   if (existing) return existing;
-  const ca = await createCertificateAuthority({ commonName: CA_COMMON_NAME, validityDays: CA_VALIDITY_DAYS });
+  const ca = await createCertificateAuthority({ commonName: CA_COMMON_NAMES[type], validityDays: CA_VALIDITY_DAYS });
   return insertCaOnce(db, {
     id: crypto.randomUUID(),
-    slot: WEB_PROXY_CA_SLOT,
+    slot: type,
     group_id: '',
-    type: 'ICAP',
+    type,
     certificate_pem: ca.certificatePem,
     private_key_pem: ca.privateKeyPem,
     created: timestamp(now),

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { registerStatusRoute } from '../status.js';
 import { registerApiClientRoutes } from './api-clients.js';
+import { registerExtenderClientRoutes } from './extender-clients.js';
 import { registerUserRoutes } from './users.js';
 
 /** `/local-user-store/api/v1`: users, API clients (and trusted clients, registered by the authorizer's module). */
@@ -9,6 +10,7 @@ const localUserStoreService: FastifyPluginAsyncTypebox = async (app) => {
   registerUserRoutes(app);
   registerApiClientRoutes(app);
   (await import('./trusted-clients.js')).registerTrustedClientRoutes(app);
+  registerExtenderClientRoutes(app);
 };
 
 export default localUserStoreService;

@@ -3,7 +3,6 @@ import { sql, type Kysely, type Selectable, type SqlBool, type Transaction } fro
 import type { Tables } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/index.js';
 import { duplicate, notFound, PrivxError } from '../../errors.js';
-import { keyedHash, randomToken } from '../../lib/secrets.js';
 import { timestamp } from '../../lib/time.js';
 import { roleRefsOf, setRoles, type RoleRef } from '../role-store/repository.js';
 
@@ -251,121 +250,6 @@ export async function deleteUser(db: Kysely<Tables>, id: string): Promise<User> 
   await atomically(db, async (trx) => {
     await trx.deleteFrom('role_members').where('principal_type', '=', 'user').where('principal_id', '=', id).execute();
     await trx.deleteFrom('users').where('id', '=', id).execute();
-  });
-  return existing;
-}
-
-export interface ApiClient {
-  id: string;
-  name: string;
-  roles: RoleRef[];
-  oauth_client_id: string;
-  created: string;
-  updated: string;
-  author: string;
-}
-
-/** The credentials of an API client, shown once at creation or rotation and stored only hashed. */
-export interface ApiClientCredentials {
-  id: string;
-  secret: string;
-  oauth_client_id: string;
-  oauth_client_secret: string;
-}
-
-const API_CLIENT_COLUMNS = ['id', 'name', 'oauth_client_id', 'created', 'updated', 'author'] as const;
-
-function newCredentials(id: string, oauthClientId: string = crypto.randomUUID()): ApiClientCredentials {
-  return { id, secret: randomToken(32), oauth_client_id: oauthClientId, oauth_client_secret: randomToken(32) };
-}
-
-export async function listApiClients(db: Kysely<Tables>, offset: number, limit: number, descending: boolean): Promise<{ count: number; items: ApiClient[] }> {
-  const total = await db.selectFrom('api_clients').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  const rows = await db.selectFrom('api_clients').select(API_CLIENT_COLUMNS).orderBy('name', descending ? 'desc' : 'asc').offset(offset).limit(limit).execute();
-  const roles = await roleRefsOf(db, 'api-client', rows.map((row) => row.id));
-  return { count: Number(total.n), items: rows.map((row) => ({ ...row, roles: roles.get(row.id) ?? [] })) };
-}
-
-export async function getApiClient(db: Kysely<Tables>, id: string): Promise<ApiClient> {
-  const row = await db.selectFrom('api_clients').select(API_CLIENT_COLUMNS).where('id', '=', id).executeTakeFirst();
-  if (!row) throw notFound('API client');
-  const roles = await roleRefsOf(db, 'api-client', [id]);
-  return { ...row, roles: roles.get(id) ?? [] };
-}
-
-export async function createApiClient(
-  db: Kysely<Tables>,
-  secretKey: Buffer,
-  input: { name: string; roles?: Array<{ id: string }> | null | undefined },
-  author: string,
-  now: Date,
-): Promise<ApiClientCredentials> {
-  const credentials = newCredentials(crypto.randomUUID());
-  const at = timestamp(now);
-  try {
-    await atomically(db, async (trx) => {
-      await trx
-        .insertInto('api_clients')
-        .values({
-          id: credentials.id,
-          name: input.name,
-          secret_hash: keyedHash(credentials.secret, secretKey),
-          oauth_client_id: credentials.oauth_client_id,
-          oauth_client_secret_hash: keyedHash(credentials.oauth_client_secret, secretKey),
-          created: at,
-          updated: at,
-          author,
-        })
-        .execute();
-      if (input.roles) await setRoles(trx, 'api-client', credentials.id, input.roles.map((role) => role.id), now);
-    });
-  } catch (error) {
-    if (isUniqueViolation(error)) throw duplicate('name', `API client name "${input.name}" is taken`);
-    throw error;
-  }
-  return credentials;
-}
-
-export async function updateApiClient(
-  db: Kysely<Tables>,
-  id: string,
-  input: { name: string; roles?: Array<{ id: string }> | null | undefined },
-  now: Date,
-): Promise<ApiClient> {
-  const existing = await getApiClient(db, id);
-  try {
-    await atomically(db, async (trx) => {
-      await trx.updateTable('api_clients').set({ name: input.name, updated: timestamp(now) }).where('id', '=', id).execute();
-      if (input.roles) await setRoles(trx, 'api-client', id, input.roles.map((role) => role.id), now);
-    });
-  } catch (error) {
-    if (isUniqueViolation(error)) throw duplicate('name', `API client name "${input.name}" is taken`);
-    throw error;
-  }
-  return existing;
-}
-
-/** New client secret and OAuth client secret; the old ones stop working at once. */
-export async function rotateApiClientSecrets(db: Kysely<Tables>, secretKey: Buffer, id: string, now: Date): Promise<ApiClientCredentials> {
-  const existing = await getApiClient(db, id);
-  const credentials = newCredentials(id, existing.oauth_client_id);
-  await db
-    .updateTable('api_clients')
-    .set({
-      secret_hash: keyedHash(credentials.secret, secretKey),
-      oauth_client_secret_hash: keyedHash(credentials.oauth_client_secret, secretKey),
-      updated: timestamp(now),
-    })
-    .where('id', '=', id)
-    .execute();
-  return credentials;
-}
-
-export async function deleteApiClient(db: Kysely<Tables>, id: string): Promise<ApiClient> {
-  const existing = await getApiClient(db, id);
-  await atomically(db, async (trx) => {
-    await trx.deleteFrom('role_members').where('principal_type', '=', 'api-client').where('principal_id', '=', id).execute();
-    await trx.deleteFrom('api_clients').where('id', '=', id).execute();
   });
   return existing;
 }

@@ -1,10 +1,11 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/index.js';
 import { duplicate, invalid, notFound } from '../../errors.js';
 import { timestamp } from '../../lib/time.js';
+import { DEFAULT_ACCESS_GROUP_ID } from '../authorizer/access-group-repository.js';
 
 /** The trusted-client types privgate accepts (a closed list, as PrivX names them). */
 export const TRUSTED_CLIENT_TYPES = ['ICAP', 'EXTENDER', 'CARRIER', 'HOST_PROVISIONING', 'NETWORK_ACCESS_MANAGER'] as const;
@@ -12,6 +13,14 @@ export type TrustedClientType = (typeof TRUSTED_CLIENT_TYPES)[number];
 
 /** Where a client may register from when no subnets are given: anywhere. */
 export const DEFAULT_SUBNETS: readonly string[] = ['0.0.0.0/0', '::/0'];
+
+/**
+ * The subnets a client may register from: its own, or anywhere when it has none. An empty list is
+ * stored and read back as written (PrivX clients compare what they wrote); it means "any".
+ */
+export function effectiveSubnets(subnets: readonly string[]): readonly string[] {
+  return subnets.length === 0 ? DEFAULT_SUBNETS : subnets;
+}
 
 /** A trusted client as the API shows it (never with a secret). */
 export interface TrustedClient {
@@ -30,8 +39,16 @@ export interface TrustedClient {
   extender_address: string[];
   group_id: string;
   data: string;
+  access_group_id: string;
+  extender_mode: string;
+  web_proxy_extender_route_patterns: string[];
+  extender_ssh_address: string;
+  /** 0 = unset (the wire leaves it out then). */
+  extender_ssh_port: number;
+  extender_public_key: string;
   created: string;
   updated: string;
+  updated_by: string;
   author: string;
 }
 
@@ -49,9 +66,15 @@ export interface TrustedClientInput {
   extender_address?: string[] | null | undefined;
   group_id?: string | undefined;
   data?: string | undefined;
+  access_group_id?: string | undefined;
+  extender_mode?: string | undefined;
+  web_proxy_extender_route_patterns?: string[] | null | undefined;
+  extender_ssh_address?: string | undefined;
+  extender_ssh_port?: number | undefined;
+  extender_public_key?: string | undefined;
 }
 
-type Row = Tables['trusted_clients'];
+type Row = Selectable<Tables['trusted_clients']>;
 
 const COLUMNS = [
   'id',
@@ -69,8 +92,15 @@ const COLUMNS = [
   'extender_address',
   'group_id',
   'data',
+  'access_group_id',
+  'extender_mode',
+  'web_proxy_extender_route_patterns',
+  'extender_ssh_address',
+  'extender_ssh_port',
+  'extender_public_key',
   'created',
   'updated',
+  'updated_by',
   'author',
 ] as const;
 
@@ -87,10 +117,12 @@ function toTrustedClient(row: PublicRow): TrustedClient {
     permissions: parseStrings(row.permissions),
     subnets: parseStrings(row.subnets),
     extender_address: parseStrings(row.extender_address),
+    web_proxy_extender_route_patterns: parseStrings(row.web_proxy_extender_route_patterns),
     enabled: row.enabled === 1,
     registered: row.registered === 1,
     allow_repeated_registration: row.allow_repeated_registration === 1,
     oauth_client_id: row.oauth_client_id ?? '',
+    access_group_id: row.access_group_id ?? DEFAULT_ACCESS_GROUP_ID,
   };
 }
 
@@ -138,7 +170,7 @@ export function addressInSubnets(address: string, subnets: readonly string[]): b
 }
 
 function normalizeSubnets(subnets: string[] | null | undefined): string[] {
-  if (!subnets || subnets.length === 0) return [...DEFAULT_SUBNETS];
+  if (!subnets) return [];
   return subnets.map((subnet, index) => {
     const cidr = parseCidr(subnet);
     if (!cidr) throw invalid('VALUE_INCORRECT_FORMAT', `subnets[${index}] is not a CIDR such as 10.0.0.0/8`, `subnets[${index}]`);
@@ -170,6 +202,12 @@ function columnsOf(input: TrustedClientInput) {
     extender_address: JSON.stringify(input.extender_address ?? []),
     group_id: input.group_id ?? '',
     data: input.data ?? '',
+    access_group_id: (input.access_group_id ?? '').trim() || DEFAULT_ACCESS_GROUP_ID,
+    extender_mode: input.extender_mode ?? '',
+    web_proxy_extender_route_patterns: JSON.stringify(input.web_proxy_extender_route_patterns ?? []),
+    extender_ssh_address: (input.extender_ssh_address ?? '').trim(),
+    extender_ssh_port: input.extender_ssh_port ?? 0,
+    extender_public_key: input.extender_public_key ?? '',
   };
 }
 
@@ -177,6 +215,12 @@ export async function listTrustedClients(db: Kysely<Tables>, offset: number, lim
   const total = await db.selectFrom('trusted_clients').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   const rows = await db.selectFrom('trusted_clients').select(COLUMNS).orderBy('name', descending ? 'desc' : 'asc').offset(offset).limit(limit).execute();
   return { count: Number(total.n), items: rows.map(toTrustedClient) };
+}
+
+/** Every trusted client of one type, by name. */
+export async function listTrustedClientsOfType(db: Kysely<Tables>, type: TrustedClientType): Promise<TrustedClient[]> {
+  const rows = await db.selectFrom('trusted_clients').select(COLUMNS).where('type', '=', type).orderBy('name', 'asc').execute();
+  return rows.map(toTrustedClient);
 }
 
 export async function getTrustedClient(db: Kysely<Tables>, id: string): Promise<TrustedClient> {
@@ -224,7 +268,7 @@ export async function createTrustedClient(db: Kysely<Tables>, input: TrustedClie
  * change. Disabling a client also drops its registration (credentials and outstanding secret): it
  * has to download a new config and register again once enabled.
  */
-export async function updateTrustedClient(db: Kysely<Tables>, id: string, input: TrustedClientInput, now: Date): Promise<TrustedClient> {
+export async function updateTrustedClient(db: Kysely<Tables>, id: string, input: TrustedClientInput, updatedBy: string, now: Date): Promise<TrustedClient> {
   const existing = await getTrustedClient(db, id);
   if (input.type !== existing.type) throw invalid('INVALID_REQUEST_DATA', 'the type of a trusted client cannot be changed', 'type');
   const columns = columnsOf(input);
@@ -235,6 +279,7 @@ export async function updateTrustedClient(db: Kysely<Tables>, id: string, input:
       .set({
         ...columns,
         updated: timestamp(now),
+        updated_by: updatedBy,
         ...(disabling
           ? { registered: 0, registration_secret_hash: null, registration_secret_expires: null, oauth_client_id: null, oauth_client_secret_hash: null, client_secret_hash: null }
           : {}),

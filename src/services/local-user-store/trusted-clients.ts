@@ -26,17 +26,24 @@ const TrustedClientOut = Type.Object({
   extender_address: Type.Array(Type.String()),
   group_id: Type.String(),
   data: Type.String(),
+  access_group_id: Type.String(),
+  extender_mode: Type.String(),
+  web_proxy_extender_route_patterns: Type.Array(Type.String()),
+  extender_ssh_address: Type.String(),
+  extender_ssh_port: Type.Integer(),
+  extender_public_key: Type.String(),
   created: Type.String(),
   updated: Type.String(),
+  updated_by: Type.String(),
   author: Type.String(),
 });
 
 const Text = (maxLength: number) => Type.String({ maxLength });
 
 /**
- * The body of create and update. Every field of the GET answer is accepted so a read-modify-write
- * round trip works; server-managed fields (id, secret, registered, oauth_client_id, timestamps,
- * author) are ignored. Unknown keys are rejected.
+ * The body of create and update: the SDK's TrustedClient. Every field of the GET answer is accepted
+ * so a read-modify-write round trip works; server-managed fields (id, secret, registered, OAuth
+ * credentials, timestamps, author, updated_by) are ignored. Unknown keys are rejected.
  */
 const TrustedClientIn = Type.Object(
   {
@@ -52,12 +59,20 @@ const TrustedClientIn = Type.Object(
     extender_address: Type.Optional(NullableArray(Type.String({ maxLength: 300 }), { maxItems: 100 })),
     group_id: Type.Optional(Text(200)),
     data: Type.Optional(Text(65_536)),
+    access_group_id: Type.Optional(Text(200)),
+    extender_mode: Type.Optional(Text(50)),
+    web_proxy_extender_route_patterns: Type.Optional(NullableArray(Type.String({ maxLength: 500 }), { maxItems: 200 })),
+    extender_ssh_address: Type.Optional(Text(253)),
+    extender_ssh_port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    extender_public_key: Type.Optional(Text(16_384)),
     id: Type.Optional(Text(200)),
     secret: Type.Optional(Text(1000)),
     registered: Type.Optional(Type.Boolean()),
     oauth_client_id: Type.Optional(Text(200)),
+    oauth_client_secret: Type.Optional(Text(1000)),
     created: Type.Optional(Text(100)),
     updated: Type.Optional(Text(100)),
+    updated_by: Type.Optional(Text(200)),
     author: Type.Optional(Text(200)),
   },
   { additionalProperties: false },

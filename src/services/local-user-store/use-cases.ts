@@ -2,25 +2,28 @@ import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { hashPassword } from '../../lib/secrets.js';
 import { type Principal, isPermission } from '../../access.js';
+import { joinAccessGroup } from '../authorizer/access-group-use-cases.js';
 import { revokeWebProxyCertificates } from '../authorizer/repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
-import { assertAnAdminRemains, assertMayGrantPermissions, assertMayGrantRoles, assertMayManage, lockAdmins, type Holding } from '../role-store/grant-rule.js';
+import { assertAnAdminRemains, assertMayGrantPermissions, assertMayGrantRoles, assertMayManage, holdingOfRoles, lockAdmins, missingFrom, type Holding } from '../role-store/grant-rule.js';
 import { rolesByIds } from '../role-store/repository.js';
 import { holdingOf, inTransaction, type UseCaseDeps } from '../role-store/use-cases.js';
+import { createUser, deleteUser, getUser, setUserPassword, updateUser, type UserInput } from './repository.js';
 import {
   createApiClient,
-  createUser,
   deleteApiClient,
-  deleteUser,
   getApiClient,
-  getUser,
+  listApiClients,
   rotateApiClientSecrets,
-  setUserPassword,
+  sealContext,
   updateApiClient,
-  updateUser,
+  type ApiClient,
   type ApiClientCredentials,
-  type UserInput,
-} from './repository.js';
+  type ApiClientInput,
+  type ApiClientKeys,
+  type ApiClientListOptions,
+  type SealedApiClient,
+} from './api-client-repository.js';
 import { createTrustedClient, deleteTrustedClient, getTrustedClient, updateTrustedClient, type TrustedClient, type TrustedClientInput } from './trusted-client-repository.js';
 
 /** The local user store's use cases also make secrets. */
@@ -129,26 +132,71 @@ export async function deleteUserAs(deps: LocalUserStoreDeps, actor: Principal, i
 
 // ─── API clients ───────────────────────────────────────────────────────────────────────────────
 
-type ApiClientInput = { name: string; roles?: RoleRefsInput };
+/** API-client use cases also seal secrets under the installation key. */
+export interface ApiClientDeps extends LocalUserStoreDeps, ApiClientKeys {}
 
-export async function createApiClientAs(deps: LocalUserStoreDeps, actor: Principal, input: ApiClientInput): Promise<ApiClientCredentials> {
+/** An API client as GET answers it: the secrets are '' unless the caller may see them. */
+export interface ApiClientView extends ApiClient {
+  secret: string;
+  oauth_client_secret: string;
+}
+
+/**
+ * Whether `actor` may read a client's secrets: as PrivX, a holder of api-clients-manage — and,
+ * since the secrets are the client's credentials, only one holding every permission the client's
+ * roles hold (privx-admin passes; a client holding privx-admin shows its secrets to privx-admin only).
+ */
+function maySeeSecrets(actor: Principal, client: Holding): boolean {
+  if (!actor.admin && !actor.permissions.has('api-clients-manage')) return false;
+  return missingFrom(actor, client).length === 0;
+}
+
+/** The GET views of `clients` for `actor`: each client's roles decide whether its secrets show. */
+async function viewsFor(deps: ApiClientDeps, actor: Principal, clients: readonly SealedApiClient[]): Promise<ApiClientView[]> {
+  const roles = new Map((await rolesByIds(deps.db, clients.flatMap((client) => client.roles.map((role) => role.id)))).map((role) => [role.id, role]));
+  return clients.map(({ secret_sealed, oauth_client_secret_sealed, ...client }) => {
+    const holding = holdingOfRoles(client.roles.flatMap((ref) => roles.get(ref.id) ?? []));
+    // A client made before secrets were sealed has only hashes: its secrets read back '' until rotated.
+    const show = maySeeSecrets(actor, holding);
+    return {
+      ...client,
+      secret: show && secret_sealed !== null ? deps.installationKey.openText(secret_sealed, sealContext.secret(client.id)) : '',
+      oauth_client_secret:
+        show && oauth_client_secret_sealed !== null ? deps.installationKey.openText(oauth_client_secret_sealed, sealContext.oauthClientSecret(client.id)) : '',
+    };
+  });
+}
+
+/** One API client as `actor` may see it. */
+export async function readApiClientAs(deps: ApiClientDeps, actor: Principal, id: string): Promise<ApiClientView> {
+  const [view] = await viewsFor(deps, actor, [await getApiClient(deps.db, id)]);
+  return view as ApiClientView;
+}
+
+/** A page of API clients (optionally matching `keywords`) as `actor` may see them. */
+export async function listApiClientsAs(deps: ApiClientDeps, actor: Principal, options: ApiClientListOptions): Promise<{ count: number; items: ApiClientView[] }> {
+  const page = await listApiClients(deps.db, options);
+  return { count: page.count, items: await viewsFor(deps, actor, page.items) };
+}
+
+export async function createApiClientAs(deps: ApiClientDeps, actor: Principal, input: ApiClientInput): Promise<ApiClientCredentials> {
   const now = deps.clock.now();
   return inTransaction(deps, async (trx) => {
     await assertMayGrantRoleRefs(trx, actor, input.roles);
-    const credentials = await createApiClient(trx, deps.secretKey, input, actor.id, now);
+    const credentials = await createApiClient(trx, deps, input, actor.id, now);
     await recordAuditEvent(trx, { type: 'api_client_created', outcome: 'success', principal: actor, objectType: 'api-client', objectId: credentials.id, details: { name: input.name }, at: now });
     return credentials;
   });
 }
 
-export async function updateApiClientAs(deps: LocalUserStoreDeps, actor: Principal, id: string, input: ApiClientInput): Promise<void> {
+export async function updateApiClientAs(deps: ApiClientDeps, actor: Principal, id: string, input: ApiClientInput): Promise<void> {
   const now = deps.clock.now();
   await inTransaction(deps, async (trx) => {
     await lockAdmins(trx);
     await getApiClient(trx, id);
     assertMayManage(actor, `changing API client ${id}`, await holdingOf(trx, 'api-client', id));
     await assertMayGrantRoleRefs(trx, actor, input.roles);
-    const before = await updateApiClient(trx, id, input, now);
+    const before = await updateApiClient(trx, id, input, actor.id, now);
     const after = await getApiClient(trx, id);
     await assertAnAdminRemains(trx);
     await recordAuditEvent(trx, {
@@ -165,12 +213,12 @@ export async function updateApiClientAs(deps: LocalUserStoreDeps, actor: Princip
 }
 
 /** New secrets are credentials: the actor must hold everything the client holds. */
-export async function rotateApiClientSecretsAs(deps: LocalUserStoreDeps, actor: Principal, id: string): Promise<ApiClientCredentials> {
+export async function rotateApiClientSecretsAs(deps: ApiClientDeps, actor: Principal, id: string): Promise<ApiClientCredentials> {
   const now = deps.clock.now();
   const credentials = await inTransaction(deps, async (trx) => {
     await getApiClient(trx, id);
     assertMayManage(actor, `rotating the secrets of API client ${id}`, await holdingOf(trx, 'api-client', id));
-    const credentials = await rotateApiClientSecrets(trx, deps.secretKey, id, now);
+    const credentials = await rotateApiClientSecrets(trx, deps, id, actor.id, now);
     await recordAuditEvent(trx, { type: 'api_client_secret_rotated', outcome: 'success', principal: actor, objectType: 'api-client', objectId: id, at: now });
     await deps.tokens.revokePrincipal('api-client', id, trx);
     return credentials;
@@ -178,7 +226,7 @@ export async function rotateApiClientSecretsAs(deps: LocalUserStoreDeps, actor: 
   return credentials;
 }
 
-export async function deleteApiClientAs(deps: LocalUserStoreDeps, actor: Principal, id: string): Promise<void> {
+export async function deleteApiClientAs(deps: ApiClientDeps, actor: Principal, id: string): Promise<void> {
   const now = deps.clock.now();
   await inTransaction(deps, async (trx) => {
     await lockAdmins(trx);
@@ -213,6 +261,11 @@ function auditView(client: TrustedClient) {
     allow_repeated_registration: client.allow_repeated_registration,
     web_proxy_address: client.web_proxy_address,
     web_proxy_port: client.web_proxy_port,
+    access_group_id: client.access_group_id,
+    extender_mode: client.extender_mode,
+    web_proxy_extender_route_patterns: client.web_proxy_extender_route_patterns,
+    extender_ssh_address: client.extender_ssh_address,
+    extender_ssh_port: client.extender_ssh_port,
   };
 }
 
@@ -220,7 +273,8 @@ export async function createTrustedClientAs(deps: UseCaseDeps, actor: Principal,
   assertMayGrantPermissions(actor, 'a trusted client with these permissions', input.permissions ?? [], 'permissions');
   const now = deps.clock.now();
   return inTransaction(deps, async (trx) => {
-    const id = await createTrustedClient(trx, input, actor.id, now);
+    const access_group_id = await joinAccessGroup(trx, input.access_group_id);
+    const id = await createTrustedClient(trx, { ...input, access_group_id }, actor.id, now);
     const created = await getTrustedClient(trx, id);
     await recordAuditEvent(trx, { type: 'trusted_client_created', outcome: 'success', principal: actor, objectType: 'trusted-client', objectId: id, details: auditView(created), at: now });
     return id;
@@ -233,7 +287,8 @@ export async function updateTrustedClientAs(deps: UseCaseDeps, actor: Principal,
   await inTransaction(deps, async (trx) => {
     assertMayManage(actor, `changing trusted client ${id}`, trustedClientHolding(await getTrustedClient(trx, id)));
     assertMayGrantPermissions(actor, 'a trusted client with these permissions', input.permissions ?? [], 'permissions');
-    const before = await updateTrustedClient(trx, id, input, now);
+    const access_group_id = await joinAccessGroup(trx, input.access_group_id);
+    const before = await updateTrustedClient(trx, id, { ...input, access_group_id }, actor.id, now);
     const after = await getTrustedClient(trx, id);
     const disabling = before.enabled && !after.enabled;
     const revoked = disabling ? await revokeWebProxyCertificates(trx, id, now) : [];

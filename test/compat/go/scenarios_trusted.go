@@ -20,6 +20,10 @@ func trustedClientFields(want, got *userstore.TrustedClient) []Drift {
 		"routing_prefix", want.RoutingPrefix, got.RoutingPrefix,
 		"web_proxy_address", want.WebProxyAddress, got.WebProxyAddress,
 		"web_proxy_extender_route_patterns", want.WebProxyExtenderRoutePatterns, got.WebProxyExtenderRoutePatterns,
+		"extender_mode", want.ExtenderMode, got.ExtenderMode,
+		"extender_ssh_address", want.ExtenderSSHAddress, got.ExtenderSSHAddress,
+		"extender_ssh_port", want.ExtenderSSHPort, got.ExtenderSSHPort,
+		"extender_public_key", want.ExtenderPublicKey, got.ExtenderPublicKey,
 	)
 	if want.Permissions != nil {
 		drift = append(drift, fields("permissions", want.Permissions, got.Permissions)...)
@@ -71,7 +75,7 @@ func carrierScenario(h *Harness) {
 		Permissions:                   []string{"privx-carrier"},
 		ExtenderAddress:               []string{},
 		WebProxyAddress:               "10.0.0.10",
-		WebProxyExtenderRoutePatterns: []string{},
+		WebProxyExtenderRoutePatterns: []string{"*.compat.example.com"},
 		Subnets:                       []string{},
 	}
 	id := h.createTrustedClient(us, "create", &carrier)
@@ -112,6 +116,11 @@ func extenderScenario(h *Harness) {
 		ExtenderAddress: []string{"192.0.2.10"},
 		Subnets:         []string{"192.0.2.0/24"},
 		RoutingPrefix:   "",
+		// Not set by the provider, but fields of the SDK struct: they must round-trip too.
+		ExtenderMode:       "ssh",
+		ExtenderSSHAddress: "extender.example.com",
+		ExtenderSSHPort:    2222,
+		ExtenderPublicKey:  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGNvbXBhdC1leHRlbmRlci1rZXktYnl0ZXMtMDEyMw compat",
 	}
 	id := h.createTrustedClient(us, "create", &extender)
 	if id == "" {
@@ -132,6 +141,8 @@ func extenderScenario(h *Harness) {
 		Enabled:         enabled,
 		ExtenderAddress: []string{"192.0.2.11", "192.0.2.12"},
 		Subnets:         []string{"192.0.2.0/24", "198.51.100.0/24"},
+		ExtenderMode:    "tcp",
+		ExtenderSSHPort: 22,
 	}
 	h.step("update", "userstore.UpdateTrustedClient", func() ([]Drift, error) {
 		return nil, us.UpdateTrustedClient(id, &updated)

@@ -294,6 +294,16 @@ func apiClientDataScenario(h *Harness) {
 		drift = append(drift, nonEmpty("created", got.Created)...)
 		return append(drift, nonEmpty("author", got.Author)...), nil
 	})
+	h.step("search by name", "userstore.SearchAPIClients", func() ([]Drift, error) {
+		result, err := us.SearchAPIClients(&userstore.APIClientSearch{Keywords: create.Name, SortKey: "name", SortDir: "asc"})
+		if err != nil {
+			return nil, err
+		}
+		if len(result.Items) != 1 || result.Count != 1 {
+			return nil, fmt.Errorf("searching %q: want 1 client, got %d (count %d)", create.Name, len(result.Items), result.Count)
+		}
+		return fields("id", id, result.Items[0].ID), nil
+	})
 	h.step("cleanup: delete api client", "userstore.DeleteAPIClient", func() ([]Drift, error) {
 		return nil, us.DeleteAPIClient(id)
 	})

@@ -426,6 +426,10 @@ def trusted_clients(h):
         "extender_address": ["192.0.2.30"],
         "subnets": ["192.0.2.0/24"],
         "routing_prefix": "",
+        "extender_mode": "ssh",
+        "extender_ssh_address": "extender.example.com",
+        "extender_ssh_port": 2222,
+        "web_proxy_extender_route_patterns": ["*.internal.example.com"],
     }
     crud(
         h, "user_store.trusted_client", api.create_trusted_client, api.get_trusted_client, api.update_trusted_client,
@@ -433,6 +437,68 @@ def trusted_clients(h):
         list(body.keys()),
     )
     h.step("list", "user_store.get_trusted_clients", lambda: (expect(api.get_trusted_clients(), "list"), [])[1])
+
+
+def stream_bytes(response, what):
+    if not response.ok:
+        raise StepFailed("%s: status %s (the SDK expects another)" % (what, response.status))
+    return b"".join(response.iter_content())
+
+
+@scenario("component_configs")
+def component_configs(h):
+    """Carrier, extender and web-proxy config downloads and the component CAs, as the SDK fetches them."""
+    api = h.api
+    kinds = [
+        ("carrier", {"type": "CARRIER", "permissions": ["privx-carrier"], "web_proxy_address": "10.0.0.10"},
+         api.create_carrier_config_download_handle, api.download_carrier_config),
+        ("extender", {"type": "EXTENDER", "permissions": ["privx-extender"], "extender_address": ["192.0.2.50"]},
+         api.create_extender_config_download_handle, api.download_extender_config),
+        ("web proxy", {"type": "ICAP", "permissions": ["privx-web-proxy"]},
+         api.create_web_proxy_config_download_handle, api.download_web_proxy_config),
+    ]
+    for kind, body, open_session, download in kinds:
+        state = {}
+        client = dict(body, name=unique("compat-py-" + kind.replace(" ", "-")), enabled=True)
+
+        def create(client=client, state=state):
+            state["id"] = expect(api.create_trusted_client(client), "create")["id"]
+            return []
+
+        if not h.step("setup: create %s" % kind, "user_store.create_trusted_client", create):
+            continue
+
+        def session(open_session=open_session, state=state):
+            state["session"] = expect(open_session(state["id"]), "config session").get("session_id")
+            return [] if state["session"] else [{"field": "session_id", "wrote": "(set by the server)", "read": None}]
+
+        h.step("%s config session" % kind, open_session.__name__, session)
+
+        def fetch(download=download, state=state):
+            content = stream_bytes(download(state["id"], state.get("session", "")), "download")
+            if not content.strip():
+                raise StepFailed("the downloaded config is empty")
+            return []
+
+        h.step("%s config download" % kind, download.__name__, fetch)
+        h.step("cleanup: delete %s" % kind, "user_store.delete_trusted_client", lambda state=state: (expect(api.delete_trusted_client(state["id"]), "delete"), [])[1])
+
+    for ca_type in ["extender", "icap"]:
+        found = {}
+
+        def certs(ca_type=ca_type, found=found):
+            data = expect(api.get_component_certs(ca_type), "list %s CAs" % ca_type)
+            if not isinstance(data, list) or not data:
+                raise StepFailed("want a non-empty bare array of CAs, got %s" % json.dumps(data)[:200])
+            found["id"] = data[0].get("id")
+            return non_empty(data[0], "x509_certificate")
+
+        if h.step("%s CAs" % ca_type, "authorizer.get_component_certs", certs):
+            h.step("%s CA download" % ca_type, "authorizer.download_component_cert",
+                   lambda ca_type=ca_type, found=found: (stream_bytes(api.download_component_cert(ca_type, found["id"]), "CA"), [])[1])
+            h.step("%s CRL download" % ca_type, "authorizer.download_component_cert_crl",
+                   lambda ca_type=ca_type, found=found: (stream_bytes(api.download_component_cert_crl(ca_type, found["id"]), "CRL"), [])[1])
+    h.step("extender trust anchor", "authorizer.get_extender_trust_anchor", lambda: non_empty(expect(api.get_extender_trust_anchor(), "trust anchor"), "trust_anchor"))
 
 
 @scenario("hosts")
