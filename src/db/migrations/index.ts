@@ -7,6 +7,7 @@ import * as authorizer from './0004_authorizer.js';
 import * as housekeeping from './0005_housekeeping.js';
 import * as revocationFanout from './0006_revocation_fanout.js';
 import * as loginAttempts from './0007_login_attempts.js';
+import * as roleFields from './0010_role_fields.js';
 
 /** What a migration may need to know beyond the Kysely handle: dialect-specific column types. */
 export interface MigrationContext {
@@ -27,4 +28,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0005_housekeeping', housekeeping],
   ['0006_revocation_fanout', revocationFanout],
   ['0007_login_attempts', loginAttempts],
+  ['0010_role_fields', roleFields],
 ];
