@@ -25,6 +25,20 @@ export interface ContextualLimit {
 /** The limit of a role that has none. */
 export const NO_LIMIT: ContextualLimit = { enabled: false, validity: [], start_time: '', end_time: '', timezone: '', ip_masks: [] };
 
+/**
+ * A limit as stored (JSON). One that does not parse denies: an invalid limit allows nothing
+ * ({@link limitAllows}), so a damaged row never silently lifts a limit.
+ */
+export function limitFromJson(text: string | null): ContextualLimit {
+  try {
+    const parsed = JSON.parse(text ?? '') as ContextualLimit;
+    if (typeof parsed === 'object' && parsed !== null && typeof parsed.enabled === 'boolean') return parsed;
+  } catch {
+    // fall through
+  }
+  return { ...NO_LIMIT, enabled: true, timezone: 'invalid/invalid' };
+}
+
 const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 const FULL_WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
 

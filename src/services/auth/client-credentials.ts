@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../../context.js';
 import { preparedQuery } from '../../db/index.js';
+import { limitFromJson } from '../../lib/contextual-limit.js';
 import { keyedHash } from '../../lib/secrets.js';
 import { trustedClientResolver } from '../authorizer/trusted-client-auth.js';
 import { subjectWithRoles } from './subjects.js';
@@ -44,6 +45,7 @@ interface ApiClientRoleRow {
   role_id: string | null;
   role_name: string | null;
   role_permissions: string | null;
+  role_context: string | null;
   address_n: number | string | null;
   address_window_start: string | null;
   account_n: number | string | null;
@@ -58,6 +60,7 @@ const API_CLIENT_COLUMNS = [
   'roles.id as role_id',
   'roles.name as role_name',
   'roles.permissions as role_permissions',
+  'roles.context as role_context',
 ] as const;
 
 /**
@@ -111,10 +114,14 @@ export const apiClientResolver: PasswordGrantResolver = async (context, credenti
       const secretOk = sameValue(keyedHash(credentials.password, context.secretKey), row.secret_hash);
       if (!(userOk && secretOk)) return null;
       const roles = rows
-        .flatMap((role) => (role.role_id !== null && role.role_name !== null ? [{ id: role.role_id, name: role.role_name, permissions: JSON.parse(role.role_permissions ?? '[]') as string[] }] : []))
+        .flatMap((role) =>
+          role.role_id !== null && role.role_name !== null
+            ? [{ id: role.role_id, name: role.role_name, permissions: JSON.parse(role.role_permissions ?? '[]') as string[], context: limitFromJson(role.role_context) }]
+            : [],
+        )
         // By name (code-unit order, like SQLite's binary collation), as rolesOf lists them.
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      return subjectWithRoles('api-client', id, name, roles);
+      return subjectWithRoles('api-client', id, name, roles, { at: context.clock.now(), address });
     },
   };
 };

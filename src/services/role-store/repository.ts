@@ -3,7 +3,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/index.js';
 import { duplicate, invalid, notFound, PrivxError } from '../../errors.js';
-import { NO_LIMIT, type ContextualLimit } from '../../lib/contextual-limit.js';
+import { limitFromJson } from '../../lib/contextual-limit.js';
 import { timestamp } from '../../lib/time.js';
 import { DEFAULT_SOURCE_RULES, roleFieldsOf, type RoleFields, type RoleInput, type SourceRule, type ValidityPeriod } from './role-input.js';
 import { ADMIN_ROLE_ID, ADMIN_ROLE_NAME, PERMISSIONS, USER_ROLE_ID, USER_ROLE_NAME, isPermission, type Permission } from './permissions.js';
@@ -64,8 +64,7 @@ export function toRole(row: RoleRow): Role {
     updated_by: row.updated_by,
     access_group_id: row.access_group_id,
     source_rules: parseJson<SourceRule>(row.source_rules, { ...DEFAULT_SOURCE_RULES, rules: [] }),
-    // An unreadable limit denies (limitAllows on an invalid limit), never silently allows.
-    context: parseJson<ContextualLimit>(row.context, { ...NO_LIMIT, enabled: true, timezone: 'invalid/invalid' }),
+    context: limitFromJson(row.context),
     permit_agent: row.permit_agent === 1,
     tags: parseJson<string[]>(row.tags, []),
     grant_type: row.grant_type,
@@ -177,9 +176,10 @@ export async function listRoles(db: Kysely<Tables>, page: RolePage = DEFAULT_ROL
     query = query.where((eb) => eb.or([eb(eb.fn('lower', ['name']), 'like', sql<string>`${pattern} escape '\\'`), eb(eb.fn('lower', ['description']), 'like', sql<string>`${pattern} escape '\\'`)]));
   }
   const total = await query.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
-  let rows = query.selectAll().orderBy(page.sortkey, page.descending ? 'desc' : 'asc').orderBy('id').offset(page.offset);
-  if (page.limit !== undefined) rows = rows.limit(page.limit);
-  else if (page.offset > 0) rows = rows.limit(1_000_000_000);
+  let rows = query.selectAll().orderBy(page.sortkey, page.descending ? 'desc' : 'asc').orderBy('id');
+  // SQLite takes OFFSET only after a LIMIT.
+  if (page.limit !== undefined || page.offset > 0) rows = rows.limit(page.limit ?? 1_000_000_000);
+  if (page.offset > 0) rows = rows.offset(page.offset);
   return { count: Number(total.n), items: await viewsOf(db, (await rows.execute()).map(toRole)) };
 }
 
