@@ -5,7 +5,7 @@
  *
  * @module
  */
-import net from 'node:net';
+import { isIP } from 'node:net';
 
 export interface ContextualLimit {
   enabled: boolean;
@@ -73,7 +73,7 @@ function parseMask(text: string): { address: string; prefix: number; family: 'ip
   const trimmed = text.trim();
   const slash = trimmed.indexOf('/');
   const address = slash === -1 ? trimmed : trimmed.slice(0, slash);
-  const version = net.isIP(address);
+  const version = isIP(address);
   if (version === 0) return null;
   const max = version === 4 ? 32 : 128;
   let prefix = max;
@@ -115,20 +115,50 @@ function localTime(at: Date, zone: string): { weekday: number; seconds: number }
   return { weekday, seconds: Number(parts.hour) * 3600 + Number(parts.minute) * 60 + Number(parts.second) };
 }
 
+/** The 4 or 16 bytes of an address `isIP` accepted (IPv6 may embed IPv4 and use `::`). */
+function addressBytes(address: string, version: 4 | 6): number[] {
+  if (version === 4) return address.split('.').map(Number);
+  let text = address.split('%')[0]!;
+  const tail: number[] = [];
+  const embedded = /(\d{1,3}(?:\.\d{1,3}){3})$/.exec(text);
+  if (embedded?.[1]) {
+    tail.push(...embedded[1].split('.').map(Number));
+    text = `${text.slice(0, -embedded[1].length)}0:0`;
+  }
+  const [head = '', rest] = text.split('::');
+  const groups = (part: string) => (part === '' ? [] : part.split(':').map((group) => parseInt(group, 16)));
+  const left = groups(head);
+  const right = rest === undefined ? [] : groups(rest);
+  const words = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  const bytes = words.flatMap((word) => [word >> 8, word & 0xff]);
+  if (tail.length === 4) bytes.splice(12, 4, ...tail);
+  return bytes;
+}
+
+function inMask(bytes: readonly number[], mask: { address: string; prefix: number; family: 'ipv4' | 'ipv6' }): boolean {
+  const maskBytes = addressBytes(mask.address, mask.family === 'ipv4' ? 4 : 6);
+  if (maskBytes.length !== bytes.length) return false;
+  for (let bit = 0; bit < mask.prefix; bit += 1) {
+    const index = bit >> 3;
+    const shift = 7 - (bit & 7);
+    if (((bytes[index]! >> shift) & 1) !== ((maskBytes[index]! >> shift) & 1)) return false;
+  }
+  return true;
+}
+
 function addressAllowed(address: string, masks: readonly string[]): boolean {
   if (masks.length === 0) return true;
-  let ip = address.trim();
-  // IPv4 clients on a dual-stack socket appear as IPv4-mapped IPv6 addresses.
+  const ip = address.trim();
+  const candidates: number[][] = [];
+  const version = isIP(ip);
+  if (version === 4 || version === 6) candidates.push(addressBytes(ip, version));
+  // IPv4 clients on a dual-stack socket appear as IPv4-mapped IPv6 addresses: IPv4 masks match them too.
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
-  if (mapped?.[1]) ip = mapped[1];
-  const version = net.isIP(ip);
-  if (version === 0) return false;
-  const list = new net.BlockList();
-  for (const text of masks) {
+  if (mapped?.[1] && isIP(mapped[1]) === 4) candidates.push(addressBytes(mapped[1], 4));
+  return masks.some((text) => {
     const mask = parseMask(text);
-    if (mask) list.addSubnet(mask.address, mask.prefix, mask.family);
-  }
-  return list.check(ip, version === 4 ? 'ipv4' : 'ipv6');
+    return mask !== null && candidates.some((bytes) => inMask(bytes, mask));
+  });
 }
 
 function timeAllowed(limit: ContextualLimit, at: Date): boolean {
