@@ -8,8 +8,10 @@ export interface PrincipalKey {
   public_key: string;
 }
 
-/** The role's principal keys, oldest first. */
+/** The role's principal keys, oldest first; 404 when the role does not exist. */
 export async function listPrincipalKeys(db: Kysely<Tables>, roleId: string): Promise<PrincipalKey[]> {
+  const role = await db.selectFrom('roles').select('id').where('id', '=', roleId).executeTakeFirst();
+  if (!role) throw notFound('role');
   return db.selectFrom('role_principal_keys').select(['id', 'public_key']).where('role_id', '=', roleId).orderBy('created').orderBy('id').execute();
 }
 

@@ -2,7 +2,6 @@ import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdResponse, ListResponse } from '../../schemas.js';
 import { getPrincipalKey, listPrincipalKeys } from './principal-key-repository.js';
-import { getRole } from './repository.js';
 import { PrincipalKeyImportIn, PrincipalKeyOut, PrincipalKeyParams, RoleParams } from './schemas.js';
 import { deletePrincipalKeyAs, generatePrincipalKeyAs, importPrincipalKeyAs, type RoleStoreDeps } from './use-cases.js';
 import type { TypedApp } from '../typed-app.js';
@@ -21,7 +20,6 @@ export function registerPrincipalKeyRoutes(app: TypedApp, deps: RoleStoreDeps): 
       schema: { summary: "A role's principal keys (public halves)", tags: ['roles'], params: RoleParams, response: { 200: ListResponse(PrincipalKeyOut), ...errorResponses(400, 401, 403, 404) } },
     },
     async (request) => {
-      await getRole(db, request.params.id);
       const items = await listPrincipalKeys(db, request.params.id);
       return { count: items.length, items };
     },
@@ -52,12 +50,14 @@ export function registerPrincipalKeyRoutes(app: TypedApp, deps: RoleStoreDeps): 
     },
   };
   // The SDKs post to /principalkeys/import; PrivX's API also takes the key on the collection.
-  for (const url of ['/roles/:id/principalkeys/import', '/roles/:id/principalkeys']) {
-    app.post(url, importOptions, async (request, reply) => {
-      const privateKey = request.body.private_key ?? request.body.primary_key ?? '';
-      return reply.code(201).send({ id: await importPrincipalKeyAs(deps, principalOf(request), request.params.id, privateKey) });
-    });
-  }
+  app.post('/roles/:id/principalkeys/import', importOptions, async (request, reply) => {
+    const id = await importPrincipalKeyAs(deps, principalOf(request), request.params.id, request.body.private_key ?? request.body.primary_key ?? '');
+    return reply.code(201).send({ id });
+  });
+  app.post('/roles/:id/principalkeys', importOptions, async (request, reply) => {
+    const id = await importPrincipalKeyAs(deps, principalOf(request), request.params.id, request.body.private_key ?? request.body.primary_key ?? '');
+    return reply.code(201).send({ id });
+  });
 
   app.get(
     '/roles/:id/principalkeys/:keyId',
