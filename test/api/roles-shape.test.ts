@@ -237,6 +237,17 @@ describe.each(testBackends())('roles as the SDKs see them, on %s', (backend) => 
       expect((await testApp.app.inject({ method: 'POST', url: `${ROLES}/resolve`, headers: bearer(hostsOnly), payload: ['privx-admin'] })).statusCode).toBe(403);
     });
 
+    it('POST /roles/evaluate validates the definition and, as source rules are not evaluated, adds nobody', async () => {
+      const ok = await testApp.app.inject({ method: 'POST', url: `${ROLES}/evaluate`, headers: bearer(admin), payload: fullRole(uniqueName('evaluate')) });
+      expect(ok.statusCode, ok.body).toBe(200);
+      expect(ok.json()).toEqual({ count: 0, items: [] });
+      const before = await tableSnapshot();
+      const bad = await testApp.app.inject({ method: 'POST', url: `${ROLES}/evaluate`, headers: bearer(admin), payload: { ...goMinimalRole('x'), access_group_id: 'nope' } });
+      expect(bad.statusCode).toBe(400);
+      expect(envelope(bad).property).toBe('access_group_id');
+      expect(await tableSnapshot()).toBe(before);
+    });
+
     it('GET /roles honours limit, offset, sortkey and sortdir; count is the total', async () => {
       const all = (await testApp.app.inject({ method: 'GET', url: ROLES, headers: bearer(admin) })).json();
       const one = await testApp.app.inject({ method: 'GET', url: `${ROLES}?limit=1`, headers: bearer(admin) });

@@ -15,7 +15,7 @@ const SERVICES = path.resolve(__dirname, '../../src/services');
 const ROUTE_FILES: Record<string, Record<string, string[]>> = {
   'role-store': {
     'permissions.ts': ['GET /permissions'],
-    'roles.ts': ['GET /roles', 'POST /roles', 'POST /roles/resolve', 'POST /roles/search', 'GET /roles/:id', 'PUT /roles/:id', 'DELETE /roles/:id'],
+    'roles.ts': ['GET /roles', 'POST /roles', 'POST /roles/resolve', 'POST /roles/search', 'POST /roles/evaluate', 'GET /roles/:id', 'PUT /roles/:id', 'DELETE /roles/:id'],
     'members.ts': ['GET /roles/:id/members', 'POST /roles/:id/members', 'DELETE /roles/:id/members/:memberId'],
     'principal-keys.ts': [
       'GET /roles/:id/principalkeys',

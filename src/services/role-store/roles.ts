@@ -2,8 +2,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdResponse, ListResponse } from '../../schemas.js';
 import { getRoleView, listRoles, resolveRoleNames, type RolePage } from './repository.js';
-import { RoleIn, RoleOut, RoleParams, RolePagingQuery, RoleRefOut, RoleResolveIn, RoleSearchIn } from './schemas.js';
-import { createRoleAs, deleteRoleAs, updateRoleAs, type UseCaseDeps } from './use-cases.js';
+import { MemberOut, RoleIn, RoleOut, RoleParams, RolePagingQuery, RoleRefOut, RoleResolveIn, RoleSearchIn } from './schemas.js';
+import { createRoleAs, deleteRoleAs, evaluateRole, updateRoleAs, type UseCaseDeps } from './use-cases.js';
 import type { TypedApp } from '../typed-app.js';
 
 function pageOf(query: Static<typeof RolePagingQuery>): RolePage {
@@ -73,6 +73,21 @@ export function registerRoleRoutes(app: TypedApp, deps: UseCaseDeps): void {
       const search = request.body ?? {};
       return listRoles(db, pageOf(request.query), { names: search.name ?? [], ...(search.keywords ? { keywords: search.keywords } : {}) });
     },
+  );
+
+  app.post(
+    '/roles/evaluate',
+    {
+      config: { permissions: ['roles-view', 'roles-manage'] },
+      schema: {
+        summary: 'Evaluate a role definition: the users its source rules would add',
+        description: 'Validates the definition like POST /roles. privgate stores source rules but does not evaluate them (members are added explicitly), so no user is added implicitly: the list is empty.',
+        tags: ['roles'],
+        body: RoleIn,
+        response: { 200: ListResponse(MemberOut), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => evaluateRole(request.body),
   );
 
   app.get(

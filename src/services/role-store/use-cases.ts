@@ -5,7 +5,7 @@ import type { Principal, PrincipalType } from '../auth/principal.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { assertAnAdminRemains, assertMayGrantPermissions, assertMayGrantRoles, assertMayManage, holdingOfRoles, lockAdmins } from './grant-rule.js';
 import { ADMIN_ROLE_ID } from './permissions.js';
-import { addMember, createRole, deleteRole, getRole, membersOf, removeMember, rolesOf, updateRole, type MemberType } from './repository.js';
+import { addMember, createRole, deleteRole, getRole, membersOf, removeMember, rolesOf, updateRole, type MemberType, type RoleMember } from './repository.js';
 import { roleFieldsOf, type RoleInput } from './role-input.js';
 import { deletePrincipalKey, insertPrincipalKey, principalKeySealContext } from './principal-key-repository.js';
 import { generatePrincipalKey, importPrivateKey, type SshKeyPair } from '../../lib/ssh-keys.js';
@@ -100,6 +100,15 @@ export async function updateRoleAs(deps: UseCaseDeps, actor: Principal, id: stri
     const permissionsChanged = JSON.stringify([...previous.permissions].sort()) !== JSON.stringify([...permissions].sort());
     if (permissionsChanged || limitChanged) await revokeAll(deps, trx, await membersOf(trx, id));
   });
+}
+
+/**
+ * The users a role definition's source rules would add. Source rules are stored, not evaluated
+ * (privgate's members are explicit), so none; the definition is still validated like a create.
+ */
+export function evaluateRole(input: RoleInput): { count: number; items: RoleMember[] } {
+  roleFieldsOf(input);
+  return { count: 0, items: [] };
 }
 
 /** Deletes a role (not a built-in one); like emptying it, it needs every permission it has. */
