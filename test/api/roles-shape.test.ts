@@ -396,6 +396,9 @@ describe.each(testBackends())('roles as the SDKs see them, on %s', (backend) => 
       expect(rsaKey.fields[2]!.subarray(1).equals(n) || rsaKey.fields[2]!.equals(n)).toBe(true);
       const audit = await auditText();
       for (const { pem } of cases) expect(audit).not.toContain(pem.split('\n')[1]);
+      // Nor in any log line.
+      for (const { pem } of cases) expect(testApp.logs.join('\n')).not.toContain(pem.split('\n')[1]);
+      expect(testApp.logs.join('\n')).not.toContain('PRIVATE KEY');
     });
 
     it('bad imports are 400 without quoting the key and store nothing: garbage, encrypted, RSA under 2048 bits, EC, OpenSSH format', async () => {
@@ -412,6 +415,7 @@ describe.each(testBackends())('roles as the SDKs see them, on %s', (backend) => 
         if (privateKey.length > 20) expect(response.body).not.toContain(privateKey.split('\n')[1]);
       }
       expect(await tableSnapshot()).toBe(before);
+      expect(testApp.logs.join('\n')).not.toContain('PRIVATE KEY');
     });
 
     it('unknown role or key is 404; a holder of roles-manage without the role\'s permissions is 403; deleting the role drops its keys', async () => {
