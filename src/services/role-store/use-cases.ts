@@ -1,18 +1,17 @@
+import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
-import type { Clock } from '../../lib/time.js';
+import { invalid } from '../../errors.js';
+import type { InstallationKey } from '../../installation-key.js';
+import { generatePrincipalKey, importPrivateKey, type SshKeyPair } from '../../lib/ssh-keys.js';
+import { timestamp, type Clock } from '../../lib/time.js';
 import type { Principal, PrincipalType } from '../auth/principal.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { assertAnAdminRemains, assertMayGrantPermissions, assertMayGrantRoles, assertMayManage, holdingOfRoles, lockAdmins } from './grant-rule.js';
 import { ADMIN_ROLE_ID } from './permissions.js';
+import { deletePrincipalKey, insertPrincipalKey, principalKeySealContext } from './principal-key-repository.js';
 import { addMember, createRole, deleteRole, getRole, membersOf, removeMember, rolesOf, updateRole, type MemberType, type RoleMember } from './repository.js';
 import { roleFieldsOf, type RoleInput } from './role-input.js';
-import { deletePrincipalKey, insertPrincipalKey, principalKeySealContext } from './principal-key-repository.js';
-import { generatePrincipalKey, importPrivateKey, type SshKeyPair } from '../../lib/ssh-keys.js';
-import { invalid } from '../../errors.js';
-import { timestamp } from '../../lib/time.js';
-import type { InstallationKey } from '../../installation-key.js';
-import crypto from 'node:crypto';
 
 /** What a use case needs from the app: the database, the clock and token revocation. */
 export interface UseCaseDeps {
