@@ -304,6 +304,23 @@ describe.each(testBackends())('access groups on %s', (backend) => {
     expect(inUse.statusCode).toBe(409);
     expect(envelope(inUse).error_message).toContain('1 trusted clients');
   });
+
+  it('roles: access_group_id must name an existing group (400, nothing stored) and pins the group (409 on delete)', async () => {
+    const admin = (await tokenWith(testApp, 'admin')).token;
+    const roleCount = async () => (await db().selectFrom('roles').select('id').execute()).length;
+    const before = await roleCount();
+    const unknown = await inject('POST', '/role-store/api/v1/roles', { name: 'ag-role-unknown', permissions: ['users-view'], access_group_id: crypto.randomUUID() }, admin);
+    expect(unknown.statusCode).toBe(400);
+    expect(envelope(unknown)).toMatchObject({ error_code: 'INVALID_REQUEST_DATA', property: 'access_group_id' });
+    expect(await roleCount()).toBe(before);
+
+    const groupId = await create({ name: 'role-group' });
+    const role = await inject('POST', '/role-store/api/v1/roles', { name: 'ag-role', permissions: ['users-view'], access_group_id: groupId }, admin);
+    expect(role.statusCode, role.body).toBe(201);
+    const inUse = await inject('DELETE', `${GROUPS}/${groupId}`);
+    expect(inUse.statusCode).toBe(409);
+    expect(envelope(inUse).error_message).toContain('1 roles');
+  });
 });
 
 describe.each(testBackends())('access groups under concurrency on %s', (backend) => {

@@ -15,9 +15,17 @@ const SERVICES = path.resolve(__dirname, '../../src/services');
 const ROUTE_FILES: Record<string, Record<string, string[]>> = {
   'role-store': {
     'permissions.ts': ['GET /permissions'],
-    'roles.ts': ['GET /roles', 'POST /roles', 'GET /roles/:id', 'PUT /roles/:id', 'DELETE /roles/:id'],
+    'roles.ts': ['GET /roles', 'POST /roles', 'POST /roles/resolve', 'POST /roles/search', 'POST /roles/evaluate', 'GET /roles/:id', 'PUT /roles/:id', 'DELETE /roles/:id'],
     'members.ts': ['GET /roles/:id/members', 'POST /roles/:id/members', 'DELETE /roles/:id/members/:memberId'],
     'users.ts': ['POST /users/search', 'GET /users/:id', 'GET /users/:id/resolve', 'GET /users/:id/roles', 'PUT /users/:id/roles'],
+    'principal-keys.ts': [
+      'GET /roles/:id/principalkeys',
+      'POST /roles/:id/principalkeys/generate',
+      'POST /roles/:id/principalkeys/import',
+      'POST /roles/:id/principalkeys',
+      'GET /roles/:id/principalkeys/:keyId',
+      'DELETE /roles/:id/principalkeys/:keyId',
+    ],
   },
   auth: {
     'oauth-token.ts': ['POST /oauth/token', 'POST /oauth/revoke'],

@@ -8,6 +8,7 @@ import * as loginAttempts from './0007_login_attempts.js';
 import * as accessGroups from './0008_access_groups.js';
 import * as localUserFields from './0009_local_user_fields.js';
 import type { MigrationModule } from './types.js';
+import * as roleFields from './0010_role_fields.js';
 import * as clientFields from './0011_client_fields.js';
 
 /** Migrations import these from './types.js' (importing them from here would be a cycle). */
@@ -24,5 +25,6 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0007_login_attempts', loginAttempts],
   ['0008_access_groups', accessGroups],
   ['0009_local_user_fields', localUserFields],
+  ['0010_role_fields', roleFields],
   ['0011_client_fields', clientFields],
 ];

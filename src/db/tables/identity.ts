@@ -63,6 +63,31 @@ export interface IdentityTables {
     created: string;
     updated: string;
     author: string;
+    /** JSON: the SDK's SourceRule tree (stored, not evaluated). */
+    source_rules: Generated<string>;
+    access_group_id: Generated<string>;
+    /** JSON: the contextual limit (lib/contextual-limit.ts), enforced at token issue. */
+    context: Generated<string>;
+    permit_agent: Generated<number>;
+    /** JSON array of strings. */
+    tags: Generated<string>;
+    grant_type: Generated<string>;
+    grant_start: Generated<string>;
+    grant_end: Generated<string>;
+    /** JSON array of `{grant_start, grant_end}`. */
+    grant_validity_periods: Generated<string>;
+    floating_length: Generated<number>;
+    updated_by: Generated<string>;
+  };
+  /** Per-role SSH key pairs; the private key (OpenSSH PEM) sealed under the installation key, never returned. */
+  role_principal_keys: {
+    id: string;
+    role_id: string;
+    /** `ssh-rsa AAAA…` (authorized_keys form). */
+    public_key: string;
+    private_key_sealed: string;
+    created: string;
+    author: string;
   };
   role_members: {
     role_id: string;

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../../context.js';
+import { limitFromJson } from '../../lib/contextual-limit.js';
 import { keyedHash, safeEqual } from '../../lib/secrets.js';
 import { findTrustedClientForGrant, selectApiClientAndCounters, type ApiClientRoleRow } from './repository.js';
 import { subjectWithRoles, trustedClientSubject } from './subjects.js';
@@ -63,10 +64,14 @@ export const apiClientResolver: PasswordGrantResolver = async (context, credenti
       const secretOk = sameValue(keyedHash(credentials.password, context.secretKey), row.secret_hash);
       if (!(userOk && secretOk)) return null;
       const roles = rows
-        .flatMap((role) => (role.role_id !== null && role.role_name !== null ? [{ id: role.role_id, name: role.role_name, permissions: JSON.parse(role.role_permissions ?? '[]') as string[] }] : []))
+        .flatMap((role) =>
+          role.role_id !== null && role.role_name !== null
+            ? [{ id: role.role_id, name: role.role_name, permissions: JSON.parse(role.role_permissions ?? '[]') as string[], context: limitFromJson(role.role_context) }]
+            : [],
+        )
         // By name (code-unit order, like SQLite's binary collation), as rolesOf lists them.
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      return subjectWithRoles('api-client', id, name, roles);
+      return subjectWithRoles('api-client', id, name, roles, { at: context.clock.now(), address });
     },
   };
 };

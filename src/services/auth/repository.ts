@@ -87,6 +87,7 @@ export interface ApiClientRoleRow {
   role_id: string | null;
   role_name: string | null;
   role_permissions: string | null;
+  role_context: string | null;
   address_n: number | string | null;
   address_window_start: string | null;
   account_n: number | string | null;
@@ -101,6 +102,7 @@ const API_CLIENT_COLUMNS = [
   'roles.id as role_id',
   'roles.name as role_name',
   'roles.permissions as role_permissions',
+  'roles.context as role_context',
 ] as const;
 
 /**

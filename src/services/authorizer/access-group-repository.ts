@@ -120,13 +120,15 @@ export async function deleteAccessGroupRow(trx: Kysely<Tables>, id: string): Pro
  * `access_group_id` joins this list when roles carry one.
  */
 export async function accessGroupReferences(db: Kysely<Tables>, id: string): Promise<Record<string, number>> {
-  const [hosts, trustedClients] = await Promise.all([
+  const [hosts, trustedClients, roles] = await Promise.all([
     db.selectFrom('hosts').select((eb) => eb.fn.countAll<number>().as('n')).where('access_group_id', '=', id).executeTakeFirstOrThrow(),
     db.selectFrom('trusted_clients').select((eb) => eb.fn.countAll<number>().as('n')).where('access_group_id', '=', id).executeTakeFirstOrThrow(),
+    db.selectFrom('roles').select((eb) => eb.fn.countAll<number>().as('n')).where('access_group_id', '=', id).executeTakeFirstOrThrow(),
   ]);
   const references: Record<string, number> = {};
   if (Number(hosts.n) > 0) references.hosts = Number(hosts.n);
   if (Number(trustedClients.n) > 0) references.trusted_clients = Number(trustedClients.n);
+  if (Number(roles.n) > 0) references.roles = Number(roles.n);
   return references;
 }
 

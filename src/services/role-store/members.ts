@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam, ListResponse } from '../../schemas.js';
-import { membersOf } from './repository.js';
-import { MemberOut, MemberTypeSchema, RoleParams } from './schemas.js';
+import { memberPageOf } from './repository.js';
+import { MemberOut, MemberPagingQuery, MemberTypeSchema, RoleParams } from './schemas.js';
 import { addRoleMemberAs, removeRoleMemberAs, type UseCaseDeps } from './use-cases.js';
 import type { TypedApp } from '../typed-app.js';
 
@@ -14,11 +14,18 @@ export function registerRoleMemberRoutes(app: TypedApp, deps: UseCaseDeps): void
     '/roles/:id/members',
     {
       config: { permissions: ['roles-view', 'roles-manage'] },
-      schema: { summary: 'Members of a role', tags: ['roles'], params: RoleParams, response: { 200: ListResponse(MemberOut), ...errorResponses(400, 401, 403, 404) } },
+      schema: {
+        summary: 'Members of a role',
+        description: 'Paged by `offset` and `limit` (default: all), sorted by `sortkey` (name, id, type; default name) and `sortdir`; `count` is the total.',
+        tags: ['roles'],
+        params: RoleParams,
+        querystring: MemberPagingQuery,
+        response: { 200: ListResponse(MemberOut), ...errorResponses(400, 401, 403, 404) },
+      },
     },
     async (request) => {
-      const members = await membersOf(db, request.params.id);
-      return { count: members.length, items: members };
+      const { offset, limit, sortkey, sortdir } = request.query;
+      return memberPageOf(db, request.params.id, { offset: offset ?? 0, limit, sortkey: sortkey ?? 'name', descending: sortdir?.toLowerCase() === 'desc' });
     },
   );
 

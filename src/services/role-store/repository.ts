@@ -1,21 +1,38 @@
 import crypto from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/index.js';
 import { duplicate, invalid, notFound, PrivxError } from '../../errors.js';
+import { limitFromJson } from '../../lib/contextual-limit.js';
 import { timestamp } from '../../lib/time.js';
 import { PERMISSIONS, isPermission, type Permission } from '../../access.js';
 import { ADMIN_ROLE_ID, ADMIN_ROLE_NAME, USER_ROLE_ID, USER_ROLE_NAME } from './permissions.js';
+import { DEFAULT_SOURCE_RULES, roleFieldsOf, type RoleFields, type RoleInput, type SourceRule, type ValidityPeriod } from './role-input.js';
 
-export interface Role {
+/** A role as stored (what token issue and the grant rule read). */
+export interface Role extends Omit<RoleFields, 'permissions'> {
   id: string;
-  name: string;
-  comment: string;
   permissions: Permission[];
   system: boolean;
   created: string;
   updated: string;
   author: string;
+  updated_by: string;
+}
+
+/** A role as the API returns it: the stored role plus its members and principal keys. */
+export interface RoleView extends Omit<Role, 'grant_type' | 'grant_start' | 'grant_end'> {
+  /** Left out when empty, as PrivX does (timestamps are never empty strings on the wire). */
+  grant_type?: string;
+  grant_start?: string;
+  grant_end?: string;
+  explicit: boolean;
+  implicit: boolean;
+  updatedby: string;
+  owner_src: string;
+  principal_public_key_strings: string[];
+  member_count: number;
+  explicit_count: number;
 }
 
 export type MemberType = 'user' | 'api-client';
@@ -25,9 +42,17 @@ export interface RoleRef {
   name: string;
 }
 
-type RoleRow = Tables['roles'];
+type RoleRow = Selectable<Tables['roles']>;
 
-function toRole(row: RoleRow): Role {
+function parseJson<T>(text: string, fallback: T): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+export function toRole(row: RoleRow): Role {
   return {
     id: row.id,
     name: row.name,
@@ -37,17 +62,37 @@ function toRole(row: RoleRow): Role {
     created: row.created,
     updated: row.updated,
     author: row.author,
+    updated_by: row.updated_by,
+    access_group_id: row.access_group_id,
+    source_rules: parseJson<SourceRule>(row.source_rules, { ...DEFAULT_SOURCE_RULES, rules: [] }),
+    context: limitFromJson(row.context),
+    permit_agent: row.permit_agent === 1,
+    tags: parseJson<string[]>(row.tags, []),
+    grant_type: row.grant_type,
+    grant_start: row.grant_start,
+    grant_end: row.grant_end,
+    grant_validity_periods: parseJson<ValidityPeriod[]>(row.grant_validity_periods, []),
+    floating_length: Number(row.floating_length),
   };
 }
 
-/** Rejects anything not on the closed permission list, naming the offending entry. */
-export function validatePermissions(permissions: readonly string[]): Permission[] {
-  const seen = new Set<Permission>();
-  permissions.forEach((permission, index) => {
-    if (!isPermission(permission)) throw invalid('INVALID_REQUEST_DATA', `unknown permission "${permission}"`, `permissions[${index}]`);
-    seen.add(permission);
-  });
-  return [...seen];
+/** The columns a role's fields are stored in (permissions validated by the caller). */
+function columnsOf(fields: RoleFields) {
+  return {
+    name: fields.name,
+    description: fields.comment,
+    permissions: JSON.stringify(fields.permissions),
+    access_group_id: fields.access_group_id,
+    source_rules: JSON.stringify(fields.source_rules),
+    context: JSON.stringify(fields.context),
+    permit_agent: fields.permit_agent ? 1 : 0,
+    tags: JSON.stringify(fields.tags),
+    grant_type: fields.grant_type,
+    grant_start: fields.grant_start,
+    grant_end: fields.grant_end,
+    grant_validity_periods: JSON.stringify(fields.grant_validity_periods),
+    floating_length: fields.floating_length,
+  };
 }
 
 /** Creates the built-in roles, and keeps privx-admin holding every permission as the list grows. */
@@ -66,9 +111,73 @@ export async function ensureBuiltinRoles(db: Kysely<Tables>, now: Date): Promise
   await db.updateTable('roles').set({ permissions: JSON.stringify(PERMISSIONS) }).where('id', '=', ADMIN_ROLE_ID).execute();
 }
 
-export async function listRoles(db: Kysely<Tables>): Promise<Role[]> {
-  const rows = await db.selectFrom('roles').selectAll().orderBy('name').execute();
-  return rows.map(toRole);
+/** Member counts and principal public keys of these roles, for the API view. */
+async function viewsOf(db: Kysely<Tables>, roles: readonly Role[]): Promise<RoleView[]> {
+  if (roles.length === 0) return [];
+  const ids = roles.map((role) => role.id);
+  const counts = await db
+    .selectFrom('role_members')
+    .select(['role_id', (eb) => eb.fn.countAll<number | string>().as('n')])
+    .where('role_id', 'in', ids)
+    .groupBy('role_id')
+    .execute();
+  const keys = await db.selectFrom('role_principal_keys').select(['role_id', 'public_key']).where('role_id', 'in', ids).orderBy('created').orderBy('id').execute();
+  const countOf = new Map(counts.map((row) => [row.role_id, Number(row.n)]));
+  return roles.map(({ grant_type, grant_start, grant_end, ...role }) => {
+    const members = countOf.get(role.id) ?? 0;
+    return {
+      ...role,
+      ...(grant_type === '' ? {} : { grant_type }),
+      ...(grant_start === '' ? {} : { grant_start }),
+      ...(grant_end === '' ? {} : { grant_end }),
+      // privgate's members are all explicit (added to the role); source rules are stored, not evaluated.
+      explicit: true,
+      implicit: false,
+      updatedby: role.updated_by,
+      owner_src: '',
+      principal_public_key_strings: keys.filter((key) => key.role_id === role.id).map((key) => key.public_key),
+      member_count: members,
+      explicit_count: members,
+    };
+  });
+}
+
+export interface RolePage {
+  offset: number;
+  limit: number | undefined;
+  sortkey: 'name' | 'id' | 'created' | 'updated';
+  descending: boolean;
+}
+
+export const DEFAULT_ROLE_PAGE: RolePage = { offset: 0, limit: undefined, sortkey: 'name', descending: false };
+
+export interface RoleFilter {
+  /** Exact names, any of (empty = no filter). */
+  names?: readonly string[];
+  /** Case-insensitive substring of the name or comment. */
+  keywords?: string;
+}
+
+/** One page of roles (`count` is the total matching). */
+export async function listRoles(db: Kysely<Tables>, page: RolePage = DEFAULT_ROLE_PAGE, filter: RoleFilter = {}): Promise<{ count: number; items: RoleView[] }> {
+  let query = db.selectFrom('roles');
+  if (filter.names && filter.names.length > 0) query = query.where('name', 'in', [...filter.names]);
+  if (filter.keywords) {
+    const pattern = `%${filter.keywords.toLowerCase().replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
+    query = query.where((eb) => eb.or([eb(eb.fn('lower', ['name']), 'like', sql<string>`${pattern} escape '\\'`), eb(eb.fn('lower', ['description']), 'like', sql<string>`${pattern} escape '\\'`)]));
+  }
+  const total = await query.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
+  let rows = query.selectAll().orderBy(page.sortkey, page.descending ? 'desc' : 'asc').orderBy('id');
+  // SQLite takes OFFSET only after a LIMIT.
+  if (page.limit !== undefined || page.offset > 0) rows = rows.limit(page.limit ?? 1_000_000_000);
+  if (page.offset > 0) rows = rows.offset(page.offset);
+  return { count: Number(total.n), items: await viewsOf(db, (await rows.execute()).map(toRole)) };
+}
+
+/** Roles named exactly `names`, as `{id, name}` (unknown names left out), by name. */
+export async function resolveRoleNames(db: Kysely<Tables>, names: readonly string[]): Promise<RoleRef[]> {
+  if (names.length === 0) return [];
+  return db.selectFrom('roles').select(['id', 'name']).where('name', 'in', [...new Set(names)]).orderBy('name').execute();
 }
 
 export async function getRole(db: Kysely<Tables>, id: string): Promise<Role> {
@@ -77,20 +186,19 @@ export async function getRole(db: Kysely<Tables>, id: string): Promise<Role> {
   return toRole(row);
 }
 
-export interface RoleInput {
-  name: string;
-  comment?: string | undefined;
-  permissions: string[];
+export async function getRoleView(db: Kysely<Tables>, id: string): Promise<RoleView> {
+  const [view] = await viewsOf(db, [await getRole(db, id)]);
+  return view!;
 }
 
 export async function createRole(db: Kysely<Tables>, input: RoleInput, author: string, now: Date): Promise<string> {
-  const permissions = validatePermissions(input.permissions);
+  const fields = roleFieldsOf(input);
   const id = crypto.randomUUID();
   const at = timestamp(now);
   try {
     await db
       .insertInto('roles')
-      .values({ id, name: input.name, description: input.comment ?? '', permissions: JSON.stringify(permissions), builtin: 0, created: at, updated: at, author })
+      .values({ id, ...columnsOf(fields), builtin: 0, created: at, updated: at, author, updated_by: author })
       .execute();
   } catch (error) {
     if (isUniqueViolation(error)) throw duplicate('name', `role name "${input.name}" is taken`);
@@ -99,18 +207,24 @@ export async function createRole(db: Kysely<Tables>, input: RoleInput, author: s
   return id;
 }
 
-/** Updates a role; privx-admin keeps its name and every permission. Returns the old role. */
-export async function updateRole(db: Kysely<Tables>, id: string, input: RoleInput, now: Date): Promise<Role> {
-  const permissions = validatePermissions(input.permissions);
+/**
+ * Updates a role; privx-admin keeps its name and every permission, and has no contextual limit
+ * (it must not lock the administrators out). Returns the old role.
+ */
+export async function updateRole(db: Kysely<Tables>, id: string, input: RoleInput, actor: string, now: Date): Promise<Role> {
+  const fields = roleFieldsOf(input);
   const existing = await getRole(db, id);
-  if (existing.id === ADMIN_ROLE_ID && (input.name !== ADMIN_ROLE_NAME || permissions.length !== PERMISSIONS.length)) {
+  if (existing.id === ADMIN_ROLE_ID && (input.name !== ADMIN_ROLE_NAME || fields.permissions.length !== PERMISSIONS.length)) {
     throw new PrivxError(400, 'INVALID_REQUEST_DATA', 'privx-admin cannot be renamed or lose permissions', { property: 'permissions' });
+  }
+  if (existing.id === ADMIN_ROLE_ID && fields.context.enabled) {
+    throw new PrivxError(400, 'INVALID_REQUEST_DATA', 'privx-admin cannot have a contextual limit (it could lock every administrator out)', { property: 'context.enabled' });
   }
   if (existing.system && input.name !== existing.name) throw invalid('INVALID_REQUEST_DATA', 'a built-in role cannot be renamed', 'name');
   try {
     await db
       .updateTable('roles')
-      .set({ name: input.name, description: input.comment ?? existing.comment, permissions: JSON.stringify(permissions), updated: timestamp(now) })
+      .set({ ...columnsOf(fields), updated: timestamp(now), updated_by: actor })
       .where('id', '=', id)
       .execute();
   } catch (error) {
@@ -123,6 +237,7 @@ export async function updateRole(db: Kysely<Tables>, id: string, input: RoleInpu
 export async function deleteRole(db: Kysely<Tables>, id: string): Promise<Role> {
   const existing = await getRole(db, id);
   if (existing.system) throw new PrivxError(400, 'INVALID_REQUEST_DATA', `built-in role ${existing.name} cannot be deleted`, { property: 'id' });
+  await db.deleteFrom('role_principal_keys').where('role_id', '=', id).execute();
   await db.deleteFrom('roles').where('id', '=', id).execute();
   return existing;
 }
@@ -228,6 +343,15 @@ export interface RoleMember {
   id: string;
   type: MemberType;
   name: string;
+  /** The SDK reads members as Users: `principal` is the user name (an API client's name). */
+  principal: string;
+}
+
+export interface MemberPage {
+  offset: number;
+  limit: number | undefined;
+  sortkey: 'name' | 'id' | 'type';
+  descending: boolean;
 }
 
 export async function membersOf(db: Kysely<Tables>, roleId: string): Promise<RoleMember[]> {
@@ -247,9 +371,21 @@ export async function membersOf(db: Kysely<Tables>, roleId: string): Promise<Rol
     .where('role_members.principal_type', '=', 'api-client')
     .execute();
   return [
-    ...users.map((row) => ({ id: row.id, name: row.name, type: 'user' as const })),
-    ...clients.map((row) => ({ id: row.id, name: row.name, type: 'api-client' as const })),
+    ...users.map((row) => ({ id: row.id, name: row.name, principal: row.name, type: 'user' as const })),
+    ...clients.map((row) => ({ id: row.id, name: row.name, principal: row.name, type: 'api-client' as const })),
   ].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** One page of a role's members (`count` is all of them). Roles have few members: sorted here. */
+export async function memberPageOf(db: Kysely<Tables>, roleId: string, page: MemberPage): Promise<{ count: number; items: RoleMember[] }> {
+  const members = await membersOf(db, roleId);
+  const key = page.sortkey;
+  const sorted = [...members].sort((a, b) => {
+    const order = a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    return page.descending ? -order : order;
+  });
+  const end = page.limit === undefined ? undefined : page.offset + page.limit;
+  return { count: members.length, items: sorted.slice(page.offset, end) };
 }
 
 /** Adds one member; false when it already was one. The principal must exist. */

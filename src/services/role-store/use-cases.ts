@@ -1,12 +1,19 @@
+import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
-import type { Clock } from '../../lib/time.js';
+import { invalid } from '../../errors.js';
+import type { InstallationKey } from '../../installation-key.js';
+import { generatePrincipalKey, importPrivateKey, type SshKeyPair } from '../../lib/ssh-keys.js';
+import { timestamp, type Clock } from '../../lib/time.js';
 import type { Principal, PrincipalType } from '../../access.js';
+import { joinAccessGroup } from '../authorizer/access-group-use-cases.js';
 import { getUser, touchUser } from '../local-user-store/repository.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { assertAnAdminRemains, assertMayGrantPermissions, assertMayGrantRoles, assertMayManage, holdingOfRoles, lockAdmins } from './grant-rule.js';
 import { ADMIN_ROLE_ID } from './permissions.js';
-import { addMember, createRole, deleteRole, getRole, membersOf, removeMember, rolesByIds, rolesOf, setRoles, updateRole, validatePermissions, type MemberType, type RoleInput } from './repository.js';
+import { deletePrincipalKey, insertPrincipalKey, principalKeySealContext } from './principal-key-repository.js';
+import { addMember, createRole, deleteRole, getRole, membersOf, removeMember, rolesByIds, rolesOf, setRoles, updateRole, type MemberType, type RoleMember } from './repository.js';
+import { roleFieldsOf, type RoleInput } from './role-input.js';
 
 /** What a use case needs from the app: the database, the clock and token revocation. */
 export interface UseCaseDeps {
@@ -46,12 +53,21 @@ export async function holdingOf(db: Kysely<Tables>, type: MemberType, id: string
 
 /** Creates a role; the actor must hold every permission it gets. */
 export async function createRoleAs(deps: UseCaseDeps, actor: Principal, input: RoleInput): Promise<string> {
-  const permissions = validatePermissions(input.permissions);
-  assertMayGrantPermissions(actor, 'a role with these permissions', permissions, 'permissions');
+  const fields = roleFieldsOf(input);
+  assertMayGrantPermissions(actor, 'a role with these permissions', fields.permissions, 'permissions');
   const now = deps.clock.now();
   return inTransaction(deps, async (trx) => {
-    const id = await createRole(trx, { ...input, permissions }, actor.id, now);
-    await recordAuditEvent(trx, { type: 'role_created', outcome: 'success', principal: actor, objectType: 'role', objectId: id, details: { name: input.name, permissions }, at: now });
+    await joinAccessGroup(trx, fields.access_group_id);
+    const id = await createRole(trx, input, actor.id, now);
+    await recordAuditEvent(trx, {
+      type: 'role_created',
+      outcome: 'success',
+      principal: actor,
+      objectType: 'role',
+      objectId: id,
+      details: { name: fields.name, permissions: fields.permissions, access_group_id: fields.access_group_id, context: fields.context },
+      at: now,
+    });
     return id;
   });
 }
@@ -59,27 +75,43 @@ export async function createRoleAs(deps: UseCaseDeps, actor: Principal, input: R
 /**
  * Updates a role. Its permissions are held by every member, so the actor must hold every permission
  * the role has before and after (editing privx-admin needs privx-admin). Members are revoked when
- * the permissions changed: their tokens carry the old ones.
+ * the permissions or the contextual limit changed: their tokens were issued under the old ones.
  */
 export async function updateRoleAs(deps: UseCaseDeps, actor: Principal, id: string, input: RoleInput): Promise<void> {
-  const permissions = validatePermissions(input.permissions);
+  const fields = roleFieldsOf(input);
+  const { permissions } = fields;
   const now = deps.clock.now();
   await inTransaction(deps, async (trx) => {
     const existing = await getRole(trx, id);
     assertMayGrantRoles(actor, [existing, { id, permissions }]);
-    const previous = await updateRole(trx, id, { ...input, permissions }, now);
+    await joinAccessGroup(trx, fields.access_group_id);
+    const previous = await updateRole(trx, id, input, actor.id, now);
+    const limitChanged = JSON.stringify(previous.context) !== JSON.stringify(fields.context);
     await recordAuditEvent(trx, {
       type: 'role_updated',
       outcome: 'success',
       principal: actor,
       objectType: 'role',
       objectId: id,
-      details: { before: { name: previous.name, permissions: previous.permissions }, after: { name: input.name, permissions } },
+      details: {
+        before: { name: previous.name, permissions: previous.permissions, access_group_id: previous.access_group_id, context: previous.context },
+        after: { name: fields.name, permissions, access_group_id: fields.access_group_id, context: fields.context },
+      },
       at: now,
     });
-    // Members' tokens carry the old permissions; make them re-authenticate.
-    if (JSON.stringify([...previous.permissions].sort()) !== JSON.stringify([...permissions].sort())) await revokeAll(deps, trx, await membersOf(trx, id));
+    // Members' tokens carry the old permissions, or were issued under the old limit; make them re-authenticate.
+    const permissionsChanged = JSON.stringify([...previous.permissions].sort()) !== JSON.stringify([...permissions].sort());
+    if (permissionsChanged || limitChanged) await revokeAll(deps, trx, await membersOf(trx, id));
   });
+}
+
+/**
+ * The users a role definition's source rules would add. Source rules are stored, not evaluated
+ * (privgate's members are explicit), so none; the definition is still validated like a create.
+ */
+export function evaluateRole(input: RoleInput): { count: number; items: RoleMember[] } {
+  roleFieldsOf(input);
+  return { count: 0, items: [] };
 }
 
 /** Deletes a role (not a built-in one); like emptying it, it needs every permission it has. */
@@ -151,5 +183,74 @@ export async function setUserRolesAs(deps: UseCaseDeps, actor: Principal, userId
       at: now,
     });
     await deps.tokens.revokePrincipal('user', userId, trx);
+  });
+}
+
+/** Role use cases that also seal secrets: principal keys. */
+export interface RoleStoreDeps extends UseCaseDeps {
+  installationKey: Pick<InstallationKey, 'seal'>;
+}
+
+/**
+ * Stores a principal key pair for a role, its private half sealed under the installation key. A
+ * principal key acts for the role, so the actor must hold every permission the role has. The audit
+ * event names the key and its public half, never the private one.
+ */
+async function addPrincipalKey(deps: RoleStoreDeps, actor: Principal, roleId: string, pair: SshKeyPair, method: 'generate' | 'import'): Promise<string> {
+  const now = deps.clock.now();
+  return inTransaction(deps, async (trx) => {
+    assertMayGrantRoles(actor, [await getRole(trx, roleId)]);
+    const id = crypto.randomUUID();
+    await insertPrincipalKey(trx, {
+      id,
+      role_id: roleId,
+      public_key: pair.publicKey,
+      private_key_sealed: deps.installationKey.seal(pair.privatePem, principalKeySealContext(id)),
+      created: timestamp(now),
+      author: actor.id,
+    });
+    await recordAuditEvent(trx, {
+      type: 'role_principal_key_created',
+      outcome: 'success',
+      principal: actor,
+      objectType: 'role',
+      objectId: roleId,
+      details: { key_id: id, method, public_key: pair.publicKey },
+      at: now,
+    });
+    return id;
+  });
+}
+
+/** Generates an RSA principal key for a role. */
+export async function generatePrincipalKeyAs(deps: RoleStoreDeps, actor: Principal, roleId: string): Promise<string> {
+  // Fail before the (slow) key generation when the role is missing or not the actor's to change.
+  assertMayGrantRoles(actor, [await getRole(deps.db, roleId)]);
+  return addPrincipalKey(deps, actor, roleId, await generatePrincipalKey(), 'generate');
+}
+
+/** Imports a principal key from its PEM private key (RSA ≥ 2048 bits or Ed25519, unencrypted). */
+export async function importPrincipalKeyAs(deps: RoleStoreDeps, actor: Principal, roleId: string, privateKey: string): Promise<string> {
+  assertMayGrantRoles(actor, [await getRole(deps.db, roleId)]);
+  const pair = importPrivateKey(privateKey);
+  if ('problem' in pair) throw invalid('INVALID_REQUEST_DATA', pair.problem, 'private_key');
+  return addPrincipalKey(deps, actor, roleId, pair, 'import');
+}
+
+/** Deletes a principal key; like adding one, it needs every permission of the role. */
+export async function deletePrincipalKeyAs(deps: RoleStoreDeps, actor: Principal, roleId: string, keyId: string): Promise<void> {
+  const now = deps.clock.now();
+  await inTransaction(deps, async (trx) => {
+    assertMayGrantRoles(actor, [await getRole(trx, roleId)]);
+    const key = await deletePrincipalKey(trx, roleId, keyId);
+    await recordAuditEvent(trx, {
+      type: 'role_principal_key_deleted',
+      outcome: 'success',
+      principal: actor,
+      objectType: 'role',
+      objectId: roleId,
+      details: { key_id: key.id, public_key: key.public_key },
+      at: now,
+    });
   });
 }

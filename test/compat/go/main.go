@@ -26,6 +26,7 @@ var scenarios = map[string]func(h *Harness){
 	"data.privx_carrier_config":  carrierConfigScenario,
 	"data.privx_extender_config": extenderConfigScenario,
 	"privx_host":                 hostScenario,
+	"rolestore":                  roleStoreScenario,
 }
 
 // unique makes names that do not collide with an earlier run against the same server.

@@ -326,6 +326,65 @@ def roles(h):
     h.step("resolve by name", "role_store.resolve_roles", resolve)
 
 
+@scenario("role_store")
+def role_store(h):
+    """Role-store calls beyond the provider's: contextual limit, paging, search, members, principal keys."""
+    api = h.api
+    body = {
+        "name": unique("compat-py-rolestore"),
+        "access_group_id": "5d1e0f6a-7b8c-4d9e-8f0a-1b2c3d4e5f61",
+        "permissions": ["hosts-view"],
+        "tags": ["compat"],
+        "context": {"enabled": True, "validity": ["wed"], "start_time": "09:00", "end_time": "10:00", "timezone": "UTC", "ip_masks": ["192.0.2.0/24"]},
+        "source_rules": {"type": "GROUP", "match": "ANY", "rules": []},
+    }
+    state = {}
+
+    def create():
+        state["id"] = expect(api.create_role(body), "create").get("id")
+        return []
+
+    if not h.step("create", "role_store.create_role", create):
+        h.skip("read", "role_store.get_role", "create failed")
+        return
+    role_id = state["id"]
+    h.step("read", "role_store.get_role", lambda: compare(body, expect(api.get_role(role_id), "read"), list(body.keys())))
+
+    def page():
+        data = expect(api.get_roles(offset=0, limit=1, sort_key="name", sort_dir="asc"), "list")
+        if len(data.get("items") or []) != 1 or data.get("count", 0) < 3:
+            raise StepFailed("limit=1: want 1 item of at least 3, got %d of %s" % (len(data.get("items") or []), data.get("count")))
+        return []
+
+    h.step("list with limit 1", "role_store.get_roles", page)
+
+    def search():
+        data = expect(api.search_roles(limit=10, search_payload={"name": [body["name"]]}), "search")
+        items = data.get("items") or []
+        if len(items) != 1 or items[0].get("id") != role_id:
+            raise StepFailed("want exactly the created role, got %d" % len(items))
+        return []
+
+    h.step("search by name", "role_store.search_roles", search)
+    h.step("members", "role_store.get_role_members", lambda: compare({"count": 0}, expect(api.get_role_members(role_id, offset=0, limit=5), "members"), ["count"]))
+
+    def generate():
+        state["key"] = expect(api.generate_principal_key(role_id), "generate").get("id")
+        return []
+
+    if h.step("principal key: generate", "role_store.generate_principal_key", generate):
+        def listed():
+            items = expect(api.get_principal_keys(role_id), "list keys").get("items") or []
+            if [item.get("id") for item in items] != [state["key"]] or not items[0].get("public_key", "").startswith("ssh-rsa "):
+                raise StepFailed("want the generated ssh-rsa key listed, got %r" % items)
+            if "private" in json.dumps(items).lower():
+                raise StepFailed("a private key field was returned")
+            return []
+
+        h.step("principal key: list", "role_store.get_principal_keys", listed)
+    h.step("delete", "role_store.delete_role", lambda: (expect(api.delete_role(role_id), "delete"), [])[1])
+
+
 @scenario("access_groups")
 def access_groups(h):
     api = h.api

@@ -15,7 +15,7 @@ function invalidGrant(message: string, property?: string): PrivxError {
  * Authorization code with PKCE S256 for users (the Go SDK's flow). The code is single-use and
  * bound to its client, redirect URI and code challenge.
  */
-export const authorizationCodeGrant: Grant = async ({ context, tokens }, _request, body) => {
+export const authorizationCodeGrant: Grant = async ({ context, tokens }, request, body) => {
   const clientId = body.client_id ?? '';
   const redirectUri = body.redirect_uri ?? '';
   if (!isAllowedRedirect(clientId, redirectUri)) throw invalidGrant('unknown client_id or redirect_uri', 'client_id');
@@ -34,7 +34,7 @@ export const authorizationCodeGrant: Grant = async ({ context, tokens }, _reques
   // Consume atomically: of two exchanges racing with one code, exactly one wins.
   if (!(await consumeAuthorizationCode(db, codeHash, timestamp(now)))) throw invalidGrant('authorization code is invalid, used or expired', 'code');
 
-  const subject = await loadSubject(context, 'user', row.user_id);
+  const subject = await loadSubject(context, 'user', row.user_id, { at: now, address: request.ip });
   if (!subject) throw invalidGrant('the user no longer exists or is disabled');
   return tokens.issue(subject, clientId);
 };

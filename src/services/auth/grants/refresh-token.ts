@@ -37,7 +37,7 @@ export const refreshTokenGrant: Grant = async (grant, request, body) => {
     throw invalidGrant('refresh token is invalid, revoked or expired');
   }
   if (!(await tokens.redeemRefreshToken(token, claims))) await reused(grant, request, claims);
-  return rotate(grant, claims);
+  return rotate(grant, request, claims);
 };
 
 /** A copied refresh token: the family's refresh and access tokens are revoked, with its audit event. */
@@ -46,8 +46,8 @@ async function reused({ context, tokens }: GrantContext, request: FastifyRequest
   throw invalidGrant('refresh token was already used; its family and the access tokens minted from it are revoked');
 }
 
-async function rotate({ context, tokens }: GrantContext, presented: Presented) {
-  const subject = await loadSubject(context, presented.type, presented.principalId);
+async function rotate({ context, tokens }: GrantContext, request: FastifyRequest, presented: Presented) {
+  const subject = await loadSubject(context, presented.type, presented.principalId, { at: context.clock.now(), address: request.ip });
   if (!subject) throw invalidGrant('the principal no longer exists or is disabled');
   return tokens.issue(subject, presented.clientId, presented.familyId);
 }
