@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"fmt"
 
+	"github.com/SSHcom/privx-sdk-go/v2/api/authorizer"
 	"github.com/SSHcom/privx-sdk-go/v2/api/filters"
 	"github.com/SSHcom/privx-sdk-go/v2/api/rolestore"
 )
@@ -28,10 +29,20 @@ func roleAllFields(want, got *rolestore.Role) []Drift {
 // field, list paging, search, members and imported principal keys.
 func roleStoreScenario(h *Harness) {
 	rs := rolestore.New(h.conn)
+	// A role names an existing access group: make one first, as an admin would.
+	groupID := ""
+	if !h.step("setup: create access group", "authorizer.CreateAccessGroup", func() ([]Drift, error) {
+		identifier, err := authorizer.New(h.conn).CreateAccessGroup(&authorizer.AccessGroup{Name: unique("compat-rolestore-group")})
+		groupID = identifier.ID
+		return nil, err
+	}) {
+		h.skip("create with every field", "rolestore.CreateRole", "setup failed")
+		return
+	}
 	role := rolestore.Role{
 		Name:                 unique("compat-rolestore"),
 		Comment:              "every field",
-		AccessGroupID:        "5d1e0f6a-7b8c-4d9e-8f0a-1b2c3d4e5f60",
+		AccessGroupID:        groupID,
 		Permissions:          []string{"hosts-view"},
 		PermitAgent:          true,
 		Tags:                 []string{"compat", "sdk"},

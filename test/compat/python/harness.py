@@ -330,9 +330,19 @@ def roles(h):
 def role_store(h):
     """Role-store calls beyond the provider's: contextual limit, paging, search, members, principal keys."""
     api = h.api
+    group = {}
+
+    def setup():
+        # A role names an existing access group: make one first, as an admin would.
+        group["id"] = expect(api.create_access_group({"name": unique("compat-py-rolestore-group")}), "setup")["id"]
+        return []
+
+    if not h.step("setup: create access group", "authorizer.create_access_group", setup):
+        h.skip("create", "role_store.create_role", "setup failed")
+        return
     body = {
         "name": unique("compat-py-rolestore"),
-        "access_group_id": "5d1e0f6a-7b8c-4d9e-8f0a-1b2c3d4e5f61",
+        "access_group_id": group["id"],
         "permissions": ["hosts-view"],
         "tags": ["compat"],
         "context": {"enabled": True, "validity": ["wed"], "start_time": "09:00", "end_time": "10:00", "timezone": "UTC", "ip_masks": ["192.0.2.0/24"]},
