@@ -3,6 +3,7 @@ import type { InstallationKey } from '../../installation-key.js';
 import { createCertificateAuthority, describeCertificate } from '../../lib/pki.js';
 import { timestamp } from '../../lib/time.js';
 import type { AccessGroupCaRow } from './access-group-repository.js';
+import { caCertificateFields, type CaCertificateFields } from './ca-fields.js';
 
 /** Key types privgate makes access-group CAs with (PrivX also offers RSA; see docs/access-groups.md). */
 export const CA_KEY_TYPES = ['ecdsa'] as const;
@@ -36,46 +37,31 @@ export async function makeAccessGroupCa(installationKey: InstallationKey, groupI
 }
 
 /** A group CA as `GET /authorizer/api/v1/cas` answers it (the SDKs' CA struct). */
-export interface AccessGroupCaObject {
+export interface AccessGroupCaObject extends CaCertificateFields {
   id: string;
   group_id: string;
   access_group_id: string;
   type: string;
-  size: number;
   public_key: string;
   comment: string;
   public_key_string: string;
-  x509_certificate: string;
-  subject: string;
-  issuer: string;
-  serial: string;
-  not_before: string;
-  not_after: string;
   fingerprint_sha1: string;
   fingerprint_sha256: string;
-  fingerprints: { sha1: string; sha256: string };
 }
 
 export function accessGroupCaObject(row: AccessGroupCaRow): AccessGroupCaObject {
-  const description = describeCertificate(row.certificate_pem);
+  const { fields } = caCertificateFields(row.certificate_pem);
   const [type = '', blob = ''] = row.public_key_string.split(' ');
   return {
     id: row.id,
     group_id: row.access_group_id,
     access_group_id: row.access_group_id,
     type,
-    size: description.keySize,
     public_key: blob,
     comment: CA_COMMENT,
     public_key_string: `${row.public_key_string} ${CA_COMMENT}`,
-    x509_certificate: row.certificate_pem,
-    subject: description.subject,
-    issuer: description.issuer,
-    serial: description.serial,
-    not_before: timestamp(description.notBefore),
-    not_after: timestamp(description.notAfter),
-    fingerprint_sha1: description.fingerprints.sha1,
-    fingerprint_sha256: description.fingerprints.sha256,
-    fingerprints: description.fingerprints,
+    ...fields,
+    fingerprint_sha1: fields.fingerprints.sha1,
+    fingerprint_sha256: fields.fingerprints.sha256,
   };
 }

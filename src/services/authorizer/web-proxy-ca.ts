@@ -1,8 +1,9 @@
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
-import { createCertificateAuthority, createCertificateRevocationList, describeCertificate, type CertificateAuthority } from '../../lib/pki.js';
+import { createCertificateAuthority, createCertificateRevocationList, type CertificateAuthority } from '../../lib/pki.js';
 import { addSeconds, timestamp } from '../../lib/time.js';
+import { caCertificateFields, type CaCertificateFields } from './ca-fields.js';
 import { findCaBySlot, insertCaOnce, revokedCertificates, type CaRow } from './repository.js';
 
 /** The one web-proxy CA slot of an installation. */
@@ -17,39 +18,24 @@ const CA_VALIDITY_DAYS = 3650;
 const CRL_VALIDITY_SECONDS = 24 * 3600;
 
 /** The CA object as PrivX's authorizer answers it. */
-export interface CaObject {
+export interface CaObject extends CaCertificateFields {
   id: string;
   group_id: string;
   type: string;
-  size: number;
   public_key: string;
   public_key_string: string;
-  x509_certificate: string;
-  subject: string;
-  issuer: string;
-  serial: string;
-  not_before: string;
-  not_after: string;
-  fingerprints: { sha1: string; sha256: string };
 }
 
 export function caObject(row: CaRow): CaObject {
-  const description = describeCertificate(row.certificate_pem);
+  const { fields, description } = caCertificateFields(row.certificate_pem);
   const spkiDer = crypto.createPublicKey(description.publicKeyPem).export({ type: 'spki', format: 'der' });
   return {
     id: row.id,
     group_id: row.group_id,
     type: row.type,
-    size: description.keySize,
     public_key: spkiDer.toString('base64'),
     public_key_string: description.publicKeyString,
-    x509_certificate: row.certificate_pem,
-    subject: description.subject,
-    issuer: description.issuer,
-    serial: description.serial,
-    not_before: timestamp(description.notBefore),
-    not_after: timestamp(description.notAfter),
-    fingerprints: description.fingerprints,
+    ...fields,
   };
 }
 
