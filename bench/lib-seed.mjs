@@ -13,6 +13,8 @@ export const NEEDLE_COUNT = 20;
 export const NEEDLE_KEYWORD = 'payroll';
 /** A tag only the needle hosts carry (all of them also have a WEB service). */
 export const NEEDLE_TAG = 'team-payroll';
+/** The zone of the needle hosts (the others are in their region's zone). */
+export const NEEDLE_ZONE = 'zone-payroll';
 /** Every WEB_EVERY-th host has a WEB service besides SSH (10 % of hosts). */
 export const WEB_EVERY = 10;
 /** Every OVERRIDE_EVERY-th host's `restricted` principal overrides the web options. */
@@ -40,7 +42,7 @@ export function hostDocument(index) {
   if (index % OVERRIDE_EVERY === 0) principals.push({ principal: 'restricted', service_options: { web: { file_transfer: false, audio: false, clipboard: true } } });
   const tags = [`env-${ENVS[index % ENVS.length]}`, `dc-${index % 8}`];
   if (needle) tags.push(NEEDLE_TAG);
-  return { name, addresses: [address], disabled: 'FALSE', services, principals, tags };
+  return { name, addresses: [address], disabled: 'FALSE', services, principals, tags, zone: needle ? NEEDLE_ZONE : `zone-${region}` };
 }
 
 function hostRows(document, actorId, at) {
@@ -54,6 +56,7 @@ function hostRows(document, actorId, at) {
     tags: index.host_tags,
     addresses: index.host_addresses,
     grams: index.host_search_grams,
+    attributes: index.host_attributes,
   };
 }
 
@@ -130,6 +133,7 @@ async function seedRows(trx, insert, from, to, batch, actorId, at) {
       ['host_tags', 'tags'],
       ['host_addresses', 'addresses'],
       ['host_search_grams', 'grams'],
+      ['host_attributes', 'attributes'],
     ]) {
       const tableRows = rows.flatMap((row) => row[key]);
       // In index order: neighbouring inserts touch neighbouring pages.

@@ -16,7 +16,7 @@ import { sql } from 'kysely';
 import { buildWebPolicy, policyVersion } from '../dist/services/authorizer/web-policy-builder.js';
 import { recordValue } from './harness.mjs';
 import { createBenchApp, injectInterleaved, injectSequential, ms, percentile, postgresAvailable, POSTGRES_URL } from './lib-app.mjs';
-import { NEEDLE_COUNT, NEEDLE_KEYWORD, NEEDLE_TAG, WEB_EVERY, seedHosts } from './lib-seed.mjs';
+import { NEEDLE_COUNT, NEEDLE_KEYWORD, NEEDLE_TAG, NEEDLE_ZONE, WEB_EVERY, seedHosts } from './lib-seed.mjs';
 
 const SIZES = [1_000, 10_000, 100_000];
 const REQUESTS = Number(process.env.PRIVGATE_BENCH_SCALE_REQUESTS ?? 300);
@@ -67,6 +67,20 @@ function cases(bench, ids, size) {
       name: `hosts search, service WEB + tag "${NEEDLE_TAG}" (${NEEDLE_COUNT} match; WEB: ${100 / WEB_EVERY} % of hosts)`,
       budget: true,
       request: () => ({ method: 'POST', url: '/host-store/api/v1/hosts/search?limit=50', headers: json, payload: { service: 'WEB', tags: [NEEDLE_TAG] } }),
+      check: expectCount(NEEDLE_COUNT),
+    },
+    {
+      key: 'search-sdk-filters',
+      // The SDK's HostSearch filters through host_attributes: a rare zone drives, and a port every
+      // host has and an access group every host is in are probed per candidate.
+      name: `hosts search, zone "${NEEDLE_ZONE}" + port 22 + default access group (${NEEDLE_COUNT} match)`,
+      budget: true,
+      request: () => ({
+        method: 'POST',
+        url: '/host-store/api/v1/hosts/search?limit=50',
+        headers: json,
+        payload: { zone: [NEEDLE_ZONE], port: [22], access_group_ids: ['00000000-0000-4000-8000-0000000000a1'] },
+      }),
       check: expectCount(NEEDLE_COUNT),
     },
     {
@@ -157,7 +171,7 @@ async function runBackend(backend) {
       // A steady state to measure: PostgreSQL vacuumed and analysed (what autovacuum does within a
       // minute of a bulk load; left to it, it would run during the measurements), SQLite's WAL
       // checkpointed into the database file.
-      if (backend === 'postgres') await sql`vacuum analyze hosts, host_services, host_principals, host_tags, host_addresses, host_search_grams, counters`.execute(bench.db);
+      if (backend === 'postgres') await sql`vacuum analyze hosts, host_services, host_principals, host_tags, host_addresses, host_search_grams, host_attributes, counters`.execute(bench.db);
       else await sql`pragma wal_checkpoint(truncate)`.execute(bench.db);
       const seconds = (performance.now() - started) / 1000;
       seedTimes.push(seconds);

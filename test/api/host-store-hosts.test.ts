@@ -46,6 +46,21 @@ function fullHost(): Record<string, unknown> {
   };
 }
 
+/** What a host reads back with beyond what was sent: the SDK's fields at their zero values, and the server-owned ones. */
+const READ_DEFAULTS = {
+  deployable: false,
+  tofu: false,
+  toch: false,
+  stand_alone_host: false,
+  password_rotation_enabled: false,
+  host_certificate_raw: '',
+  ssh_host_public_keys: [],
+  scope: [],
+  status: [],
+  deleted: false,
+  to_be_deleted: false,
+};
+
 describe.each(testBackends())('host-store hosts on %s', (backend) => {
   let testApp: TestApp;
   let clock: ManualClock;
@@ -92,6 +107,7 @@ describe.each(testBackends())('host-store hosts on %s', (backend) => {
       const read = await inject('GET', `${HOSTS}/${body.id}`, undefined, viewToken);
       expect(read.statusCode).toBe(200);
       expect(read.json()).toEqual({
+        ...READ_DEFAULTS,
         ...fullHost(),
         id: body.id,
         created: '2030-01-01T00:00:00.000Z',
@@ -153,7 +169,7 @@ describe.each(testBackends())('host-store hosts on %s', (backend) => {
       expect(response.statusCode).toBe(200);
       expect(response.json()).toEqual({});
       const host = (await inject('GET', `${HOSTS}/${id}`)).json();
-      expect(host).toEqual({ ...changed, id, created: '2030-01-01T00:00:00.000Z', updated: '2030-01-01T00:01:00.000Z', updated_by: manageClientId, author: manageClientId });
+      expect(host).toEqual({ ...READ_DEFAULTS, ...changed, id, created: '2030-01-01T00:00:00.000Z', updated: '2030-01-01T00:01:00.000Z', updated_by: manageClientId, author: manageClientId });
       expect(await currentPolicyVersion(db())).toBe(policyBefore + 1);
       const audit = await lastAudit('host_updated');
       expect(audit?.object_id).toBe(id);

@@ -55,4 +55,10 @@ export interface HostStoreTables {
    * candidates through the (gram, host_id) index before the exact substring check.
    */
   host_search_grams: { gram: string; host_id: string };
+  /**
+   * A host's other searchable fields as (field, value) rows (see hostAttributes in
+   * search-terms.ts): each HostSearch filter without an index of its own is a range of the
+   * (field, value, host_id) primary key.
+   */
+  host_attributes: { field: string; value: string; host_id: string };
 }

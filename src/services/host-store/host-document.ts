@@ -1,10 +1,11 @@
+import crypto from 'node:crypto';
 import net from 'node:net';
 import { PrivxError, invalid } from '../../errors.js';
 import type { ServiceOptionsOverride } from '../../lib/service-options.js';
 import type { HostIn, ServiceType } from './schemas.js';
 
 /** Host fields the server owns: whatever a client sends for them is ignored. */
-export const SERVER_FIELDS = ['id', 'created', 'updated', 'updated_by', 'author'] as const;
+export const SERVER_FIELDS = ['id', 'created', 'updated', 'updated_by', 'author', 'status', 'deleted', 'to_be_deleted', 'host_certificate'] as const;
 
 export interface HostService {
   service: ServiceType;
@@ -125,4 +126,51 @@ export function toHostDocument(body: HostIn): HostDocument {
 /** Whether a host with this `disabled` value may be connected to. */
 export function isEnabled(disabled: string): boolean {
   return disabled === 'FALSE';
+}
+
+/** The SDK's HostCertificateInfo: what a host's X.509 certificate says. */
+export interface HostCertificateInfo {
+  subject: string;
+  issuer: string;
+  serial: string;
+  not_before: string;
+  not_after: string;
+  dns_names: string[];
+  email_addresses: string[];
+  ip_addresses: string[];
+  uris: string[];
+  fingerprint_sha1: string;
+  fingerprint_sha256: string;
+}
+
+function isoOrEmpty(text: string): string {
+  const at = new Date(text);
+  return Number.isNaN(at.getTime()) ? '' : at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** The parsed form of a host's `host_certificate_raw` (PEM), or undefined when it is empty or no certificate. */
+export function certificateInfo(raw: string): HostCertificateInfo | undefined {
+  if (!raw.includes('-----BEGIN CERTIFICATE-----')) return undefined;
+  let certificate: crypto.X509Certificate;
+  try {
+    certificate = new crypto.X509Certificate(raw);
+  } catch {
+    return undefined;
+  }
+  const names = (certificate.subjectAltName ?? '').split(/,\s*/).filter((entry) => entry.length > 0);
+  const of = (kind: string) => names.filter((entry) => entry.startsWith(`${kind}:`)).map((entry) => entry.slice(kind.length + 1));
+  const hex = (fingerprint: string) => fingerprint.replace(/:/g, '').toLowerCase();
+  return {
+    subject: certificate.subject.replace(/\n/g, ', '),
+    issuer: certificate.issuer.replace(/\n/g, ', '),
+    serial: certificate.serialNumber,
+    not_before: isoOrEmpty(certificate.validFrom),
+    not_after: isoOrEmpty(certificate.validTo),
+    dns_names: of('DNS'),
+    email_addresses: of('email'),
+    ip_addresses: of('IP Address'),
+    uris: of('URI'),
+    fingerprint_sha1: hex(certificate.fingerprint),
+    fingerprint_sha256: hex(certificate.fingerprint256),
+  };
 }

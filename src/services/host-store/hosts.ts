@@ -1,13 +1,36 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam, IdResponse, ListResponse } from '../../schemas.js';
-import { effectiveServiceOptions, getHost } from './repository.js';
-import { listHosts, type HostPage } from './search-repository.js';
-import { EffectiveServiceOptionsSchema, HostInSchema, HostOutSchema, HostPagingQuery, HostSearchSchema } from './schemas.js';
-import { createHostAs, deleteHostAs, updateHostAs, type HostStoreDeps } from './use-cases.js';
+import { notFound } from '../../errors.js';
+import { effectiveServiceOptions, getHost, listHostTags, resolveHostId } from './repository.js';
+import { listHosts, toHostFilter, type HostPage } from './search-repository.js';
+import {
+  EffectiveServiceOptionsSchema,
+  HostDeployableSchema,
+  HostDeployResponse,
+  HostDisabledSchema,
+  HostInSchema,
+  HostOutSchema,
+  HostPagingQuery,
+  HostResolveSchema,
+  HostSearchSchema,
+  HostTagsQuery,
+  SessionHostCertificateSchema,
+} from './schemas.js';
+import {
+  createHostAs,
+  deleteHostAs,
+  deleteSessionHostCertificatesAs,
+  deployHostAs,
+  setHostDeployableAs,
+  setHostDisabledAs,
+  updateHostAs,
+  type HostStoreDeps,
+} from './use-cases.js';
 import type { TypedApp } from '../typed-app.js';
 
 const Params = Type.Object({ id: IdParam });
+const CertificateParams = Type.Object({ id: IdParam, certificate_id: IdParam });
 const tags = ['hosts'];
 
 function pageOf(query: Static<typeof HostPagingQuery>): HostPage {
@@ -46,19 +69,78 @@ export function registerHostRoutes(app: TypedApp): void {
       schema: {
         summary: 'Search hosts',
         description:
+          'The body is the PrivX SDK\'s HostSearch; filters combine with AND, and an empty value is no filter. ' +
           '`keywords`: whitespace- or comma-separated terms, each a case-insensitive substring of the name, common_name, an address or external_id; ' +
-          'a host matches every term. `service`: hosts with that service (a list: any of them). `tags`: hosts with every tag. Paging as for the list.',
+          'a host matches every term. `tags`: hosts with every tag. `service`, `common_name`, `address` (case-insensitive), `distinguished_name`, ' +
+          '`organization`, `organizational_unit`, `zone`, `host_type`, `host_classification`, `role` (role ids of its principals), `scope`, ' +
+          '`access_group_ids`, `cloud_providers`, `cloud_provider_regions`, `statuses`, `port` (of a service) and `principal` (an account name; privgate extension): ' +
+          'hosts with any of the values. `id`, `external_id`, `instance_id`, `source_id`, `disabled`: that exact value. `deployable: true`: deployable hosts. ' +
+          '`ignore_disabled_sources` changes nothing (privgate has no host sources); `filter` must be empty. Every filter is an index range. Paging as for the list.',
         tags,
         querystring: HostPagingQuery,
         body: HostSearchSchema,
         response: { 200: ListResponse(HostOutSchema), ...errorResponses(400, 401, 403) },
       },
     },
-    async (request) => {
-      const body = request.body;
-      const services = body.service === undefined || body.service === null ? [] : Array.isArray(body.service) ? body.service : [body.service];
-      return listHosts(db, { keywords: body.keywords, services, tags: body.tags ?? [] }, pageOf(request.query));
+    async (request) => listHosts(db, toHostFilter(request.body), pageOf(request.query)),
+  );
+
+  // Static paths before `/hosts/:id` in the file; the router prefers them over the parameter anyway.
+  app.get(
+    '/hosts/tags',
+    {
+      config: { permissions: ['hosts-view', 'hosts-manage'] },
+      schema: {
+        summary: 'List host tags',
+        description: 'Every tag some host has, once, sorted (`sortdir`); `query` keeps the tags containing it (case-insensitive). `limit` defaults to 50, at most 1000.',
+        tags,
+        querystring: HostTagsQuery,
+        response: { 200: ListResponse(Type.String()), ...errorResponses(400, 401, 403) },
+      },
     },
+    async (request) => {
+      const { offset, limit, query, sortdir } = request.query;
+      return listHostTags(db, { offset: offset ?? 0, limit: limit ?? 50, query, descending: sortdir?.toLowerCase() === 'desc' });
+    },
+  );
+
+  app.post(
+    '/hosts/resolve',
+    {
+      config: { permissions: ['hosts-view', 'hosts-manage', 'service'] },
+      schema: {
+        summary: 'Resolve a service address to a host',
+        description:
+          'The host with a `service` at `address` (case-insensitive) and `port` (0 or left out: any), else the host with `address` among its addresses that offers the service; ' +
+          'the first by id when several do. 404 OBJECT_NOT_FOUND when none does.',
+        tags,
+        body: HostResolveSchema,
+        response: { 200: HostOutSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const { service, address, port } = request.body;
+      const id = await resolveHostId(db, service, address, port ?? 0);
+      if (id === undefined) throw notFound('host');
+      return getHost(db, id);
+    },
+  );
+
+  app.post(
+    '/hosts/deploy',
+    {
+      config: { permissions: ['hosts-manage'] },
+      schema: {
+        summary: 'Register a deployable host',
+        description:
+          'A host registering itself. The host its `external_id`, `instance_id` or `common_name` names (in that order) is updated with the fields sent, when it is deployable ' +
+          '(else 409 CONFLICT); with none, a new deployable host is created. Answers its id and `action` ("created" or "updated").',
+        tags,
+        body: HostInSchema,
+        response: { 200: HostDeployResponse, ...errorResponses(400, 401, 403, 409) },
+      },
+    },
+    async (request) => deployHostAs(deps, principalOf(request), request.body),
   );
 
   app.post(
@@ -104,6 +186,99 @@ export function registerHostRoutes(app: TypedApp): void {
     async (request) => {
       await deleteHostAs(deps, principalOf(request), request.params.id);
       return {};
+    },
+  );
+
+  app.put(
+    '/hosts/:id/deployable',
+    {
+      config: { permissions: ['hosts-manage'] },
+      schema: {
+        summary: 'Set whether a host is deployable',
+        description: 'A deployable host may be updated by `POST /hosts/deploy`.',
+        tags,
+        params: Params,
+        body: HostDeployableSchema,
+        response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      await setHostDeployableAs(deps, principalOf(request), request.params.id, request.body.deployable);
+      return {};
+    },
+  );
+
+  app.put(
+    '/hosts/:id/disabled',
+    {
+      config: { permissions: ['hosts-manage'] },
+      schema: {
+        summary: 'Disable or enable a host',
+        description: '`disabled: true` sets the host\'s `disabled` to "TRUE", false to "FALSE".',
+        tags,
+        params: Params,
+        body: HostDisabledSchema,
+        response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      await setHostDisabledAs(deps, principalOf(request), request.params.id, request.body.disabled);
+      return {};
+    },
+  );
+
+  app.get(
+    '/hosts/:id/session_host_certificates',
+    {
+      config: { permissions: ['hosts-view', 'hosts-manage'] },
+      schema: {
+        summary: 'List a host\'s session host certificates',
+        description: 'privgate issues no session host certificates yet: an empty list (404 for an unknown host).',
+        tags,
+        params: Params,
+        querystring: HostPagingQuery,
+        response: { 200: ListResponse(SessionHostCertificateSchema), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      await getHost(db, request.params.id);
+      return { count: 0, items: [] };
+    },
+  );
+
+  app.delete(
+    '/hosts/:id/session_host_certificates',
+    {
+      config: { permissions: ['hosts-manage'] },
+      schema: {
+        summary: 'Delete a host\'s session host certificates',
+        description: 'privgate issues none yet: nothing to delete (404 for an unknown host).',
+        tags,
+        params: Params,
+        response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      await deleteSessionHostCertificatesAs(deps, principalOf(request), request.params.id);
+      return {};
+    },
+  );
+
+  app.delete(
+    '/hosts/:id/session_host_certificates/:certificate_id',
+    {
+      config: { permissions: ['hosts-manage'] },
+      schema: {
+        summary: 'Delete a session host certificate',
+        description: 'privgate issues none yet: always 404 OBJECT_NOT_FOUND.',
+        tags,
+        params: CertificateParams,
+        response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      await deleteSessionHostCertificatesAs(deps, principalOf(request), request.params.id);
+      throw notFound('session host certificate', 'certificate_id');
     },
   );
 

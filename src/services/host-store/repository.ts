@@ -7,8 +7,8 @@ import type { Principal } from '../../access.js';
 import { DEFAULT_ACCESS_GROUP_ID } from '../authorizer/access-group-repository.js';
 import { findScope, findSection, type SettingsScope, type SettingsSection } from '../settings/registry.js';
 import { readSection, readSectionNow, type SectionState } from '../settings/repository.js';
-import { SERVER_FIELDS, type Host, type HostDocument } from './host-document.js';
-import { hostGrams, searchText } from './search-terms.js';
+import { certificateInfo, type Host, type HostCertificateInfo, type HostDocument } from './host-document.js';
+import { hostAttributes, hostGrams, searchText } from './search-terms.js';
 
 /** Who changes a host, and when. */
 export interface HostActor {
@@ -63,14 +63,42 @@ export const HOST_COLUMNS = ['hosts.id', 'hosts.document', 'hosts.created', 'hos
 export function toHost(row: HostRow): Host {
   const document = JSON.parse(row.document) as HostDocument;
   return {
+    ...HOST_DEFAULTS,
     id: row.id,
     ...document,
+    ...serverState(document),
+    scope: Array.isArray(document.scope) ? document.scope : [],
     access_group_id: row.access_group_id ?? DEFAULT_ACCESS_GROUP_ID,
     created: row.created,
     updated: row.updated,
     updated_by: row.updated_by,
     author: row.author,
   };
+}
+
+/**
+ * Fields the SDK's Host declares that a client may leave out, as a host that never set them reads
+ * (Go zero values, and empty lists rather than null).
+ */
+const HOST_DEFAULTS = {
+  deployable: false,
+  tofu: false,
+  toch: false,
+  stand_alone_host: false,
+  password_rotation_enabled: false,
+  host_certificate_raw: '',
+  ssh_host_public_keys: [],
+  scope: [],
+} as const;
+
+/**
+ * What the server owns on a host: `status` (privgate reports no host status yet), `deleted` and
+ * `to_be_deleted` (a stored host is neither; deletion removes it), and `host_certificate`, the
+ * parsed `host_certificate_raw` when that is a PEM certificate.
+ */
+function serverState(document: HostDocument): { status: []; deleted: false; to_be_deleted: false; host_certificate?: HostCertificateInfo } {
+  const info = typeof document.host_certificate_raw === 'string' ? certificateInfo(document.host_certificate_raw) : undefined;
+  return { status: [], deleted: false, to_be_deleted: false, ...(info ? { host_certificate: info } : {}) };
 }
 
 export async function getHost(db: Kysely<Tables>, id: string): Promise<Host> {
@@ -111,13 +139,14 @@ export function hostIndexRows(id: string, document: HostDocument) {
     host_tags: [...new Set(document.tags)].map((tag) => ({ host_id: id, tag })),
     host_addresses: [...new Set(document.addresses.map((address) => address.toLowerCase()))].map((address) => ({ host_id: id, address })),
     host_search_grams: hostGrams(document).map((gram) => ({ gram, host_id: id })),
+    host_attributes: hostAttributes(document).map((attribute) => ({ field: attribute.field, value: attribute.value, host_id: id })),
   };
 }
 
 /** Rewrites a host's rows in the index tables from its document. */
 async function writeIndexRows(db: Kysely<Tables>, id: string, document: HostDocument): Promise<void> {
   const rows = hostIndexRows(id, document);
-  for (const table of ['host_services', 'host_principals', 'host_tags', 'host_addresses', 'host_search_grams'] as const) {
+  for (const table of ['host_services', 'host_principals', 'host_tags', 'host_addresses', 'host_search_grams', 'host_attributes'] as const) {
     await db.deleteFrom(table).where('host_id', '=', id).execute();
   }
   await insertChunked(db, 'host_services', rows.host_services);
@@ -125,6 +154,7 @@ async function writeIndexRows(db: Kysely<Tables>, id: string, document: HostDocu
   await insertChunked(db, 'host_tags', rows.host_tags);
   await insertChunked(db, 'host_addresses', rows.host_addresses);
   await insertChunked(db, 'host_search_grams', rows.host_search_grams);
+  await insertChunked(db, 'host_attributes', rows.host_attributes);
 }
 
 async function adjustHostCount(db: Kysely<Tables>, delta: 1 | -1): Promise<void> {
@@ -142,13 +172,10 @@ async function adjustHostCount(db: Kysely<Tables>, delta: 1 | -1): Promise<void>
 export async function lockHost(trx: Kysely<Tables>, id: string): Promise<HostDocument> {
   const locked = await trx.updateTable('hosts').set({ updated: sql<string>`updated` }).where('id', '=', id).executeTakeFirst();
   if (Number(locked.numUpdatedRows) === 0) throw notFound('host');
-  return withoutServerFields(await getHost(trx, id));
-}
-
-function withoutServerFields(host: Host): HostDocument {
-  const document: Record<string, unknown> = { ...host };
-  for (const field of SERVER_FIELDS) delete document[field];
-  return document as HostDocument;
+  // The stored document, not the host as read (which adds defaults and server-owned fields).
+  const row = await trx.selectFrom('hosts').select(['hosts.document', 'hosts.access_group_id']).where('hosts.id', '=', id).executeTakeFirstOrThrow();
+  const document = JSON.parse(row.document) as HostDocument;
+  return { ...document, access_group_id: row.access_group_id ?? DEFAULT_ACCESS_GROUP_ID };
 }
 
 /** Stores a new host with its index rows and counts it; call in the change's transaction. */
@@ -224,4 +251,104 @@ export async function listWebHosts(db: Kysely<Tables>): Promise<WebHostRecord[]>
       ),
     };
   });
+}
+
+// ─── tags, resolve, deployment targets ────────────────────────────────────────────────────
+
+/**
+ * The distinct tags of all hosts, sorted, paged; `query` keeps those containing it
+ * (case-insensitive). Read off the host_tags (tag, host_id) index.
+ */
+export async function listHostTags(
+  db: Kysely<Tables>,
+  page: { offset: number; limit: number; query?: string | undefined; descending: boolean },
+): Promise<{ count: number; items: string[] }> {
+  const query = page.query?.toLowerCase() ?? '';
+  const pattern = `%${query.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
+  const tags = db
+    .selectFrom('host_tags')
+    .select('host_tags.tag')
+    .distinct()
+    .$if(query !== '', (builder) => builder.where(sql<boolean>`lower(host_tags.tag) like ${pattern} escape '\\'`));
+  const counted = await db
+    .selectFrom(tags.as('tags'))
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  const count = Number(counted.n);
+  if (page.limit === 0 || page.offset >= count) return { count, items: [] };
+  const rows = await tags
+    .orderBy('host_tags.tag', page.descending ? 'desc' : 'asc')
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute();
+  return { count, items: rows.map((row) => row.tag) };
+}
+
+/**
+ * The host a (service, address, port) names: a host with that service at that address (and port,
+ * unless 0), else a host with that address among its `addresses` that offers the service. The
+ * first by id when several do. Both reads are index ranges (host_services (address, port),
+ * host_addresses (address, host_id)).
+ */
+export async function resolveHostId(db: Kysely<Tables>, service: string, address: string, port: number): Promise<string | undefined> {
+  const lowered = address.toLowerCase();
+  const byService = await db
+    .selectFrom('host_services')
+    .select('host_services.host_id')
+    .where('host_services.address', '=', lowered)
+    .$if(port > 0, (builder) => builder.where('host_services.port', '=', port))
+    .where('host_services.service', '=', service)
+    .orderBy('host_services.host_id')
+    .limit(1)
+    .executeTakeFirst();
+  if (byService) return byService.host_id;
+  const byAddress = await db
+    .selectFrom('host_addresses')
+    .select('host_addresses.host_id')
+    .where('host_addresses.address', '=', lowered)
+    .where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('host_services')
+          .select(sql.lit(1).as('one'))
+          .whereRef('host_services.host_id', '=', 'host_addresses.host_id')
+          .where('host_services.service', '=', service)
+          .$if(port > 0, (builder) => builder.where('host_services.port', '=', port)),
+      ),
+    )
+    .orderBy('host_addresses.host_id')
+    .limit(1)
+    .executeTakeFirst();
+  return byAddress?.host_id;
+}
+
+/**
+ * The host a deployment describes: the one with its `external_id`, else its `instance_id`, else
+ * its `common_name` (the first by id when several have it); undefined when none does.
+ */
+export async function findDeployedHostId(db: Kysely<Tables>, document: HostDocument): Promise<string | undefined> {
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+  const externalId = text(document.external_id);
+  if (externalId) {
+    const row = await db.selectFrom('hosts').select('hosts.id').where('hosts.external_id', '=', externalId).orderBy('hosts.id').limit(1).executeTakeFirst();
+    if (row) return row.id;
+  }
+  const instanceId = text(document.instance_id);
+  if (instanceId) {
+    const row = await db
+      .selectFrom('host_attributes')
+      .select('host_attributes.host_id')
+      .where('host_attributes.field', '=', 'instance_id')
+      .where('host_attributes.value', '=', instanceId)
+      .orderBy('host_attributes.host_id')
+      .limit(1)
+      .executeTakeFirst();
+    if (row) return row.host_id;
+  }
+  const commonName = text(document.common_name);
+  if (commonName) {
+    const row = await db.selectFrom('hosts').select('hosts.id').where('hosts.common_name', '=', commonName).orderBy('hosts.id').limit(1).executeTakeFirst();
+    if (row) return row.id;
+  }
+  return undefined;
 }

@@ -88,6 +88,7 @@ export const HostPrincipalSchema = Type.Object(
     source: Type.Optional(Text(200)),
     passphrase: Type.Optional(Type.String({ maxLength: 0, description: 'Always empty: privgate stores no account passwords' })),
     service_options: Type.Optional(Type.Union([ServiceOptionsOverrideSchema, Type.Null()])),
+    roles: Type.Optional(NullableArray(Type.Object({ id: Type.String({ maxLength: 200 }), name: Type.Optional(Text(200)) }, { additionalProperties: true }), { maxItems: 500 })),
   },
   { additionalProperties: true },
 );
@@ -108,6 +109,9 @@ const HOST_TEXT_FIELDS = {
   host_type: Type.Optional(Text(200)),
   host_classification: Type.Optional(Text(200)),
   comment: Type.Optional(Type.String({ maxLength: 4000 })),
+  distinguished_name: Type.Optional(Text(1000)),
+  cloud_provider: Type.Optional(Text(200)),
+  cloud_provider_region: Type.Optional(Text(200)),
 };
 
 /** POST/PUT body. Server fields a client echoes back (id, created, …) are accepted and ignored. */
@@ -120,6 +124,12 @@ export const HostInSchema = Type.Object(
     services: Type.Optional(NullableArray(HostServiceSchema, { maxItems: 200 })),
     principals: Type.Optional(NullableArray(HostPrincipalSchema, { maxItems: 1000 })),
     tags: Type.Optional(NullableArray(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }), { maxItems: 200 })),
+    scope: Type.Optional(NullableArray(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }), { maxItems: 100 })),
+    deployable: Type.Optional(Type.Boolean()),
+    password_rotation_enabled: Type.Optional(Type.Boolean()),
+    tofu: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+    toch: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+    host_certificate_raw: Type.Optional(Type.String({ maxLength: 20000 })),
     created: Type.Optional(Type.String({ maxLength: 100 })),
     updated: Type.Optional(Type.String({ maxLength: 100 })),
     updated_by: Type.Optional(Type.String({ maxLength: 200 })),
@@ -161,7 +171,25 @@ const PrincipalOut = Type.Object(
   { additionalProperties: true },
 );
 
-/** A host as GET answers it: what was sent, plus the server fields. */
+/** The SDK's HostCertificateInfo: the parsed `host_certificate_raw`. */
+const HostCertificateInfoSchema = Type.Object({
+  subject: Type.String(),
+  issuer: Type.String(),
+  serial: Type.String(),
+  not_before: Type.String(),
+  not_after: Type.String(),
+  dns_names: Type.Array(Type.String()),
+  email_addresses: Type.Array(Type.String()),
+  ip_addresses: Type.Array(Type.String()),
+  uris: Type.Array(Type.String()),
+  fingerprint_sha1: Type.String(),
+  fingerprint_sha256: Type.String(),
+});
+
+/**
+ * A host as GET answers it: what was sent, plus the server fields (`status`, `deleted`,
+ * `to_be_deleted`, `host_certificate`) and the SDK's fields a client left out at their zero values.
+ */
 export const HostOutSchema = Type.Object(
   {
     id: Type.String(),
@@ -182,6 +210,14 @@ export const HostOutSchema = Type.Object(
     services: Type.Array(ServiceOut),
     principals: Type.Array(PrincipalOut),
     tags: Type.Array(Type.String()),
+    scope: Type.Array(Type.String()),
+    deployable: Type.Boolean(),
+    status: Type.Array(Type.Object({ k: Type.String(), v: Type.String() })),
+    deleted: Type.Boolean(),
+    to_be_deleted: Type.Boolean(),
+    host_certificate_raw: Type.String(),
+    host_certificate: Type.Optional(HostCertificateInfoSchema),
+    password_rotation_enabled: Type.Boolean(),
     created: Type.String({ format: 'date-time' }),
     updated: Type.String({ format: 'date-time' }),
     updated_by: Type.String(),
@@ -201,16 +237,46 @@ export const HostPagingQuery = Type.Object({
   sortdir: PagingQuery.sortdir,
 });
 
+/** One exact value of a search filter. */
+const SearchValue = Type.String({ maxLength: 1000 });
+/** Any of these values (the SDK's `[]string` filters; null = no filter). */
+const SearchValues = NullableArray(SearchValue, { maxItems: 100 });
+
 /**
- * Search body. `service` may also be a list (the Go SDK's HostSearch sends one): any of them.
- * Unknown filters are rejected rather than ignored, so a filter privgate does not know never
- * silently widens the result.
+ * Search body: the Go SDK's HostSearch. List filters match any of their values; filters combine
+ * with AND; an empty string or list is no filter (Go's zero values). `service` may also be a single
+ * service. Unknown filters are rejected rather than ignored, so a filter privgate does not know
+ * never silently widens the result.
  */
 export const HostSearchSchema = Type.Object(
   {
+    id: Type.Optional(Type.String({ maxLength: 200 })),
     keywords: Type.Optional(Type.String({ maxLength: 1000 })),
     service: Type.Optional(Type.Union([ServiceTypeSchema, NullableArray(ServiceTypeSchema, { maxItems: 5 })])),
     tags: Type.Optional(NullableArray(Type.String({ maxLength: 200 }), { maxItems: 50 })),
+    common_name: Type.Optional(SearchValues),
+    address: Type.Optional(SearchValues),
+    external_id: Type.Optional(SearchValue),
+    instance_id: Type.Optional(SearchValue),
+    source_id: Type.Optional(SearchValue),
+    distinguished_name: Type.Optional(SearchValues),
+    organization: Type.Optional(SearchValues),
+    organizational_unit: Type.Optional(SearchValues),
+    zone: Type.Optional(SearchValues),
+    host_type: Type.Optional(SearchValues),
+    host_classification: Type.Optional(SearchValues),
+    role: Type.Optional(SearchValues),
+    scope: Type.Optional(SearchValues),
+    access_group_ids: Type.Optional(SearchValues),
+    cloud_providers: Type.Optional(SearchValues),
+    cloud_provider_regions: Type.Optional(SearchValues),
+    statuses: Type.Optional(SearchValues),
+    principal: Type.Optional(SearchValues),
+    port: Type.Optional(NullableArray(Type.Integer({ minimum: 1, maximum: 65535 }), { maxItems: 100 })),
+    deployable: Type.Optional(Type.Boolean()),
+    disabled: Type.Optional(DisabledSchema),
+    ignore_disabled_sources: Type.Optional(Type.Boolean({ description: 'Accepted; privgate has no host sources to disable' })),
+    filter: Type.Optional(Type.String({ maxLength: 0, description: 'Only empty: privgate has no named host filters' })),
   },
   { additionalProperties: false },
 );
@@ -227,3 +293,34 @@ export const EffectiveServiceOptionsSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export const HostResolveSchema = Type.Object(
+  {
+    service: ServiceTypeSchema,
+    address: AddressText,
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: '0 or left out: any port' })),
+  },
+  { additionalProperties: false },
+);
+
+export const HostDeployableSchema = Type.Object({ deployable: Type.Boolean() }, { additionalProperties: false });
+export const HostDisabledSchema = Type.Object({ disabled: Type.Boolean() }, { additionalProperties: false });
+
+/** `POST /hosts/deploy`'s answer: the host's id and whether it was "created" or "updated". */
+export const HostDeployResponse = Type.Object({ id: Type.String(), action: Type.Union([Type.Literal('created'), Type.Literal('updated')]) });
+
+/** offset/limit/query/sortdir of `GET /hosts/tags`. */
+export const HostTagsQuery = Type.Object({
+  offset: PagingQuery.offset,
+  limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+  query: Type.Optional(Type.String({ maxLength: 200 })),
+  sortdir: PagingQuery.sortdir,
+});
+
+/** A session host certificate (the SDK's SessionHostCertificateResponse). */
+export const SessionHostCertificateSchema = Type.Object({
+  id: Type.String(),
+  hostname: Type.String(),
+  host_certificate: Type.Union([HostCertificateInfoSchema, Type.Null()]),
+  host_certificate_raw: Type.String(),
+});

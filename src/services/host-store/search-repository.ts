@@ -7,8 +7,8 @@ import { sql, type Expression, type ExpressionBuilder, type Kysely, type SelectQ
 import type { Tables } from '../../db/schema.js';
 import type { Host } from './host-document.js';
 import { HOST_COLUMNS, toHost, type HostRow } from './repository.js';
-import type { HostSortKey, ServiceType } from './schemas.js';
-import { parseKeywords } from './search-terms.js';
+import type { HostSearch, HostSortKey, ServiceType } from './schemas.js';
+import { parseKeywords, type AttributeField } from './search-terms.js';
 
 export interface HostFilter {
   keywords?: string | undefined;
@@ -16,6 +16,70 @@ export interface HostFilter {
   services?: readonly ServiceType[] | undefined;
   /** Every one of these tags. */
   tags?: readonly string[] | undefined;
+  /** Host columns, each any of its values: id (primary key), common_name, external_id, access_group_id (their indexes). */
+  columns?: ReadonlyArray<{ column: 'id' | 'common_name' | 'external_id' | 'access_group_id'; values: readonly string[] }> | undefined;
+  /** Any of these addresses (case-insensitive; the host_addresses index). */
+  addresses?: readonly string[] | undefined;
+  /** Any of these principal (account) names (the host_principals index). */
+  principals?: readonly string[] | undefined;
+  /** host_attributes fields, each any of its values (the (field, value, host_id) index). */
+  attributes?: ReadonlyArray<{ field: AttributeField; values: readonly string[] }> | undefined;
+}
+
+/** Values of a list filter: null, missing or empty = no filter. */
+function listed(values: readonly string[] | null | undefined): string[] {
+  return [...new Set(values ?? [])];
+}
+
+/** A string filter: empty or missing = no filter (the SDK's omitempty). */
+function single(value: string | undefined): string[] {
+  return value === undefined || value === '' ? [] : [value];
+}
+
+/**
+ * The search body (the SDK's HostSearch) as a {@link HostFilter}. Every filter is an index range
+ * (see filterConditions); `ignore_disabled_sources` changes nothing (privgate has no host sources).
+ */
+export function toHostFilter(body: HostSearch): HostFilter {
+  const services = body.service === undefined || body.service === null ? [] : Array.isArray(body.service) ? body.service : [body.service];
+  const columns = (
+    [
+      { column: 'id', values: single(body.id) },
+      { column: 'common_name', values: listed(body.common_name) },
+      { column: 'external_id', values: single(body.external_id) },
+      { column: 'access_group_id', values: listed(body.access_group_ids) },
+    ] as const
+  ).filter((condition) => condition.values.length > 0);
+  const attributes = (
+    [
+      { field: 'instance_id', values: single(body.instance_id) },
+      { field: 'source_id', values: single(body.source_id) },
+      { field: 'distinguished_name', values: listed(body.distinguished_name) },
+      { field: 'organization', values: listed(body.organization) },
+      { field: 'organizational_unit', values: listed(body.organizational_unit) },
+      { field: 'zone', values: listed(body.zone) },
+      { field: 'host_type', values: listed(body.host_type) },
+      { field: 'host_classification', values: listed(body.host_classification) },
+      { field: 'role', values: listed(body.role) },
+      { field: 'scope', values: listed(body.scope) },
+      { field: 'cloud_provider', values: listed(body.cloud_providers) },
+      { field: 'cloud_provider_region', values: listed(body.cloud_provider_regions) },
+      { field: 'status', values: listed(body.statuses) },
+      { field: 'port', values: listed((body.port ?? []).map(String)) },
+      { field: 'deployable', values: body.deployable === true ? ['true'] : [] },
+      // "" is Go's zero value: no filter.
+      { field: 'disabled', values: single(body.disabled) },
+    ] as const
+  ).filter((condition) => condition.values.length > 0);
+  return {
+    keywords: body.keywords,
+    services,
+    tags: body.tags ?? [],
+    columns,
+    addresses: listed(body.address).map((address) => address.toLowerCase()),
+    principals: listed(body.principal),
+    attributes,
+  };
 }
 
 export interface HostPage {
@@ -116,7 +180,10 @@ async function countHosts(query: SelectQueryBuilder<Tables, keyof Tables, { host
 
 /**
  * The filter's conditions with their (capped) posting counts: services and tags through their
- * (value, host_id) indexes, keywords through the trigram index (three or more characters) and then
+ * (value, host_id) indexes; id, common_name, external_id and access group through the hosts
+ * table's own indexes; addresses and principals through theirs; every other HostSearch field
+ * through host_attributes' (field, value, host_id) key — so each filter is an index range and
+ * none scans. Keywords go through the trigram index (three or more characters) and then
  * the exact substring check. Counts stop at the smallest seen so far: only the most selective
  * condition matters, and that keeps every count a short index-only read.
  */
@@ -141,6 +208,60 @@ async function filterConditions(db: Kysely<Tables>, filter: HostFilter): Promise
       probe: (eb) =>
         eb.exists(eb.selectFrom('host_services').select(sql.lit(1).as('one')).whereRef('host_services.host_id', '=', 'hosts.id').where('host_services.service', 'in', services)),
       countAlone: () => countHosts(offering),
+    });
+  }
+  for (const { column, values: listedValues } of filter.columns ?? []) {
+    const values = [...listedValues];
+    const having = db.selectFrom('hosts').select('hosts.id as host_id').where(`hosts.${column}`, 'in', values);
+    conditions.push({
+      postings: await cappedCount(db, having, smallest()),
+      drive: (eb) => eb('hosts.id', 'in', having),
+      // The candidate row itself: no second read.
+      probe: (eb) => eb(`hosts.${column}`, 'in', values),
+      countAlone: async () =>
+        Number((await db.selectFrom('hosts').where(`hosts.${column}`, 'in', values).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n),
+    });
+  }
+  const addresses = [...new Set(filter.addresses ?? [])];
+  if (addresses.length > 0) {
+    const at = db.selectFrom('host_addresses').select('host_addresses.host_id').where('host_addresses.address', 'in', addresses);
+    conditions.push({
+      postings: await cappedCount(db, at, smallest()),
+      drive: (eb) => eb('hosts.id', 'in', at),
+      probe: (eb) =>
+        eb.exists(eb.selectFrom('host_addresses').select(sql.lit(1).as('one')).whereRef('host_addresses.host_id', '=', 'hosts.id').where('host_addresses.address', 'in', addresses)),
+      countAlone: () => countHosts(at),
+    });
+  }
+  const principals = [...new Set(filter.principals ?? [])];
+  if (principals.length > 0) {
+    const having = db.selectFrom('host_principals').select('host_principals.host_id').where('host_principals.principal', 'in', principals);
+    conditions.push({
+      postings: await cappedCount(db, having, smallest()),
+      drive: (eb) => eb('hosts.id', 'in', having),
+      probe: (eb) =>
+        eb.exists(
+          eb.selectFrom('host_principals').select(sql.lit(1).as('one')).whereRef('host_principals.host_id', '=', 'hosts.id').where('host_principals.principal', 'in', principals),
+        ),
+      countAlone: () => countHosts(having),
+    });
+  }
+  for (const { field, values: listedValues } of filter.attributes ?? []) {
+    const values = [...listedValues];
+    const having = db.selectFrom('host_attributes').select('host_attributes.host_id').where('host_attributes.field', '=', field).where('host_attributes.value', 'in', values);
+    conditions.push({
+      postings: await cappedCount(db, having, smallest()),
+      drive: (eb) => eb('hosts.id', 'in', having),
+      probe: (eb) =>
+        eb.exists(
+          eb
+            .selectFrom('host_attributes')
+            .select(sql.lit(1).as('one'))
+            .whereRef('host_attributes.host_id', '=', 'hosts.id')
+            .where('host_attributes.field', '=', field)
+            .where('host_attributes.value', 'in', values),
+        ),
+      countAlone: () => countHosts(having),
     });
   }
   for (const term of await planKeywords(db, filter.keywords)) {

@@ -71,3 +71,66 @@ export function parseKeywords(keywords: string | undefined): SearchTerm[] {
     return { text, pattern: `%${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`, grams: [...new Set(grams)] };
   });
 }
+
+/** The host fields indexed as (field, value) rows in host_attributes, each a HostSearch filter. */
+export const ATTRIBUTE_FIELDS = [
+  'distinguished_name',
+  'instance_id',
+  'source_id',
+  'organization',
+  'organizational_unit',
+  'zone',
+  'host_type',
+  'host_classification',
+  'cloud_provider',
+  'cloud_provider_region',
+  'disabled',
+  'scope',
+  'role',
+  'port',
+  'deployable',
+  'status',
+] as const;
+export type AttributeField = (typeof ATTRIBUTE_FIELDS)[number];
+
+const STRING_ATTRIBUTES = [
+  'distinguished_name',
+  'instance_id',
+  'source_id',
+  'organization',
+  'organizational_unit',
+  'zone',
+  'host_type',
+  'host_classification',
+  'cloud_provider',
+  'cloud_provider_region',
+  'disabled',
+] as const satisfies readonly AttributeField[];
+
+/** The longest value indexed (the schema keeps host fields shorter; this guards the index key size). */
+const MAX_ATTRIBUTE_LENGTH = 1000;
+
+/**
+ * A host's (field, value) rows for host_attributes: its string fields as sent, each `scope`
+ * entry, each principal's role ids, each service's port, and `deployable` = "true" when set.
+ * Values match exactly (case-sensitive), like tags. `status` is server-kept and privgate reports
+ * none yet, so no host has a status row. (Migration 0014 backfills with a frozen copy of this.)
+ */
+export function hostAttributes(document: Record<string, unknown>): Array<{ field: AttributeField; value: string }> {
+  const rows = new Map<string, { field: AttributeField; value: string }>();
+  const add = (field: AttributeField, value: unknown) => {
+    const text = typeof value === 'number' ? String(value) : value;
+    if (typeof text !== 'string' || text === '' || text.length > MAX_ATTRIBUTE_LENGTH) return;
+    rows.set(`${field}\n${text}`, { field, value: text });
+  };
+  for (const field of STRING_ATTRIBUTES) add(field, document[field]);
+  if (Array.isArray(document.scope)) for (const scope of document.scope) add('scope', scope);
+  if (Array.isArray(document.principals)) {
+    for (const principal of document.principals as Array<Record<string, unknown> | null>) {
+      if (Array.isArray(principal?.roles)) for (const role of principal.roles as Array<Record<string, unknown> | null>) add('role', role?.id);
+    }
+  }
+  if (Array.isArray(document.services)) for (const service of document.services as Array<Record<string, unknown> | null>) add('port', service?.port);
+  if (document.deployable === true) add('deployable', 'true');
+  return [...rows.values()];
+}

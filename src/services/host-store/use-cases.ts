@@ -5,9 +5,10 @@ import type { Clock } from '../../lib/time.js';
 import type { Principal } from '../../access.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { joinAccessGroup } from '../authorizer/access-group-use-cases.js';
+import { PrivxError } from '../../errors.js';
 import { toHostDocument, type HostDocument } from './host-document.js';
 import { bumpPolicyVersion } from './policy-version-repository.js';
-import { insertHost, lockHost, removeHost, replaceHost } from './repository.js';
+import { findDeployedHostId, getHost, insertHost, lockHost, removeHost, replaceHost } from './repository.js';
 import type { HostIn } from './schemas.js';
 
 /** What a host-store use case needs from the app. */
@@ -60,4 +61,81 @@ export async function deleteHostAs(deps: HostStoreDeps, actor: Actor, id: string
     await bumpPolicyVersion(trx);
     await recordAuditEvent(trx, { type: 'host_deleted', outcome: 'success', principal: actor, objectType: 'host', objectId: id, details: { before }, at });
   });
+}
+
+/**
+ * Changes one field of a host (`PUT /hosts/{id}/deployable`, `/disabled`); audited (host_updated,
+ * before → after, `change` names the field) and policy-versioned in the same transaction.
+ */
+async function changeHostField(
+  deps: HostStoreDeps,
+  actor: Actor,
+  id: string,
+  change: 'deployable' | 'disabled',
+  patch: { deployable: boolean } | { disabled: string },
+): Promise<void> {
+  const at = deps.clock.now();
+  await deps.db.transaction().execute(async (trx) => {
+    const before = await lockHost(trx, id);
+    const after: HostDocument = { ...before, ...patch };
+    await replaceHost(trx, id, after, { principal: actor, at });
+    await bumpPolicyVersion(trx);
+    await recordAuditEvent(trx, { type: 'host_updated', outcome: 'success', principal: actor, objectType: 'host', objectId: id, details: { change, before, after }, at });
+  });
+}
+
+/** Marks a host deployable or not: whether `POST /hosts/deploy` may update it. */
+export async function setHostDeployableAs(deps: HostStoreDeps, actor: Actor, id: string, deployable: boolean): Promise<void> {
+  await changeHostField(deps, actor, id, 'deployable', { deployable });
+}
+
+/** Disables ("TRUE") or enables ("FALSE") a host. */
+export async function setHostDisabledAs(deps: HostStoreDeps, actor: Actor, id: string, disabled: boolean): Promise<void> {
+  await changeHostField(deps, actor, id, 'disabled', { disabled: disabled ? 'TRUE' : 'FALSE' });
+}
+
+/**
+ * A host registering itself (`POST /hosts/deploy`). The host its external_id, instance_id or
+ * common_name names (in that order) is updated with the non-empty fields sent — when it is deployable, else
+ * 409 CONFLICT; with none, a new deployable host is created. Audited (host_created or
+ * host_updated, with `deploy: true`) and policy-versioned in the same transaction.
+ */
+export async function deployHostAs(deps: HostStoreDeps, actor: Actor, input: HostIn): Promise<{ id: string; action: 'created' | 'updated' }> {
+  const sent = toHostDocument(input);
+  const at = deps.clock.now();
+  return deps.db.transaction().execute(async (trx) => {
+    const existing = await findDeployedHostId(trx, sent);
+    if (existing === undefined) {
+      const document: HostDocument = { ...sent, deployable: true };
+      const id = crypto.randomUUID();
+      await joinGroup(trx, document);
+      await insertHost(trx, id, document, { principal: actor, at });
+      await bumpPolicyVersion(trx);
+      await recordAuditEvent(trx, { type: 'host_created', outcome: 'success', principal: actor, objectType: 'host', objectId: id, details: { deploy: true, after: document }, at });
+      return { id, action: 'created' as const };
+    }
+    const before = await lockHost(trx, existing);
+    if (before.deployable !== true) throw new PrivxError(409, 'CONFLICT', 'the host exists and is not deployable (PUT /hosts/{id}/deployable)');
+    // The fields the deployment sent replace the stored ones; the others stay. An empty value
+    // ("", null, []) is not sent: the Go SDK sends every field of its struct, most at zero values.
+    const document: HostDocument = { ...before };
+    for (const [key, value] of Object.entries(input)) {
+      const empty = value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0);
+      if (!empty && key in sent) document[key] = sent[key];
+    }
+    document.deployable = true;
+    await joinGroup(trx, document);
+    await replaceHost(trx, existing, document, { principal: actor, at });
+    await bumpPolicyVersion(trx);
+    await recordAuditEvent(trx, { type: 'host_updated', outcome: 'success', principal: actor, objectType: 'host', objectId: existing, details: { deploy: true, before, after: document }, at });
+    return { id: existing, action: 'updated' as const };
+  });
+}
+
+/**
+ * Deletes a host's session host certificates. privgate issues none yet, so there is nothing to
+ * delete: 404 for an unknown host, else done (nothing changes, nothing is audited).
+ */
+export async function deleteSessionHostCertificatesAs(deps: HostStoreDeps, _actor: Actor, hostId: string): Promise<void> {
+  await getHost(deps.db, hostId);
 }

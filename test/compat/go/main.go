@@ -27,6 +27,8 @@ var scenarios = map[string]func(h *Harness){
 	"data.privx_extender_config": extenderConfigScenario,
 	"privx_host":                 hostScenario,
 	"rolestore":                  roleStoreScenario,
+	"hoststore":                  hostStoreScenario,
+	"data.privx_host":            hostDataScenario,
 }
 
 // unique makes names that do not collide with an earlier run against the same server.

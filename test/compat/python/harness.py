@@ -610,5 +610,158 @@ def main():
     return 1 if h.failed else 0
 
 
+
+# --- hoststore ---
+# (The `__main__` guard moved below this block: a scenario must be registered before main runs.)
+
+
+@scenario("hoststore")
+def hoststore(h):
+    """Every host-store call the Python SDK makes for hosts: status, default service options,
+    search by each HostSearch filter, list, tags, resolve, deployable and disabled switches,
+    session host certificates, update and delete."""
+    api = h.api
+    ag = default_access_group(h)
+    admin = admin_role(h)
+    name = unique("compat-py-hoststore")
+    body = {
+        "common_name": name,
+        "external_id": name + "-ext",
+        "instance_id": name + "-instance",
+        "source_id": name + "-source",
+        "access_group_id": ag,
+        "distinguished_name": "CN=" + name,
+        "organization": "Example",
+        "organizational_unit": name + "-ou",
+        "zone": name + "-zone",
+        "host_type": "linux",
+        "host_classification": name + "-class",
+        "scope": [name + "-scope"],
+        "cloud_provider": "AWS",
+        "cloud_provider_region": name + "-region",
+        "addresses": ["192.0.2.80", name + ".example.com"],
+        "tags": [name + "-tag"],
+        "services": [{"service": "SSH", "address": "192.0.2.80", "port": 2280, "source": "UI"}],
+        "principals": [{"principal": "root", "source": "UI", "roles": [{"id": admin.get("id", ""), "name": admin.get("name", "")}]}],
+    }
+    keys = ["common_name", "external_id", "instance_id", "source_id", "distinguished_name", "organizational_unit", "zone", "scope", "cloud_provider", "cloud_provider_region"]
+    state = {}
+
+    h.step("status", "host_store.get_host_store_status", lambda: (expect(api.get_host_store_status(), "status"), [])[1])
+    h.step("default service options", "host_store.get_default_service_options",
+           lambda: non_empty(expect(api.get_default_service_options(), "default service options"), "ssh"))
+
+    def create():
+        data = expect(api.create_host(body), "create")
+        state["id"] = data.get("id") if isinstance(data, dict) else None
+        if not state["id"]:
+            raise StepFailed("create answered no id: %s" % json.dumps(data)[:200])
+        return []
+
+    if not h.step("create", "host_store.create_host", create):
+        h.skip("read", "host_store.get_host", "create failed")
+        return
+    host_id = state["id"]
+
+    def read():
+        data = expect(api.get_host(host_id), "read")
+        drift = compare(body, data, keys)
+        for key, want in [("disabled", "FALSE"), ("deleted", False), ("status", []), ("deployable", False)]:
+            if data.get(key) != want:
+                drift.append({"field": key, "wrote": want, "read": data.get(key)})
+        return drift
+
+    h.step("read", "host_store.get_host", read)
+
+    searches = [
+        ("id", {"id": host_id}),
+        ("keywords", {"keywords": name}),
+        ("common_name", {"common_name": [name]}),
+        ("address", {"address": [name + ".example.com"]}),
+        ("external_id", {"external_id": name + "-ext"}),
+        ("instance_id", {"instance_id": name + "-instance"}),
+        ("source_id", {"source_id": name + "-source"}),
+        ("distinguished_name", {"distinguished_name": ["CN=" + name]}),
+        ("organizational_unit", {"organizational_unit": [name + "-ou"]}),
+        ("zone", {"zone": [name + "-zone"]}),
+        ("host_classification", {"host_classification": [name + "-class"]}),
+        ("role", {"role": [admin.get("id", "")], "common_name": [name]}),
+        ("scope", {"scope": [name + "-scope"]}),
+        ("port", {"port": [2280], "common_name": [name]}),
+        ("tags", {"tags": [name + "-tag"]}),
+        ("access_group_ids", {"access_group_ids": [ag], "common_name": [name]}),
+        ("cloud_provider_regions", {"cloud_provider_regions": [name + "-region"]}),
+        ("service", {"service": ["SSH"], "common_name": [name]}),
+    ]
+    for label, payload in searches:
+        def run(payload=payload):
+            data = expect(api.search_hosts(limit=10, search_payload=payload), "search")
+            ids = [item.get("id") for item in data.get("items", [])]
+            if data.get("count") != 1 or ids != [host_id]:
+                return [{"field": "items", "wrote": [host_id], "read": ids}]
+            return []
+
+        h.step("search by " + label, "host_store.search_hosts", run)
+
+    def page():
+        data = expect(api.get_hosts(offset=0, limit=1, sort_key="created", sort_dir="desc"), "list")
+        if data.get("count", 0) < 1 or len(data.get("items", [])) != 1:
+            raise StepFailed("want a page of one host, got %s" % json.dumps(data)[:200])
+        return []
+
+    h.step("list", "host_store.get_hosts", page)
+
+    def tags():
+        data = expect(api.get_host_tags(query=name), "tags")
+        if data.get("items") != [name + "-tag"]:
+            return [{"field": "items", "wrote": [name + "-tag"], "read": data.get("items")}]
+        return []
+
+    h.step("tags", "host_store.get_host_tags", tags)
+
+    def resolve():
+        data = expect(api.resolve_host({"service": "SSH", "address": "192.0.2.80", "port": 2280}), "resolve")
+        return compare({"id": host_id}, data, ["id"])
+
+    h.step("resolve", "host_store.resolve_host", resolve)
+
+    def switch(setter, payload, key, want):
+        def run():
+            expect(setter(host_id, payload), "set " + key)
+            data = expect(api.get_host(host_id), "read")
+            if data.get(key) != want:
+                return [{"field": key, "wrote": want, "read": data.get(key)}]
+            return []
+        return run
+
+    h.step("set deployable", "host_store.set_host_deployable", switch(api.set_host_deployable, {"deployable": True}, "deployable", True))
+    h.step("set not deployable", "host_store.set_host_deployable", switch(api.set_host_deployable, {"deployable": False}, "deployable", False))
+    h.step("disable", "host_store.set_host_disabled_status", switch(api.set_host_disabled_status, {"disabled": True}, "disabled", "TRUE"))
+    h.step("enable", "host_store.set_host_disabled_status", switch(api.set_host_disabled_status, {"disabled": False}, "disabled", "FALSE"))
+
+    def certificates():
+        data = expect(api.get_session_host_certificates(host_id), "session host certificates")
+        if data.get("count") != 0:
+            raise StepFailed("want no session host certificates, got %s" % json.dumps(data)[:200])
+        return []
+
+    h.step("session host certificates", "host_store.get_session_host_certificates", certificates)
+    h.step("delete session host certificates", "host_store.delete_session_host_certificates",
+           lambda: (expect(api.delete_session_host_certificates(host_id), "delete session host certificates"), [])[1])
+
+    def update():
+        current = expect(api.get_host(host_id), "read")
+        current["zone"] = name + "-zone-2"
+        expect(api.update_host(host_id, current), "update")
+        data = expect(api.search_hosts(search_payload={"zone": [name + "-zone-2"]}), "search")
+        if data.get("count") != 1:
+            raise StepFailed("the updated zone finds %s hosts" % data.get("count"))
+        return []
+
+    h.step("update", "host_store.update_host", update)
+    h.step("delete", "host_store.delete_host", lambda: (expect(api.delete_host(host_id), "delete"), [])[1])
+    h.step("read after delete", "host_store.get_host", lambda: expect_gone(api.get_host(host_id)))
+
+
 if __name__ == "__main__":
     sys.exit(main())
