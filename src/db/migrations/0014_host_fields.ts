@@ -29,7 +29,8 @@ function attributesOf(document: Record<string, unknown>): Array<{ field: string;
   const rows = new Map<string, { field: string; value: string }>();
   const add = (field: string, value: unknown) => {
     if (typeof value === 'number') value = String(value);
-    if (typeof value !== 'string' || value === '' || value.length > 1000) return;
+    // PostgreSQL's b-tree keys must stay under ~2.7 kB.
+    if (typeof value !== 'string' || value === '' || Buffer.byteLength(value, 'utf8') > 2000) return;
     rows.set(`${field}\n${value}`, { field, value });
   };
   for (const field of STRING_FIELDS) add(field, document[field]);

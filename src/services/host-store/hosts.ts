@@ -1,8 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam, IdResponse, ListResponse } from '../../schemas.js';
-import { notFound } from '../../errors.js';
-import { effectiveServiceOptions, getHost, listHostTags, resolveHostId } from './repository.js';
+import { effectiveServiceOptions, getHost, listHostTags, listSessionHostCertificates, resolveHost } from './repository.js';
 import { listHosts, toHostFilter, type HostPage } from './search-repository.js';
 import {
   EffectiveServiceOptionsSchema,
@@ -20,6 +19,7 @@ import {
 import {
   createHostAs,
   deleteHostAs,
+  deleteSessionHostCertificateAs,
   deleteSessionHostCertificatesAs,
   deployHostAs,
   setHostDeployableAs,
@@ -118,12 +118,7 @@ export function registerHostRoutes(app: TypedApp): void {
         response: { 200: HostOutSchema, ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => {
-      const { service, address, port } = request.body;
-      const id = await resolveHostId(db, service, address, port ?? 0);
-      if (id === undefined) throw notFound('host');
-      return getHost(db, id);
-    },
+    async (request) => resolveHost(db, request.body.service, request.body.address, request.body.port ?? 0),
   );
 
   app.post(
@@ -240,10 +235,7 @@ export function registerHostRoutes(app: TypedApp): void {
         response: { 200: ListResponse(SessionHostCertificateSchema), ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => {
-      await getHost(db, request.params.id);
-      return { count: 0, items: [] };
-    },
+    async (request) => listSessionHostCertificates(db, request.params.id),
   );
 
   app.delete(
@@ -276,10 +268,7 @@ export function registerHostRoutes(app: TypedApp): void {
         response: { 200: Type.Object({}), ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => {
-      await deleteSessionHostCertificatesAs(deps, principalOf(request), request.params.id);
-      throw notFound('session host certificate', 'certificate_id');
-    },
+    async (request) => deleteSessionHostCertificateAs(deps, principalOf(request), request.params.id, request.params.certificate_id),
   );
 
   app.get(

@@ -322,6 +322,19 @@ export async function resolveHostId(db: Kysely<Tables>, service: string, address
   return byAddress?.host_id;
 }
 
+/** {@link resolveHostId}'s host; 404 OBJECT_NOT_FOUND when none. */
+export async function resolveHost(db: Kysely<Tables>, service: string, address: string, port: number): Promise<Host> {
+  const id = await resolveHostId(db, service, address, port);
+  if (id === undefined) throw notFound('host');
+  return getHost(db, id);
+}
+
+/** A host's session host certificates: privgate issues none yet (404 for an unknown host). */
+export async function listSessionHostCertificates(db: Kysely<Tables>, hostId: string): Promise<{ count: number; items: never[] }> {
+  await getHost(db, hostId);
+  return { count: 0, items: [] };
+}
+
 /**
  * The host a deployment describes: the one with its `external_id`, else its `instance_id`, else
  * its `common_name` (the first by id when several have it); undefined when none does.

@@ -109,7 +109,7 @@ const HOST_TEXT_FIELDS = {
   host_type: Type.Optional(Text(200)),
   host_classification: Type.Optional(Text(200)),
   comment: Type.Optional(Type.String({ maxLength: 4000 })),
-  distinguished_name: Type.Optional(Text(1000)),
+  distinguished_name: Type.Optional(Text(500)),
   cloud_provider: Type.Optional(Text(200)),
   cloud_provider_region: Type.Optional(Text(200)),
 };

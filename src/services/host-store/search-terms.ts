@@ -107,8 +107,11 @@ const STRING_ATTRIBUTES = [
   'disabled',
 ] as const satisfies readonly AttributeField[];
 
-/** The longest value indexed (the schema keeps host fields shorter; this guards the index key size). */
-const MAX_ATTRIBUTE_LENGTH = 1000;
+/**
+ * The longest value indexed, in UTF-8 bytes: PostgreSQL's b-tree keys must stay under ~2.7 kB.
+ * The host schema keeps every indexed field within it (at most 500 characters).
+ */
+const MAX_ATTRIBUTE_BYTES = 2000;
 
 /**
  * A host's (field, value) rows for host_attributes: its string fields as sent, each `scope`
@@ -120,7 +123,7 @@ export function hostAttributes(document: Record<string, unknown>): Array<{ field
   const rows = new Map<string, { field: AttributeField; value: string }>();
   const add = (field: AttributeField, value: unknown) => {
     const text = typeof value === 'number' ? String(value) : value;
-    if (typeof text !== 'string' || text === '' || text.length > MAX_ATTRIBUTE_LENGTH) return;
+    if (typeof text !== 'string' || text === '' || Buffer.byteLength(text, 'utf8') > MAX_ATTRIBUTE_BYTES) return;
     rows.set(`${field}\n${text}`, { field, value: text });
   };
   for (const field of STRING_ATTRIBUTES) add(field, document[field]);

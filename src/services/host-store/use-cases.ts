@@ -5,7 +5,7 @@ import type { Clock } from '../../lib/time.js';
 import type { Principal } from '../../access.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { joinAccessGroup } from '../authorizer/access-group-use-cases.js';
-import { PrivxError } from '../../errors.js';
+import { notFound, PrivxError } from '../../errors.js';
 import { toHostDocument, type HostDocument } from './host-document.js';
 import { bumpPolicyVersion } from './policy-version-repository.js';
 import { findDeployedHostId, getHost, insertHost, lockHost, removeHost, replaceHost } from './repository.js';
@@ -138,4 +138,10 @@ export async function deployHostAs(deps: HostStoreDeps, actor: Actor, input: Hos
  */
 export async function deleteSessionHostCertificatesAs(deps: HostStoreDeps, _actor: Actor, hostId: string): Promise<void> {
   await getHost(deps.db, hostId);
+}
+
+/** Deletes one session host certificate: privgate issues none yet, so always 404 (for the host when it is unknown). */
+export async function deleteSessionHostCertificateAs(deps: HostStoreDeps, _actor: Actor, hostId: string, _certificateId: string): Promise<never> {
+  await getHost(deps.db, hostId);
+  throw notFound('session host certificate', 'certificate_id');
 }
