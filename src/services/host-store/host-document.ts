@@ -45,6 +45,14 @@ export interface HostDocument {
 /** A host as the API answers it. */
 export interface Host extends HostDocument {
   id: string;
+  scope: string[];
+  deployable: boolean;
+  status: Array<{ k: string; v: string }>;
+  deleted: boolean;
+  to_be_deleted: boolean;
+  host_certificate_raw: string;
+  host_certificate?: HostCertificateInfo;
+  password_rotation_enabled: boolean;
   created: string;
   updated: string;
   updated_by: string;
