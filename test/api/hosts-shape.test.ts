@@ -152,8 +152,8 @@ describe.each(testBackends())('hosts as the PrivX SDK uses them on %s', (backend
     it('rejects wrong types with 400 INVALID_REQUEST_DATA / VALUE_INCORRECT_TYPE', async () => {
       for (const [body, property] of [
         [{ zone: 'zone-1' }, 'zone'],
-        [{ port: ['22'] }, 'port'],
-        [{ port: [70000] }, 'port'],
+        [{ port: ['22'] }, 'port[0]'],
+        [{ port: [70000] }, 'port[0]'],
         [{ external_id: ['ext-alpha'] }, 'external_id'],
         [{ deployable: 'yes' }, 'deployable'],
         [{ disabled: 'MAYBE' }, 'disabled'],
