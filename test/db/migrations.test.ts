@@ -61,3 +61,47 @@ describe.runIf(testBackends().includes('postgres'))('concurrent migrate on Postg
     }
   });
 });
+
+describe.each(testBackends())('0014_host_fields on %s', (backend) => {
+  it('backfills host_attributes from the documents of hosts stored before it', async () => {
+    const storage = await createTestStorage(backend);
+    cleanups.push(storage);
+    const database = await openDatabase(storage);
+    try {
+      await migrateToLatest(database);
+      const index = MIGRATIONS.findIndex(([name]) => name === '0014_host_fields');
+      await migrateDown(database, (MIGRATIONS[index - 1] as readonly [string, unknown])[0]);
+      const document = {
+        common_name: 'old.example.com',
+        zone: 'zone-old',
+        scope: ['a', 'b'],
+        deployable: true,
+        disabled: 'FALSE',
+        distinguished_name: 'x'.repeat(3000),
+        services: [{ service: 'SSH', address: '10.0.0.1', port: 22 }],
+        principals: [{ principal: 'root', roles: [{ id: 'role-1', name: 'one' }] }],
+        addresses: [],
+        tags: [],
+      };
+      const at = '2031-01-01T00:00:00.000Z';
+      await database.db
+        .insertInto('hosts')
+        .values({ id: 'old-host', name: '', common_name: 'old.example.com', external_id: '', disabled: 'FALSE', search_text: '', document: JSON.stringify(document), created: at, updated: at, updated_by: 'test', author: 'test' })
+        .execute();
+      await migrateToLatest(database);
+      const rows = await database.db.selectFrom('host_attributes').select(['field', 'value']).where('host_id', '=', 'old-host').orderBy('field').orderBy('value').execute();
+      // The over-long distinguished name is left out of the index (b-tree key size), not an error.
+      expect(rows).toEqual([
+        { field: 'deployable', value: 'true' },
+        { field: 'disabled', value: 'FALSE' },
+        { field: 'port', value: '22' },
+        { field: 'role', value: 'role-1' },
+        { field: 'scope', value: 'a' },
+        { field: 'scope', value: 'b' },
+        { field: 'zone', value: 'zone-old' },
+      ]);
+    } finally {
+      await database.close();
+    }
+  });
+});
