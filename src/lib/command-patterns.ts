@@ -439,7 +439,7 @@ interface State {
 }
 
 /** Most build steps for one pattern (repeats of empty groups add steps but no states). */
-const MAX_BUILD_STEPS = 100_000;
+const MAX_BUILD_STEPS = 20_000;
 
 class NfaBuilder {
   readonly states: State[] = [{ edges: [], match: true }];

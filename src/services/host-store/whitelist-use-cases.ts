@@ -33,6 +33,9 @@ type Actor = Pick<Principal, 'type' | 'id' | 'name'>;
  */
 export const MAX_EVALUATION_WORK = 10_000_000;
 
+/** Most NFA states all patterns of one stored whitelist compile to: what enforcing it costs per command character. */
+export const MAX_WHITELIST_STATES = 50_000;
+
 /** A stored whitelist as the API answers it. */
 export function whitelistObject(row: WhitelistRow): WhitelistOut {
   return {
@@ -84,7 +87,8 @@ function compileAll(type: WhitelistType, patterns: readonly string[], property: 
 function columnsOf(input: WhitelistIn): WhitelistColumns {
   const type = typeOf(input.type);
   const patterns = input.whitelist_patterns ?? [];
-  compileAll(type, patterns, 'whitelist_patterns');
+  const states = compileAll(type, patterns, 'whitelist_patterns').reduce((sum, pattern) => sum + pattern.size, 0);
+  if (states > MAX_WHITELIST_STATES) throw invalid('VALUE_OUT_OF_BOUNDS', 'the patterns are too complex together: split them over several whitelists', 'whitelist_patterns');
   return { name: input.name, comment: input.comment ?? '', type, patterns };
 }
 
