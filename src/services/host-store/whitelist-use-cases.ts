@@ -176,7 +176,7 @@ export async function evaluateWhitelist(deps: WhitelistDeps, input: WhitelistEva
   return {
     whitelist_pattern_results: compiled.map((pattern, index) => ({
       whitelist_pattern: pattern.source,
-      status: matches[index]!.map((matched) => (matched ? 'MATCH' : 'NO_MATCH')),
+      status: matches[index]!.map((matched): 'MATCH' | 'NO_MATCH' => (matched ? 'MATCH' : 'NO_MATCH')),
     })),
     command_results: commands.map((command, commandIndex) => ({ command, allowed: matches.some((row) => row[commandIndex]!) })),
   };
