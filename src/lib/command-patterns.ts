@@ -210,10 +210,6 @@ class RegexParser {
         [min, max] = bounds;
       } else return node;
       if (node.kind === 'start' || node.kind === 'end') throw new PatternError('nothing to repeat', atomAt);
-      if (node.kind === 'repeat' && node.min === min && node.max === max && code !== 0x7b) {
-        // `a**` is refused by RE2 as well.
-        throw new PatternError('invalid nested repetition operator', this.index);
-      }
       if (code !== 0x7b) this.index += 1;
       if (this.peek() === 0x3f) this.index += 1; // lazy: same match set
       node = { kind: 'repeat', node, min, max };
