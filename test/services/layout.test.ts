@@ -51,6 +51,7 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
   'host-store': {
     'hosts.ts': ['GET /hosts', 'POST /hosts/search', 'POST /hosts', 'GET /hosts/:id', 'PUT /hosts/:id', 'DELETE /hosts/:id', 'GET /hosts/:id/effective_service_options'],
     'settings.ts': ['GET /settings/default_service_options'],
+    'whitelists.ts': ['GET /whitelists', 'POST /whitelists', 'POST /whitelists/search', 'POST /whitelists/evaluate', 'GET /whitelists/:id', 'PUT /whitelists/:id', 'DELETE /whitelists/:id'],
   },
   'local-user-store': {
     'users.ts': ['GET /users', 'GET /users/tags', 'POST /users', 'GET /users/:id', 'PUT /users/:id', 'PUT /users/:id/password', 'DELETE /users/:id'],

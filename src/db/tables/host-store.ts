@@ -55,4 +55,20 @@ export interface HostStoreTables {
    * candidates through the (gram, host_id) index before the exact substring check.
    */
   host_search_grams: { gram: string; host_id: string };
+  /**
+   * Command whitelists. `patterns` is the JSON array of glob or regex patterns (by `type`), in the
+   * order sent; each compiles (src/lib/command-patterns.ts).
+   */
+  whitelists: {
+    id: string;
+    name: string;
+    comment: string;
+    /** `glob` or `regex`. */
+    type: string;
+    patterns: string;
+    created: string;
+    updated: string;
+    updated_by: string;
+    author: string;
+  };
 }

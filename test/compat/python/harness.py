@@ -593,6 +593,68 @@ def hosts(h):
     )
 
 
+# --- whitelists ---
+# (Kept above main(): a scenario registered after the `__main__` guard at the file's end would
+# never run.)
+@scenario("whitelists")
+def whitelists(h):
+    api = h.api
+    name = unique("compat-py-whitelist")
+    body = {"name": name, "comment": "created by the Python SDK compatibility suite", "type": "glob",
+            "whitelist_patterns": ["ls -la", "systemctl status *"]}
+    crud(
+        h, "host_store.command_restriction_whitelist", api.create_command_restriction_whitelist,
+        api.get_command_restriction_whitelist, api.update_command_restriction_whitelist,
+        api.delete_command_restriction_whitelist, body,
+        {"comment": "updated", "type": "regex", "whitelist_patterns": ["^git .*", "^docker .*"]},
+        ["name", "comment", "type", "whitelist_patterns"],
+    )
+
+    listed = {"name": unique("compat-py-whitelist-list"), "type": "regex", "whitelist_patterns": ["uptime", "^df( -h)?$"]}
+    state = {}
+
+    def setup():
+        data = expect(api.create_command_restriction_whitelist(listed), "create")
+        state["id"] = data.get("id") if isinstance(data, dict) else None
+        if not state["id"]:
+            raise StepFailed("create answered no id: %s" % json.dumps(data)[:200])
+        return []
+
+    if not h.step("setup: create whitelist", "host_store.create_command_restriction_whitelist", setup):
+        h.skip("list", "host_store.get_command_restriction_whitelists", "setup failed")
+        return
+
+    def find(data, what):
+        items = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(items, list) or not isinstance(data.get("count"), int):
+            raise StepFailed("%s: want {count, items}, got %s" % (what, json.dumps(data)[:200]))
+        for item in items:
+            if item.get("id") == state["id"]:
+                return compare(listed, item, ["name", "type", "whitelist_patterns"])
+        raise StepFailed("%s: the whitelist is not among %d items" % (what, len(items)))
+
+    h.step("list", "host_store.get_command_restriction_whitelists",
+           lambda: find(expect(api.get_command_restriction_whitelists(limit=1000, sort_dir="asc"), "list"), "list"))
+    h.step("search (keywords)", "host_store.search_command_restriction_whitelists",
+           lambda: find(expect(api.search_command_restriction_whitelists(limit=10, sort_key="name", sort_dir="asc",
+                                                                         search_payload={"keywords": listed["name"]}), "search"), "search"))
+
+    def evaluate():
+        data = expect(api.eval_commands_against_whitelist(listed, "bash", ["uptime", "df -h", "rm -rf /"]), "evaluate")
+        results = data.get("command_results") if isinstance(data, dict) else None
+        got = [(item.get("command"), item.get("allowed")) for item in results or []]
+        want = [("uptime", True), ("df -h", True), ("rm -rf /", False)]
+        drift = [] if got == want else [{"field": "command_results", "wrote": want, "read": got}]
+        patterns = [item.get("whitelist_pattern") for item in data.get("whitelist_pattern_results") or []]
+        if patterns != listed["whitelist_patterns"]:
+            drift.append({"field": "whitelist_pattern_results[].whitelist_pattern", "wrote": listed["whitelist_patterns"], "read": patterns})
+        return drift
+
+    h.step("evaluate", "host_store.eval_commands_against_whitelist", evaluate)
+    h.step("cleanup: delete whitelist", "host_store.delete_command_restriction_whitelist",
+           lambda: (expect(api.delete_command_restriction_whitelist(state["id"]), "delete"), [])[1])
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: harness.py list | harness.py SCENARIO", file=sys.stderr)
