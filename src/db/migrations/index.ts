@@ -10,6 +10,7 @@ import * as localUserFields from './0009_local_user_fields.js';
 import type { MigrationModule } from './types.js';
 import * as roleFields from './0010_role_fields.js';
 import * as clientFields from './0011_client_fields.js';
+import * as auditShape from './0013_audit_shape.js';
 
 /** Migrations import these from './types.js' (importing them from here would be a cycle). */
 export type { MigrationContext, MigrationModule } from './types.js';
@@ -27,4 +28,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0009_local_user_fields', localUserFields],
   ['0010_role_fields', roleFields],
   ['0011_client_fields', clientFields],
+  ['0013_audit_shape', auditShape],
 ];
