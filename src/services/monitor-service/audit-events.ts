@@ -5,7 +5,7 @@ import { errorResponses, ListResponse } from '../../schemas.js';
 import { auditEventCodes, eventName } from './event-codes.js';
 import { listAuditEvents, type AuditEventPage } from './repository.js';
 import { AuditEventCodesOut, AuditEventOut, AuditEventSearchBody, AuditListQuery, AuditPagingQuery } from './schemas.js';
-import { auditSearchFilter, ingestAuditBatch, keywordsOf } from './use-cases.js';
+import { auditSearchFilter, ingestAuditBatch, instantOf, keywordsOf } from './use-cases.js';
 import type { TypedApp } from '../typed-app.js';
 
 const tags = ['audit'];
@@ -45,8 +45,8 @@ export function registerAuditEventRoutes(app: TypedApp): void {
           principal_id: query.principal_id,
           object_id: query.object_id,
           reporter: query.reporter,
-          from: query.from === undefined ? undefined : new Date(query.from),
-          to: query.to === undefined ? undefined : new Date(query.to),
+          from: instantOf(query.from, 'from'),
+          to: instantOf(query.to, 'to'),
           keywords: keywordsOf(query.query),
         },
         pageOf(query),
@@ -76,7 +76,7 @@ export function registerAuditEventRoutes(app: TypedApp): void {
         response: { 200: ListResponse(AuditEventOut), ...errorResponses(400, 401, 403) },
       },
     },
-    async (request) => listAuditEvents(db, auditSearchFilter(request.body), pageOf(request.query)),
+    async (request) => listAuditEvents(db, auditSearchFilter(request.body, request.query.query), pageOf(request.query)),
   );
 
   app.get(

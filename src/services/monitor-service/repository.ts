@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { sql, type ExpressionBuilder, type Insertable, type Kysely, type SelectQueryBuilder, type SqlBool } from 'kysely';
+import { sql, type ExpressionBuilder, type Insertable, type Kysely, type SqlBool } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { timestamp } from '../../lib/time.js';
 import { classify } from './event-codes.js';
@@ -132,7 +132,6 @@ function message(row: Omit<Row, 'seq'>, details: Record<string, unknown>): Recor
   return out;
 }
 
-type AuditQuery = SelectQueryBuilder<Tables, 'audit_events', object>;
 type AuditConditions = ExpressionBuilder<Tables, 'audit_events'>;
 
 /** `value` as a LIKE pattern matching it anywhere (with `\` escapes). */
@@ -140,8 +139,9 @@ function containing(value: string): string {
   return `%${value.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
 }
 
-function filtered(db: Kysely<Tables>, filter: AuditEventFilter): AuditQuery {
-  let query: AuditQuery = db.selectFrom('audit_events');
+/** The events matching `filter` (every condition given must hold). */
+function filtered(db: Kysely<Tables>, filter: AuditEventFilter) {
+  let query = db.selectFrom('audit_events');
   if (filter.type !== undefined) query = query.where('type', '=', filter.type);
   if (filter.outcome !== undefined) query = query.where('outcome', '=', filter.outcome);
   if (filter.principal_id !== undefined) query = query.where('principal_id', '=', filter.principal_id);

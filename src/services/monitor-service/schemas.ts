@@ -28,13 +28,14 @@ export const AuditEventOut = Type.Object({
 
 const SortKey = Type.Union(Object.keys(AUDIT_SORT_KEYS).map((key) => Type.Literal(key)));
 
-/** Paging and order, as the SDKs send them (`fuzzycount` is accepted; the count is always exact). */
+/** Paging and order, as the SDKs send them (`fuzzycount` is accepted; the count is always exact), and the Python SDK's `query`. */
 export const AuditPagingQuery = Type.Object({
   offset: PagingQuery.offset,
   limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
   sortkey: Type.Optional(SortKey),
   sortdir: PagingQuery.sortdir,
   fuzzycount: Type.Optional(Type.Boolean()),
+  query: Type.Optional(Type.String({ maxLength: 1000, description: 'Keywords, as the Python SDK sends them' })),
 });
 
 export const AuditListQuery = Type.Object({
@@ -46,7 +47,6 @@ export const AuditListQuery = Type.Object({
   reporter: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   from: Type.Optional(Timestamp),
   to: Type.Optional(Timestamp),
-  query: Type.Optional(Type.String({ maxLength: 1000, description: 'Keywords, as the Python SDK sends them' })),
 });
 
 const Id = Type.String({ maxLength: 200 });

@@ -49,13 +49,16 @@ export async function ingestAuditBatch(db: Kysely<Tables>, clock: Clock, reporte
   return ids.length;
 }
 
-/** The SDK's audit search body as a filter: empty strings are no filter; the time range is [start_time, end_time). */
-export function auditSearchFilter(body: Static<typeof AuditEventSearchBody>): AuditEventFilter {
+/**
+ * The SDK's audit search body as a filter: empty strings are no filter; the time range is
+ * [start_time, end_time). `query` (the Python SDK's keywords, in the URL) adds to `keywords`.
+ */
+export function auditSearchFilter(body: Static<typeof AuditEventSearchBody>, query?: string): AuditEventFilter {
   const given = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
   const start = given(body.start_time);
   const end = given(body.end_time);
-  const from = start === undefined ? undefined : new Date(start);
-  const to = end === undefined ? undefined : new Date(end);
+  const from = instantOf(start, 'start_time');
+  const to = instantOf(end, 'end_time');
   if (from !== undefined && to !== undefined && from.getTime() > to.getTime()) {
     throw invalid('VALUE_OUT_OF_BOUNDS', 'start_time must not be after end_time', 'start_time');
   }
@@ -76,7 +79,7 @@ export function auditSearchFilter(body: Static<typeof AuditEventSearchBody>): Au
   if (body.event_ids && body.event_ids.length > 0) narrow(typesOfEventIds(body.event_ids));
   if (body.services && body.services.length > 0) narrow(typesOfServices(body.services));
   return {
-    keywords: keywordsOf(body.keywords),
+    keywords: [...keywordsOf(body.keywords), ...keywordsOf(query)],
     principal_id: given(body.user_id),
     users: body.users ?? undefined,
     from,
@@ -84,6 +87,17 @@ export function auditSearchFilter(body: Static<typeof AuditEventSearchBody>): Au
     types,
     objects,
   };
+}
+
+/**
+ * An RFC 3339 time the schema accepted as a Date; 400 for one JavaScript cannot represent (a leap
+ * second, a year out of range) rather than a 500 later.
+ */
+export function instantOf(value: string | undefined, property: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw invalid('VALUE_INCORRECT_FORMAT', `${property} is not a time privgate can represent`, property);
+  return date;
 }
 
 /** Whitespace- or comma-separated keywords; none when blank. */
