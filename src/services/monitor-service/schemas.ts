@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { NullableArray, PagingQuery, Timestamp } from '../../schemas.js';
 import { AUDIT_SERVICES } from './event-codes.js';
-import { AUDIT_SORT_KEYS } from './repository.js';
+import { AUDIT_SORT_KEYS, type AuditSortKey } from './repository.js';
 
 /** An audit event: the PrivX SDK's `AuditEvent` fields first, then privgate's own. */
 export const AuditEventOut = Type.Object({
@@ -26,7 +26,8 @@ export const AuditEventOut = Type.Object({
   reporter: Type.String(),
 });
 
-const SortKey = Type.Union(Object.keys(AUDIT_SORT_KEYS).map((key) => Type.Literal(key)));
+const SORT_KEYS = Object.keys(AUDIT_SORT_KEYS) as AuditSortKey[];
+const SortKey = Type.Union(SORT_KEYS.map((key) => Type.Literal(key)));
 
 /** Paging and order, as the SDKs send them (`fuzzycount` is accepted; the count is always exact), and the Python SDK's `query`. */
 export const AuditPagingQuery = Type.Object({
