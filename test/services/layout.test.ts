@@ -60,7 +60,10 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
     'extender-clients.ts': ['GET /extender-clients'],
   },
   'monitor-service': {
-    'audit-events.ts': ['GET /auditevents', 'POST /auditevents/batch'],
+    'audit-events.ts': ['GET /auditevents', 'POST /auditevents/search', 'GET /auditevents/codes', 'POST /auditevents/batch'],
+    'components.ts': ['GET /components', 'GET /components/:hostname'],
+    'instance.ts': ['GET /instance/status', 'POST /instance/exit'],
+    'time.ts': ['GET /time'],
   },
   authorizer: {
     'icap-cas.ts': ['GET /icap/cas', 'GET /icap/cas/config', 'GET /icap/cas/:id', 'GET /icap/cas/:id/crl'],
@@ -145,7 +148,7 @@ describe('service layout', () => {
   });
 
   it('authorizer and monitor-service: route files leave transactions and audit events to use-cases.ts', () => {
-    for (const [service, files] of [['authorizer', ['icap-cas.ts', 'icap-config.ts', 'icap-registration.ts', 'icap-policy.ts', 'access-groups.ts', 'authorizer-cas.ts', 'web-sessions.ts']], ['monitor-service', ['audit-events.ts']]] as const) {
+    for (const [service, files] of [['authorizer', ['icap-cas.ts', 'icap-config.ts', 'icap-registration.ts', 'icap-policy.ts', 'access-groups.ts', 'authorizer-cas.ts', 'web-sessions.ts']], ['monitor-service', ['audit-events.ts', 'components.ts', 'instance.ts', 'time.ts']]] as const) {
       for (const file of files) expect(read(service, file), `${service}/${file}`).not.toMatch(/recordAuditEvent|\.transaction\(/);
     }
   });

@@ -11,6 +11,7 @@ import type { MigrationModule } from './types.js';
 import * as roleFields from './0010_role_fields.js';
 import * as clientFields from './0011_client_fields.js';
 import * as whitelists from './0012_whitelists.js';
+import * as auditShape from './0013_audit_shape.js';
 
 /** Migrations import these from './types.js' (importing them from here would be a cycle). */
 export type { MigrationContext, MigrationModule } from './types.js';
@@ -29,4 +30,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0010_role_fields', roleFields],
   ['0011_client_fields', clientFields],
   ['0012_whitelists', whitelists],
+  ['0013_audit_shape', auditShape],
 ];

@@ -29,6 +29,7 @@ var scenarios = map[string]func(h *Harness){
 	"privx_whitelist":            whitelistScenario,
 	"data.privx_whitelist":       whitelistDataScenario,
 	"rolestore":                  roleStoreScenario,
+	"monitor":                    monitorScenario,
 }
 
 // unique makes names that do not collide with an earlier run against the same server.
