@@ -10,7 +10,7 @@ import vm from 'node:vm';
 import pg from 'pg';
 import { buildApp } from '../dist/app.js';
 import { loadConfig } from '../dist/config.js';
-import { createApiClient } from '../dist/services/local-user-store/repository.js';
+import { createApiClient } from '../dist/services/local-user-store/api-client-repository.js';
 import { ADMIN_ROLE_ID } from '../dist/services/role-store/permissions.js';
 
 export const POSTGRES_URL = process.env.PRIVGATE_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -42,7 +42,7 @@ export async function createBenchApp(backend, { env = {} } = {}) {
   );
   const app = await buildApp(config);
   const { db } = app.context.database;
-  const credentials = await createApiClient(db, app.context.secretKey, { name: `bench-admin-${Date.now()}`, roles: [{ id: ADMIN_ROLE_ID }] }, 'bench', new Date());
+  const credentials = await createApiClient(db, app.context, { name: `bench-admin-${Date.now()}`, roles: [{ id: ADMIN_ROLE_ID }] }, 'bench', new Date());
   const grant = await app.inject({
     method: 'POST',
     url: '/auth/api/v1/oauth/token',

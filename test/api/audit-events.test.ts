@@ -53,6 +53,11 @@ describe.each(testBackends())('audit events on %s', (backend) => {
     expect(page.count).toBe(3);
     expect(page.items.map((event) => event.details.url)).toEqual(['https://app.example.com/2', 'https://app.example.com/1', 'https://app.example.com/0']);
     expect(page.items[0]).toEqual({
+      service_id: proxyId,
+      service_name: 'web-proxy',
+      event_id: '7001',
+      event_name: 'WEB_REQUEST',
+      message: expect.objectContaining({ type: 'web_request', outcome: 'allow', user_id: 'user-1', user_name: 'alice', client_address: '10.0.0.5', url: 'https://app.example.com/2' }),
       id: expect.any(String),
       created: events[2]!.at,
       type: 'web_request',

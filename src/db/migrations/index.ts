@@ -10,6 +10,8 @@ import * as localUserFields from './0009_local_user_fields.js';
 import type { MigrationModule } from './types.js';
 import * as roleFields from './0010_role_fields.js';
 import * as clientFields from './0011_client_fields.js';
+import * as whitelists from './0012_whitelists.js';
+import * as auditShape from './0013_audit_shape.js';
 import * as hostFields from './0014_host_fields.js';
 
 /** Migrations import these from './types.js' (importing them from here would be a cycle). */
@@ -28,5 +30,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0009_local_user_fields', localUserFields],
   ['0010_role_fields', roleFields],
   ['0011_client_fields', clientFields],
+  ['0012_whitelists', whitelists],
+  ['0013_audit_shape', auditShape],
   ['0014_host_fields', hostFields],
 ];

@@ -56,6 +56,22 @@ export interface HostStoreTables {
    */
   host_search_grams: { gram: string; host_id: string };
   /**
+   * Command whitelists. `patterns` is the JSON array of glob or regex patterns (by `type`), in the
+   * order sent; each compiles (src/lib/command-patterns.ts).
+   */
+  whitelists: {
+    id: string;
+    name: string;
+    comment: string;
+    /** `glob` or `regex`. */
+    type: string;
+    patterns: string;
+    created: string;
+    updated: string;
+    updated_by: string;
+    author: string;
+  };
+  /**
    * A host's other searchable fields as (field, value) rows (see hostAttributes in
    * search-terms.ts): each HostSearch filter without an index of its own is a range of the
    * (field, value, host_id) primary key.

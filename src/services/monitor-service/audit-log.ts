@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Principal } from '../../access.js';
 import type { Tables } from '../../db/schema.js';
+import { CONTROL_PLANE_REPORTER } from './event-codes.js';
 import { insertAuditEvent } from './repository.js';
 
 export type AuditOutcome = 'success' | 'failure' | 'allow' | 'deny';
@@ -24,5 +25,5 @@ export interface AuditEventInput {
  * change commit (or roll back) together.
  */
 export async function recordAuditEvent(db: Kysely<Tables>, event: AuditEventInput): Promise<string> {
-  return insertAuditEvent(db, event, event.reporter ?? 'control-plane');
+  return insertAuditEvent(db, event, event.reporter ?? CONTROL_PLANE_REPORTER);
 }

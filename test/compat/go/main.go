@@ -26,7 +26,10 @@ var scenarios = map[string]func(h *Harness){
 	"data.privx_carrier_config":  carrierConfigScenario,
 	"data.privx_extender_config": extenderConfigScenario,
 	"privx_host":                 hostScenario,
+	"privx_whitelist":            whitelistScenario,
+	"data.privx_whitelist":       whitelistDataScenario,
 	"rolestore":                  roleStoreScenario,
+	"monitor":                    monitorScenario,
 	"hoststore":                  hostStoreScenario,
 	"data.privx_host":            hostDataScenario,
 }

@@ -593,6 +593,163 @@ def hosts(h):
     )
 
 
+# --- whitelists ---
+# (Kept above main(): a scenario registered after the `__main__` guard at the file's end would
+# never run.)
+@scenario("whitelists")
+def whitelists(h):
+    api = h.api
+    name = unique("compat-py-whitelist")
+    body = {"name": name, "comment": "created by the Python SDK compatibility suite", "type": "glob",
+            "whitelist_patterns": ["ls -la", "systemctl status *"]}
+    crud(
+        h, "host_store.command_restriction_whitelist", api.create_command_restriction_whitelist,
+        api.get_command_restriction_whitelist, api.update_command_restriction_whitelist,
+        api.delete_command_restriction_whitelist, body,
+        {"comment": "updated", "type": "regex", "whitelist_patterns": ["^git .*", "^docker .*"]},
+        ["name", "comment", "type", "whitelist_patterns"],
+    )
+
+    listed = {"name": unique("compat-py-whitelist-list"), "type": "regex", "whitelist_patterns": ["uptime", "^df( -h)?$"]}
+    state = {}
+
+    def setup():
+        data = expect(api.create_command_restriction_whitelist(listed), "create")
+        state["id"] = data.get("id") if isinstance(data, dict) else None
+        if not state["id"]:
+            raise StepFailed("create answered no id: %s" % json.dumps(data)[:200])
+        return []
+
+    if not h.step("setup: create whitelist", "host_store.create_command_restriction_whitelist", setup):
+        h.skip("list", "host_store.get_command_restriction_whitelists", "setup failed")
+        return
+
+    def find(data, what):
+        items = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(items, list) or not isinstance(data.get("count"), int):
+            raise StepFailed("%s: want {count, items}, got %s" % (what, json.dumps(data)[:200]))
+        for item in items:
+            if item.get("id") == state["id"]:
+                return compare(listed, item, ["name", "type", "whitelist_patterns"])
+        raise StepFailed("%s: the whitelist is not among %d items" % (what, len(items)))
+
+    h.step("list", "host_store.get_command_restriction_whitelists",
+           lambda: find(expect(api.get_command_restriction_whitelists(limit=1000, sort_dir="asc"), "list"), "list"))
+    h.step("search (keywords)", "host_store.search_command_restriction_whitelists",
+           lambda: find(expect(api.search_command_restriction_whitelists(limit=10, sort_key="name", sort_dir="asc",
+                                                                         search_payload={"keywords": listed["name"]}), "search"), "search"))
+
+    def evaluate():
+        data = expect(api.eval_commands_against_whitelist(listed, "bash", ["uptime", "df -h", "rm -rf /"]), "evaluate")
+        results = data.get("command_results") if isinstance(data, dict) else None
+        got = [(item.get("command"), item.get("allowed")) for item in results or []]
+        want = [("uptime", True), ("df -h", True), ("rm -rf /", False)]
+        drift = [] if got == want else [{"field": "command_results", "wrote": want, "read": got}]
+        patterns = [item.get("whitelist_pattern") for item in data.get("whitelist_pattern_results") or []]
+        if patterns != listed["whitelist_patterns"]:
+            drift.append({"field": "whitelist_pattern_results[].whitelist_pattern", "wrote": listed["whitelist_patterns"], "read": patterns})
+        return drift
+
+    h.step("evaluate", "host_store.eval_commands_against_whitelist", evaluate)
+    h.step("cleanup: delete whitelist", "host_store.delete_command_restriction_whitelist",
+           lambda: (expect(api.delete_command_restriction_whitelist(state["id"]), "delete"), [])[1])
+
+
+# --- monitor ---
+SDK_AUDIT_FIELDS = ["service_id", "service_name", "event_id", "event_name", "created", "message"]
+
+
+@scenario("monitor")
+def monitor(h):
+    """Every monitor-service call of the Python SDK; termination is refused (405 NOT_ALLOWED)."""
+    api = h.api
+    name = unique("compat-py-monitor-group")
+    state = {}
+
+    def status():
+        data = expect(api.get_monitor_service_status(), "status")
+        return [] if data.get("status") == "ok" else [{"field": "status", "wrote": "ok", "read": data.get("status")}]
+
+    h.step("status", "monitor.get_monitor_service_status", status)
+
+    def setup():
+        state["group"] = expect(api.create_access_group({"name": name, "comment": "audited"}), "create")["id"]
+        return []
+
+    h.step("setup: create access group", "authorizer.create_access_group", setup)
+
+    def events():
+        data = expect(api.get_audit_events(offset=0, limit=5, sort_dir="desc", fuzzy_count=True), "list")
+        items = data.get("items") or []
+        if not items or len(items) > 5 or data.get("count", 0) < len(items):
+            raise StepFailed("want 1 to 5 events and count >= items, got %s" % json.dumps(data)[:300])
+        created = [item.get("created", "") for item in items]
+        if created != sorted(created, reverse=True):
+            raise StepFailed("sortdir desc answered %s" % created)
+        drift = []
+        for item in items:
+            for key in SDK_AUDIT_FIELDS:
+                drift += non_empty(item, key)
+            if not all(isinstance(value, str) for value in item.get("message", {}).values()):
+                drift.append({"field": "message", "wrote": "a string map", "read": item.get("message")})
+        return drift
+
+    h.step("audit events", "monitor.get_audit_events", events)
+
+    def search():
+        data = expect(api.search_audit_events(limit=10, audit_event_params={"access_group_id": state.get("group", "")}), "search")
+        items = data.get("items") or []
+        if len(items) != 1:
+            raise StepFailed("want the one event about the group, got %s" % json.dumps(data)[:300])
+        state["event"] = items[0]
+        return compare({"event_name": "ACCESS_GROUP_CREATED", "service_name": "authorizer"}, items[0], ["event_name", "service_name"])
+
+    h.step("search by access group", "monitor.search_audit_events", search)
+
+    def search_keywords():
+        data = expect(api.search_audit_events(query=name, audit_event_params={"keywords": ""}), "search")
+        if data.get("count") != 1:
+            raise StepFailed("searching for %s found %s" % (name, json.dumps(data)[:300]))
+        return []
+
+    h.step("search by keywords (query)", "monitor.search_audit_events", search_keywords)
+
+    def codes():
+        data = expect(api.get_audit_event_codes(), "codes")
+        event_id = state.get("event", {}).get("event_id", "")
+        info = data.get(event_id) if isinstance(data, dict) else None
+        if not info:
+            raise StepFailed("no code %r in the code table" % event_id)
+        return compare({"event_id": int(event_id), "event_name": state["event"].get("event_name")}, info, ["event_id", "event_name"])
+
+    h.step("event codes", "monitor.get_audit_event_codes", codes)
+
+    def components():
+        data = expect(api.get_privx_components_status(), "components")
+        mine = [item for item in data.get("items") or [] if item.get("this_node")]
+        if len(mine) != 1:
+            raise StepFailed("want this node among the components, got %s" % json.dumps(data)[:300])
+        state["hostname"] = mine[0].get("hostname", "")
+        return non_empty(mine[0], "hostname")
+
+    h.step("components", "monitor.get_privx_components_status", components)
+    h.step("component by hostname", "monitor.get_privx_component_status",
+           lambda: compare({"status": "ok"}, expect(api.get_privx_component_status(state.get("hostname", "")), "component"), ["status"]))
+    h.step("instance status", "monitor.get_instance_status",
+           lambda: compare({"status": "ok"}, expect(api.get_instance_status(), "instance status"), ["status"]))
+
+    def terminate():
+        response = api.terminate_privx_instances()
+        if response.ok or response.status != 405:
+            raise StepFailed("want 405 (privgate does not terminate over the API), got %s" % response.status)
+        return []
+
+    h.step("terminate instances (refused)", "monitor.terminate_privx_instances", terminate)
+    if "group" in state:
+        h.step("cleanup: delete access group", "authorizer.delete_access_group",
+               lambda: (expect(api.delete_access_group(state["group"]), "delete"), [])[1])
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: harness.py list | harness.py SCENARIO", file=sys.stderr)
