@@ -750,26 +750,7 @@ def monitor(h):
                lambda: (expect(api.delete_access_group(state["group"]), "delete"), [])[1])
 
 
-def main():
-    if len(sys.argv) != 2:
-        print("usage: harness.py list | harness.py SCENARIO", file=sys.stderr)
-        return 2
-    if sys.argv[1] == "list":
-        for name in sorted(SCENARIOS):
-            print(name)
-        return 0
-    if sys.argv[1] not in SCENARIOS:
-        print("harness: no scenario %r" % sys.argv[1], file=sys.stderr)
-        return 2
-    h = Harness(sys.argv[1])
-    if authenticate(h):
-        SCENARIOS[sys.argv[1]](h)
-    return 1 if h.failed else 0
-
-
-
 # --- hoststore ---
-# (The `__main__` guard moved below this block: a scenario must be registered before main runs.)
 
 
 @scenario("hoststore")
@@ -918,6 +899,23 @@ def hoststore(h):
     h.step("update", "host_store.update_host", update)
     h.step("delete", "host_store.delete_host", lambda: (expect(api.delete_host(host_id), "delete"), [])[1])
     h.step("read after delete", "host_store.get_host", lambda: expect_gone(api.get_host(host_id)))
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: harness.py list | harness.py SCENARIO", file=sys.stderr)
+        return 2
+    if sys.argv[1] == "list":
+        for name in sorted(SCENARIOS):
+            print(name)
+        return 0
+    if sys.argv[1] not in SCENARIOS:
+        print("harness: no scenario %r" % sys.argv[1], file=sys.stderr)
+        return 2
+    h = Harness(sys.argv[1])
+    if authenticate(h):
+        SCENARIOS[sys.argv[1]](h)
+    return 1 if h.failed else 0
 
 
 if __name__ == "__main__":
