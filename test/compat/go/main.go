@@ -27,6 +27,7 @@ var scenarios = map[string]func(h *Harness){
 	"data.privx_extender_config": extenderConfigScenario,
 	"privx_host":                 hostScenario,
 	"rolestore":                  roleStoreScenario,
+	"settings":                   settingsScenario,
 }
 
 // unique makes names that do not collide with an earlier run against the same server.
