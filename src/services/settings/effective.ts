@@ -41,11 +41,14 @@ export interface EffectiveSettingsContext {
  */
 export class EffectiveSettings {
   readonly #remembered = new Map<SettingsSection, Remembered>();
+  readonly #tokens = requireSection('auth', 'tokens');
+  readonly #loginThrottle = requireSection('auth', 'login_throttle');
+  readonly #sessions = requireSection('authorizer', 'sessions');
+  readonly #audit = requireSection('monitor-service', 'audit');
 
   constructor(private readonly context: EffectiveSettingsContext) {}
 
-  private async section(scopeName: string, sectionName: string): Promise<Record<string, unknown>> {
-    const { scope, section } = requireSection(scopeName, sectionName);
+  private async section({ scope, section }: { scope: SettingsScope; section: SettingsSection }): Promise<Record<string, unknown>> {
     const db = this.context.database.db;
     const now = readSectionNow(db, scope, section);
     const stored = now ? (now.value as Record<string, unknown>) : await this.remembered(db, scope, section);
@@ -74,25 +77,25 @@ export class EffectiveSettings {
 
   /** Lifetimes of tokens issued now, in seconds. */
   async tokenLifetimes(): Promise<{ accessTokenTtlSeconds: number; refreshTokenTtlSeconds: number }> {
-    const value = await this.section('auth', 'tokens');
+    const value = await this.section(this.#tokens);
     return { accessTokenTtlSeconds: Number(value.access_token_ttl_seconds), refreshTokenTtlSeconds: Number(value.refresh_token_ttl_seconds) };
   }
 
   /** The failed-login throttle's limits. */
   async loginThrottle(): Promise<{ perAccount: number; perAddress: number; windowSeconds: number }> {
-    const value = await this.section('auth', 'login_throttle');
+    const value = await this.section(this.#loginThrottle);
     return { perAccount: Number(value.per_account), perAddress: Number(value.per_address), windowSeconds: Number(value.window_seconds) };
   }
 
   /** Lifetimes of web sessions and config-download sessions opened now, in seconds. */
   async sessionLifetimes(): Promise<{ webSessionTtlSeconds: number; configSessionTtlSeconds: number }> {
-    const value = await this.section('authorizer', 'sessions');
+    const value = await this.section(this.#sessions);
     return { webSessionTtlSeconds: Number(value.web_session_ttl_seconds), configSessionTtlSeconds: Number(value.config_session_ttl_seconds) };
   }
 
   /** Days audit events are kept; 0 = forever. */
   async auditRetentionDays(): Promise<number> {
-    return Number((await this.section('monitor-service', 'audit')).retention_days);
+    return Number((await this.section(this.#audit)).retention_days);
   }
 }
 
