@@ -5,7 +5,7 @@
 // `privgate serve` (build first: `npm run build`). Prints "served N/M" per SDK package and in
 // total, and with --missing the pairs not served.
 import fs from 'node:fs';
-import { goEndpoints, normaliseTemplate } from './compat-endpoints.mjs';
+import { goEndpoints, matchEndpoint, normaliseTemplate } from './compat-endpoints.mjs';
 import { httpsGet, startServer } from './compat-server.mjs';
 
 const sdkDir = process.env.PRIVX_SDK_GO_DIR;
@@ -31,6 +31,15 @@ for (const [routePath, operations] of Object.entries(document.paths)) {
 
 // The api/ packages are the SDK's service clients; oauth (token requests) is counted apart.
 const endpoints = goEndpoints(sdkDir);
+// A route privgate declares per value of an SDK path parameter (settings: one per scope and
+// section) serves the SDK's template too.
+for (const [routePath, operations] of Object.entries(document.paths)) {
+  if (routePath.includes('{')) continue;
+  for (const method of Object.keys(operations)) {
+    const endpoint = matchEndpoint(endpoints, method.toUpperCase(), routePath);
+    if (endpoint) served.add(`${endpoint.method} ${endpoint.template}`);
+  }
+}
 const byPackage = new Map();
 for (const endpoint of endpoints) {
   const list = byPackage.get(endpoint.pkg) ?? [];

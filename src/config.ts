@@ -40,7 +40,41 @@ export interface Config {
    * Fastify and every read through Kysely, as on PostgreSQL. Same answers either way.
    */
   fastPath: boolean;
+  /**
+   * The settings-backed values whose environment variable was set, by variable name
+   * (`PRIVGATE_ACCESS_TOKEN_TTL`, …). Each overrides the stored setting it backs (see
+   * docs/settings.md); a variable left unset leaves the setting in force.
+   */
+  settingsOverrides: Readonly<Record<string, number>>;
 }
+
+/**
+ * Built-in values of the settings-backed configuration: the fields above when their variable is
+ * unset, and the settings' defaults until the first PUT (src/services/settings/registry.ts).
+ */
+export const BUILT_IN_SETTINGS = {
+  accessTokenTtlSeconds: 300,
+  refreshTokenTtlSeconds: 8 * 3600,
+  icapConfSessionTtlSeconds: 300,
+  webSessionTtlSeconds: 3600,
+  throttlePerAccount: 5,
+  throttlePerAddress: 50,
+  throttleWindowSeconds: 300,
+  auditRetentionDays: 0,
+} as const;
+
+/** The environment variables that override a setting (docs/settings.md), positive integers except where noted. */
+export const SETTINGS_ENV = [
+  'PRIVGATE_ACCESS_TOKEN_TTL',
+  'PRIVGATE_REFRESH_TOKEN_TTL',
+  'PRIVGATE_ICAP_CONF_SESSION_TTL',
+  'PRIVGATE_WEB_SESSION_TTL',
+  'PRIVGATE_THROTTLE_PER_ACCOUNT',
+  'PRIVGATE_THROTTLE_PER_ADDRESS',
+  'PRIVGATE_THROTTLE_WINDOW',
+  /** Days; 0 keeps audit events forever. */
+  'PRIVGATE_AUDIT_RETENTION_DAYS',
+] as const;
 
 export interface ConfigInput {
   listen?: string;
@@ -88,12 +122,23 @@ function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean
   throw new ConfigError(`${name} must be on or off; got ${JSON.stringify(raw)}`);
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum = 1): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new ConfigError(`${name} must be a positive integer`);
+  if (!Number.isSafeInteger(value) || value < minimum) throw new ConfigError(`${name} must be ${minimum === 0 ? 'a non-negative' : 'a positive'} integer`);
   return value;
+}
+
+/** The settings-backed variables that are set, checked as {@link positiveInt} does. */
+function settingsOverrides(env: NodeJS.ProcessEnv): Record<string, number> {
+  const overrides: Record<string, number> = {};
+  for (const name of SETTINGS_ENV) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    overrides[name] = positiveInt(env, name, 0, name === 'PRIVGATE_AUDIT_RETENTION_DAYS' ? 0 : 1);
+  }
+  return overrides;
 }
 
 /** Builds the config from CLI flags, then environment, then defaults. */
@@ -136,16 +181,17 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
           : 'info',
     bodyLimit: positiveInt(env, 'PRIVGATE_BODY_LIMIT', 1024 * 1024),
     maxConnections: positiveInt(env, 'PRIVGATE_MAX_CONNECTIONS', 4096),
-    accessTokenTtlSeconds: positiveInt(env, 'PRIVGATE_ACCESS_TOKEN_TTL', 300),
-    refreshTokenTtlSeconds: positiveInt(env, 'PRIVGATE_REFRESH_TOKEN_TTL', 8 * 3600),
-    icapConfSessionTtlSeconds: positiveInt(env, 'PRIVGATE_ICAP_CONF_SESSION_TTL', 300),
-    webSessionTtlSeconds: positiveInt(env, 'PRIVGATE_WEB_SESSION_TTL', 3600),
+    accessTokenTtlSeconds: positiveInt(env, 'PRIVGATE_ACCESS_TOKEN_TTL', BUILT_IN_SETTINGS.accessTokenTtlSeconds),
+    refreshTokenTtlSeconds: positiveInt(env, 'PRIVGATE_REFRESH_TOKEN_TTL', BUILT_IN_SETTINGS.refreshTokenTtlSeconds),
+    icapConfSessionTtlSeconds: positiveInt(env, 'PRIVGATE_ICAP_CONF_SESSION_TTL', BUILT_IN_SETTINGS.icapConfSessionTtlSeconds),
+    webSessionTtlSeconds: positiveInt(env, 'PRIVGATE_WEB_SESSION_TTL', BUILT_IN_SETTINGS.webSessionTtlSeconds),
     initialAdminPassword: env.PRIVGATE_ADMIN_PASSWORD || undefined,
     throttle: {
-      perAccount: positiveInt(env, 'PRIVGATE_THROTTLE_PER_ACCOUNT', 5),
-      perAddress: positiveInt(env, 'PRIVGATE_THROTTLE_PER_ADDRESS', 50),
-      windowSeconds: positiveInt(env, 'PRIVGATE_THROTTLE_WINDOW', 300),
+      perAccount: positiveInt(env, 'PRIVGATE_THROTTLE_PER_ACCOUNT', BUILT_IN_SETTINGS.throttlePerAccount),
+      perAddress: positiveInt(env, 'PRIVGATE_THROTTLE_PER_ADDRESS', BUILT_IN_SETTINGS.throttlePerAddress),
+      windowSeconds: positiveInt(env, 'PRIVGATE_THROTTLE_WINDOW', BUILT_IN_SETTINGS.throttleWindowSeconds),
     },
     fastPath: onOff(env, 'PRIVGATE_FAST_PATH', true),
+    settingsOverrides: settingsOverrides(env),
   };
 }

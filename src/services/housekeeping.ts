@@ -4,6 +4,7 @@ import type { Database } from '../db/index.js';
 import { addSeconds, timestamp } from '../lib/time.js';
 import { REVOKED_SESSION_MARGIN_SECONDS } from './authorizer/repository.js';
 import { deleteExpiredBatch, type PurgeTarget } from './housekeeping-repository.js';
+import { effectiveSettings } from './settings/effective.js';
 
 /**
  * Rows are kept this long past the instant they stop mattering, so neither clock skew between
@@ -15,10 +16,10 @@ export const PURGE_GRACE_SECONDS = 600;
 export const PURGE_BATCH_SIZE = 500;
 export const HOUSEKEEPING_INTERVAL_MS = 10 * 60 * 1000;
 
-/** One table's rule: rows whose `column` (an RFC 3339 instant) is older than `keepSeconds` ago go. */
-type PurgeRule = PurgeTarget & { keepSeconds: number };
+/** One table's rule: rows whose `column` (an RFC 3339 instant) is older than `keepSeconds` ago go (null: none go). */
+type PurgeRule = PurgeTarget & { keepSeconds: number | null };
 
-function purgeRules(throttleWindowSeconds: number) {
+function purgeRules(throttleWindowSeconds: number, auditRetentionDays: number) {
   return [
     // `expires` is when the last token the row can revoke expires: a jti's own exp; for `family:`
     // and `sub:` keys the revocation instant plus the longest token lifetime.
@@ -33,6 +34,8 @@ function purgeRules(throttleWindowSeconds: number) {
     { table: 'web_sessions', key: 'id', column: 'expires', keepSeconds: REVOKED_SESSION_MARGIN_SECONDS + PURGE_GRACE_SECONDS },
     // A throttle counter whose window started more than one window ago counts as zero.
     { table: 'login_attempts', key: 'name', column: 'window_start', keepSeconds: 2 * throttleWindowSeconds },
+    // The `monitor-service/audit` retention (docs/settings.md); 0 keeps every event.
+    { table: 'audit_events', key: 'id', column: 'created', keepSeconds: auditRetentionDays > 0 ? auditRetentionDays * 86_400 : null },
   ] as const satisfies readonly PurgeRule[];
 }
 
@@ -40,8 +43,10 @@ export type PurgedTable = ReturnType<typeof purgeRules>[number]['table'];
 export type PurgeCounts = Record<PurgedTable, number>;
 
 export interface PurgeOptions {
-  /** The throttle's window (config.throttle.windowSeconds): counters are kept for two of them. */
+  /** The throttle's window (the `auth/login_throttle` setting in force): counters are kept for two of them. */
   throttleWindowSeconds: number;
+  /** Audit events older than this many days go; 0 or absent keeps them all. */
+  auditRetentionDays?: number;
   batchSize?: number;
   /** Stops between batches (the app closing); counts so far are returned. */
   signal?: AbortSignal;
@@ -50,7 +55,7 @@ export interface PurgeOptions {
 /**
  * Deletes rows that can no longer affect any decision: expired revocations, redeemed refresh
  * tokens, login requests, authorization codes, config and web sessions past their retention, old
- * login failures. Audit events are never touched.
+ * login failures; audit events only past the retention `auditRetentionDays` gives (none by default).
  *
  * Works in batches of at most `batchSize` rows, oldest first, each statement its own transaction,
  * so no lock is held for long. Safe on several nodes at once against one PostgreSQL: a batch
@@ -59,8 +64,9 @@ export interface PurgeOptions {
 export async function purgeExpired(database: Database, now: Date, options: PurgeOptions): Promise<PurgeCounts> {
   const batchSize = options.batchSize ?? PURGE_BATCH_SIZE;
   const counts = {} as PurgeCounts;
-  for (const rule of purgeRules(options.throttleWindowSeconds)) {
+  for (const rule of purgeRules(options.throttleWindowSeconds, options.auditRetentionDays ?? 0)) {
     counts[rule.table] = 0;
+    if (rule.keepSeconds === null) continue;
     const cutoff = timestamp(addSeconds(now, -rule.keepSeconds));
     while (!options.signal?.aborted) {
       const deleted = await deleteExpiredBatch(database, rule, cutoff, batchSize);
@@ -87,8 +93,11 @@ export function startHousekeeping(context: AppContext, intervalMs: number = HOUS
   let running: Promise<void> | undefined;
   const run = async () => {
     try {
+      const settings = effectiveSettings(context);
+      const [throttle, auditRetentionDays] = await Promise.all([settings.loginThrottle(), settings.auditRetentionDays()]);
       const counts = await purgeExpired(context.database, context.clock.now(), {
-        throttleWindowSeconds: context.config.throttle.windowSeconds,
+        throttleWindowSeconds: throttle.windowSeconds,
+        auditRetentionDays,
         signal: abort.signal,
       });
       if (Object.values(counts).some((count) => count > 0)) context.log.info({ purged: counts }, 'housekeeping: purged expired rows');

@@ -3,6 +3,7 @@ import { openDatabase } from '../../src/db/index.js';
 import { ManualClock, addSeconds, timestamp } from '../../src/lib/time.js';
 import { REVOKED_SESSION_MARGIN_SECONDS, revokedWebSessionIds } from '../../src/services/authorizer/repository.js';
 import { PURGE_GRACE_SECONDS, purgeExpired } from '../../src/services/housekeeping.js';
+import { MAX_REFRESH_TOKEN_TTL_SECONDS } from '../../src/services/settings/registry.js';
 import { recordAuditEvent } from '../../src/services/monitor-service/audit-log.js';
 import { bearer, createTestApp, passwordGrantRequest, tokenWith, type TestApp } from '../helpers/app.js';
 import { createTestStorage, testBackends, type TestStorage } from '../helpers/backends.js';
@@ -97,8 +98,14 @@ describe.each(testBackends())('housekeeping of expired security rows on %s', (ba
     expect(reuse.statusCode).toBe(400);
     expect(reuse.body).toContain('already used');
 
-    // Past every refresh token's lifetime (plus the grace) nothing of them matters any more.
+    // Past every refresh token's lifetime (plus the grace) nothing of them matters any more: its own
+    // lifetime for the redemptions, the longest the settings allow for the family revocation.
     clock.advance(testApp.config.refreshTokenTtlSeconds + 60 + PURGE_GRACE_SECONDS + 1);
+    await purge(testApp, clock);
+    expect(await db.selectFrom('refresh_tokens').select('id').execute()).toEqual([]);
+    // The revoked family and the one revoked for the reuse.
+    expect(await familyKeys()).toHaveLength(2);
+    clock.advance(MAX_REFRESH_TOKEN_TTL_SECONDS);
     await purge(testApp, clock);
     expect(await db.selectFrom('refresh_tokens').select('id').execute()).toEqual([]);
     expect(await familyKeys()).toEqual([]);

@@ -46,7 +46,8 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
       'GET /settings/:scope/:section',
       'PUT /settings/:scope/:section',
     ],
-    'schema.ts': ['GET /schema/${scope.name}', 'GET /schema/:scope'],
+    'schema.ts': ['GET /schema/${scope.name}/${section.name}', 'GET /schema/${scope.name}', 'GET /schema/:scope', 'GET /schema/:scope/:section'],
+    'restart-required.ts': ['POST /restart_required/${scope.name}', 'POST /restart_required/:scope'],
   },
   'host-store': {
     'hosts.ts': [

@@ -2,6 +2,7 @@ import type { AppContext } from '../../context.js';
 import { PrivxError } from '../../errors.js';
 import { addSeconds, timestamp } from '../../lib/time.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
+import { effectiveSettings } from '../settings/effective.js';
 import { giveBack, reserveAddress, reserveAddressAndAccount, selectCounters } from './throttle-repository.js';
 
 /** Before every real window: a counter cleared by a success reads as no counter at all. */
@@ -59,6 +60,11 @@ export interface CounterReadings {
 export class LoginThrottle {
   constructor(private readonly context: AppContext) {}
 
+  /** The limits in force: the `auth/login_throttle` settings, env overrides (docs/settings.md). */
+  private limits(): Promise<{ perAccount: number; perAddress: number; windowSeconds: number }> {
+    return effectiveSettings(this.context).loginThrottle();
+  }
+
   /**
    * Runs `work` as one attempt from `address`, counted against the address and, when `account` is
    * given, against the account, before `work` starts (429 when either is at its limit). An attempt
@@ -78,7 +84,7 @@ export class LoginThrottle {
    * {@link fail}, {@link succeed} or {@link abandon}. One statement; over a limit, 429 holding nothing.
    */
   async begin(address: string, account?: string): Promise<LoginAttempt> {
-    const { perAccount, perAddress, windowSeconds } = this.context.config.throttle;
+    const { perAccount, perAddress, windowSeconds } = await this.limits();
     const db = this.context.database.db;
     const now = this.context.clock.now();
     const start = timestamp(now);
@@ -112,8 +118,8 @@ export class LoginThrottle {
   }
 
   /** Throws 429 when either counter is at its limit in a window not yet over. */
-  enforce(counters: CounterReadings): void {
-    const { perAccount, perAddress, windowSeconds } = this.context.config.throttle;
+  async enforce(counters: CounterReadings): Promise<void> {
+    const { perAccount, perAddress, windowSeconds } = await this.limits();
     const over = timestamp(addSeconds(this.context.clock.now(), -windowSeconds));
     if (this.counted(counters.address, over) >= perAddress || this.counted(counters.account, over) >= perAccount) {
       throw new PrivxError(429, 'TOO_MANY_CONNECTIONS', 'too many failed attempts; try again later', {
@@ -134,7 +140,7 @@ export class LoginThrottle {
 
   /** A success after {@link enforce}: clears the account's counter when it holds failures. */
   async clearAccount(account: string, counters: CounterReadings): Promise<void> {
-    const over = timestamp(addSeconds(this.context.clock.now(), -this.context.config.throttle.windowSeconds));
+    const over = timestamp(addSeconds(this.context.clock.now(), -(await this.limits()).windowSeconds));
     if (this.counted(counters.account, over) === 0) return;
     await giveBack(this.context.database.db, null, null, null, null, account.slice(0, MAX_ACCOUNT_LENGTH), NO_WINDOW);
   }

@@ -27,6 +27,8 @@ import {
   writePrincipalRevocation,
 } from './revocations.js';
 import { SigningKeyStore } from './signing-keys.js';
+import { effectiveSettings, type EffectiveSettings } from '../settings/effective.js';
+import { MAX_ACCESS_TOKEN_TTL_SECONDS, MAX_REFRESH_TOKEN_TTL_SECONDS, MAX_WEB_SESSION_TTL_SECONDS } from '../settings/registry.js';
 
 /*
  * The token facade (`app.tokens`). The pieces live beside it: access-tokens.ts (claims, signing,
@@ -129,12 +131,26 @@ export class TokenService implements AccessTokenVerifier {
   /** Principals revoked inside a caller's transaction, to revoke again once it committed (see confirmRevocations). */
   readonly #revokedInTransaction = new WeakMap<Kysely<Tables>, Array<{ type: PrincipalType; id: string }>>();
 
+  /** The token lifetimes in force (the `auth/tokens` settings, env overrides; docs/settings.md). */
+  readonly #settings: EffectiveSettings;
+  /**
+   * How long a revocation by principal or family is kept: past the longest lifetime any token can
+   * have been issued with — the settings' bound or the bootstrap value — so neither lowering a
+   * lifetime setting nor raising it again lets a revoked token revive.
+   */
+  readonly #revocationLifetimeSeconds: number;
+
   constructor(private readonly context: AppContext) {
     // Web sessions are signed with the same keys and live longer than access tokens: a retired key
-    // must verify until the longest-lived of either has expired (plus clock-skew slack).
-    const longestTokenSeconds = Math.max(context.config.accessTokenTtlSeconds, context.config.webSessionTtlSeconds);
+    // must verify until the longest-lived of either has expired (plus clock-skew slack), for any
+    // lifetime the settings allow.
+    const { config } = context;
+    const longestTokenSeconds = Math.max(config.accessTokenTtlSeconds, config.webSessionTtlSeconds, MAX_ACCESS_TOKEN_TTL_SECONDS, MAX_WEB_SESSION_TTL_SECONDS);
     this.keys = new SigningKeyStore(context.database.db, longestTokenSeconds + 60);
     this.#refreshTokens = new RefreshTokenCodec(context.secretKey);
+    this.#settings = effectiveSettings(context);
+    this.#revocationLifetimeSeconds =
+      Math.max(config.accessTokenTtlSeconds, config.refreshTokenTtlSeconds, MAX_ACCESS_TOKEN_TTL_SECONDS, MAX_REFRESH_TOKEN_TTL_SECONDS) + 60;
   }
 
   async start(): Promise<void> {
@@ -148,8 +164,9 @@ export class TokenService implements AccessTokenVerifier {
   }
 
   /** Signs an access token for `subject`; with `familyId`, revoking that refresh-token family revokes it. */
-  async signAccessToken(subject: TokenSubject, clientId: string, familyId?: string): Promise<{ token: string; expiresIn: number; jti: string }> {
-    return signAccessToken(subject, clientId, familyId, this.context.clock.now(), this.context.config.accessTokenTtlSeconds, await this.currentKey());
+  async signAccessToken(subject: TokenSubject, clientId: string, familyId?: string, lifetimeSeconds?: number): Promise<{ token: string; expiresIn: number; jti: string }> {
+    const seconds = lifetimeSeconds ?? (await this.#settings.tokenLifetimes()).accessTokenTtlSeconds;
+    return signAccessToken(subject, clientId, familyId, this.context.clock.now(), seconds, await this.currentKey());
   }
 
   /**
@@ -161,7 +178,8 @@ export class TokenService implements AccessTokenVerifier {
    * or revoked (by family or principal, in `token_revocations`).
    */
   async issue(subject: TokenSubject, clientId: string, familyId: string = crypto.randomUUID()): Promise<TokenResponse> {
-    const access = await this.signAccessToken(subject, clientId, familyId);
+    const lifetimes = await this.#settings.tokenLifetimes();
+    const access = await this.signAccessToken(subject, clientId, familyId, lifetimes.accessTokenTtlSeconds);
     const now = this.context.clock.now().getTime();
     const refresh = this.#refreshTokens.mint({
       // randomUUID draws from a pooled entropy buffer: far cheaper per call than randomBytes.
@@ -171,7 +189,7 @@ export class TokenService implements AccessTokenVerifier {
       principalId: subject.id,
       clientId,
       issuedAtMs: now,
-      expiresAtMs: now + this.context.config.refreshTokenTtlSeconds * 1000,
+      expiresAtMs: now + lifetimes.refreshTokenTtlSeconds * 1000,
     });
     return { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, refresh_token: refresh };
   }
@@ -308,8 +326,7 @@ export class TokenService implements AccessTokenVerifier {
     const now = this.context.clock.now();
     const key = subjectKey(type, id);
     // Kept until every token it can revoke (refresh tokens live longest) has expired.
-    const lifetime = Math.max(this.context.config.accessTokenTtlSeconds, this.context.config.refreshTokenTtlSeconds) + 60;
-    const expires = timestamp(addSeconds(now, lifetime));
+    const expires = timestamp(addSeconds(now, this.#revocationLifetimeSeconds));
     const write = (db: Kysely<Tables>): Promise<void> => writePrincipalRevocation(db, type, id, now, expires);
     if (transaction) {
       await write(transaction);
@@ -383,9 +400,8 @@ export class TokenService implements AccessTokenVerifier {
   async revokeRefreshFamily(familyId: string, transaction?: Kysely<Tables>): Promise<void> {
     const now = this.context.clock.now();
     const key = refreshFamilyKey(familyId);
-    // Every member was issued before now, so none outlives now + the refresh lifetime (the longest).
-    const lifetime = Math.max(this.context.config.accessTokenTtlSeconds, this.context.config.refreshTokenTtlSeconds) + 60;
-    await insertRevocation(transaction ?? this.context.database.db, { key, issued_before: null, expires: timestamp(addSeconds(now, lifetime)) });
+    // Every member was issued before now, so none outlives now + the longest refresh lifetime.
+    await insertRevocation(transaction ?? this.context.database.db, { key, issued_before: null, expires: timestamp(addSeconds(now, this.#revocationLifetimeSeconds)) });
     this.noteLocalRevocation(key, null);
   }
 }

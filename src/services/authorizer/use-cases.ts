@@ -11,6 +11,7 @@ import { resolveEffectiveServiceOptions } from '../../lib/service-options.js';
 import { timestamp } from '../../lib/time.js';
 import { WEB_SESSION_AUDIENCE, type WebSessionClaims } from '../../lib/web-policy.js';
 import type { Principal, PrincipalType } from '../../access.js';
+import { effectiveSettings } from '../settings/effective.js';
 import type { LoginThrottle } from '../auth/throttle.js';
 import type { TokenService } from '../auth/token-service.js';
 import { bumpPolicyVersion } from '../host-store/policy-version-repository.js';
@@ -133,13 +134,14 @@ async function configClient(db: Kysely<Tables>, id: string, actor: Principal, ty
 
 /** Opens a single-use, short-lived session to download a component's config; audited in the same transaction. Returns its id. */
 export async function openConfigSession(context: AppContext, actor: Principal, route: ConfigRoute, trustedClientId: string, sourceAddress: string): Promise<string> {
-  const { database, clock, secretKey, config } = context;
+  const { database, clock, secretKey } = context;
   const db = database.db;
   const { sessionTypes, label } = CONFIG_ROUTES[route];
   const client = await configClient(db, trustedClientId, actor, sessionTypes, label);
+  const { configSessionTtlSeconds } = await effectiveSettings(context).sessionLifetimes();
   const now = clock.now();
   return db.transaction().execute(async (trx) => {
-    const sessionId = await createConfSession(trx, secretKey, client.id, now, config.icapConfSessionTtlSeconds);
+    const sessionId = await createConfSession(trx, secretKey, client.id, now, configSessionTtlSeconds);
     await recordAuditEvent(trx, {
       type: `${auditPrefix(client.type)}_config_session_created`,
       outcome: 'success',
@@ -359,9 +361,9 @@ export async function openWebSession(
   body: WebSessionRequest,
   sourceAddress: string,
 ): Promise<{ session_id: string; token: string; expires: string }> {
-  const { database, clock, config } = deps.context;
+  const { database, clock } = deps.context;
   const db = database.db;
-  const [host, defaults] = await Promise.all([getHost(db, body.host_id), getDefaultServiceOptions(db)]);
+  const [host, defaults, lifetimes] = await Promise.all([getHost(db, body.host_id), getDefaultServiceOptions(db), effectiveSettings(deps.context).sessionLifetimes()]);
   const services = host.services.filter((service) => service.service === 'WEB');
   // A disabled host is not in the policy feed either; to a user it does not exist.
   if (services.length === 0 || String(host.disabled).toUpperCase() !== 'FALSE') throw notFound('web host', 'host_id');
@@ -370,7 +372,7 @@ export async function openWebSession(
   const hostName = host.name || host.common_name || host.id;
   const now = clock.now();
   const iat = Math.floor(now.getTime() / 1000);
-  const exp = iat + config.webSessionTtlSeconds;
+  const exp = iat + lifetimes.webSessionTtlSeconds;
   const sessionId = crypto.randomUUID();
   const domains = new Set<string>();
   for (const service of services) for (const domain of service.allowed_domains ?? []) domains.add(domain);

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { registerStatusRoute } from '../status.js';
 import { SETTINGS_SCOPES } from './registry.js';
+import { registerRestartRequiredFallbackRoute, registerRestartRequiredRoute } from './restart-required.js';
 import { registerSchemaFallbackRoutes, registerScopeSchemaRoutes } from './schema.js';
 import { registerScopeSettingsRoutes, registerSettingsFallbackRoutes } from './settings.js';
 
@@ -13,9 +14,11 @@ const settingsService: FastifyPluginAsyncTypebox = async (app) => {
   for (const scope of SETTINGS_SCOPES) {
     registerScopeSettingsRoutes(app, scope);
     registerScopeSchemaRoutes(app, scope);
+    registerRestartRequiredRoute(app, scope);
   }
   registerSettingsFallbackRoutes(app);
   registerSchemaFallbackRoutes(app);
+  registerRestartRequiredFallbackRoute(app);
 };
 
 export default settingsService;

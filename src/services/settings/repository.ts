@@ -54,6 +54,14 @@ function withDefaults(defaults: unknown, stored: unknown): unknown {
   return stored === undefined ? defaults : stored;
 }
 
+/** An open section's value: the declared keys as shaped, plus the other top-level keys stored (kept, not acted on). */
+function withOtherKeys(shaped: unknown, stored: unknown): unknown {
+  if (!isPlainObject(shaped) || !isPlainObject(stored)) return shaped;
+  const result: Record<string, unknown> = { ...shaped };
+  for (const [key, value] of Object.entries(stored)) if (!(key in shaped)) result[key] = value;
+  return result;
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     for (const item of Object.values(value)) deepFreeze(item);
@@ -72,7 +80,8 @@ const parsed = new WeakMap<SettingsSection, { text: string | undefined; value: u
 function valueOf(section: SettingsSection, text: string | undefined): unknown {
   const cached = parsed.get(section);
   if (cached && cached.text === text) return cached.value;
-  const value = deepFreeze(withDefaults(section.defaults, text === undefined ? undefined : (JSON.parse(text) as unknown)));
+  const stored = text === undefined ? undefined : (JSON.parse(text) as unknown);
+  const value = deepFreeze(section.openKeys ? withOtherKeys(withDefaults(section.defaults, stored), stored) : withDefaults(section.defaults, stored));
   parsed.set(section, { text, value });
   return value;
 }

@@ -35,7 +35,13 @@ export function registerScopeSettingsRoutes(app: TypedApp, scope: SettingsScope)
     `/settings/${scope.name}`,
     {
       config: { permissions: READ },
-      schema: { summary: `Get the ${scope.name} settings`, description: CONCURRENCY_NOTE, tags, response: { 200: body, ...errorResponses(401, 403) } },
+      schema: {
+        summary: `Get the ${scope.name} settings`,
+        description: `${CONCURRENCY_NOTE} Every section is answered complete (defaults for keys never written), so \`merge\` (PrivX: merge defaults in) changes nothing.`,
+        tags,
+        querystring: Type.Object({ merge: Type.Optional(Type.Boolean()) }),
+        response: { 200: body, ...errorResponses(400, 401, 403) },
+      },
     },
     async (_request, reply) => {
       const states = await readScope(db, scope);

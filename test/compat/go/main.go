@@ -32,6 +32,7 @@ var scenarios = map[string]func(h *Harness){
 	"monitor":                    monitorScenario,
 	"hoststore":                  hostStoreScenario,
 	"data.privx_host":            hostDataScenario,
+	"settings":                   settingsScenario,
 }
 
 // unique makes names that do not collide with an earlier run against the same server.

@@ -901,6 +901,38 @@ def hoststore(h):
     h.step("read after delete", "host_store.get_host", lambda: expect_gone(api.get_host(host_id)))
 
 
+# --- settings ---
+@scenario("settings")
+def settings_scenario(h):
+    """Every call of the SDK's settings service: status, schemas, scope and section reads and
+    writes (token lifetimes written with their defaults, so later scenarios see no change), and
+    the restart check."""
+    api = h.api
+    h.step("status", "settings.get_settings_service_status",
+           lambda: compare({"status": "ok"}, expect(api.get_settings_service_status(), "status"), ["status"]))
+
+    def scope_schema():
+        doc = expect(api.get_scope_schema("auth"), "scope schema")
+        return compare({"title": "auth"}, doc, ["title"]) + ([] if "tokens" in doc.get("properties", {}) else [{"field": "properties.tokens", "wrote": "(declared)", "read": None}])
+
+    h.step("scope schema", "settings.get_scope_schema", scope_schema)
+    h.step("section schema", "settings.get_scope_section_schema",
+           lambda: compare({"x-privgate-acted-on": True}, expect(api.get_scope_section_schema("auth", "tokens"), "section schema"), ["x-privgate-acted-on"]))
+    tokens = {"access_token_ttl_seconds": 300, "refresh_token_ttl_seconds": 28800, "privx_other": "kept"}
+    h.step("update section", "settings.update_scope_section_settings",
+           lambda: (expect(api.update_scope_section_settings("auth", "tokens", tokens), "update section"), [])[1])
+    h.step("read section", "settings.get_scope_section_settings",
+           lambda: compare(tokens, expect(api.get_scope_section_settings("auth", "tokens"), "read section"), list(tokens)))
+    general = {"banner": unique("compat-py-settings")}
+    h.step("update scope", "settings.update_scope_settings",
+           lambda: (expect(api.update_scope_settings("global", {"general": general}), "update scope"), [])[1])
+    h.step("read scope", "settings.get_scope_settings",
+           lambda: compare(general, expect(api.get_scope_settings("global", merge=True), "read scope").get("general", {}), ["banner"]))
+    h.step("restart required", "settings.restart_required",
+           lambda: compare({"restart_required": False}, expect(api.restart_required("auth", {"tokens": tokens}), "restart required"), ["restart_required"]))
+    h.step("unknown scope", "settings.get_scope_settings", lambda: expect_gone(api.get_scope_settings("no-such-scope")))
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: harness.py list | harness.py SCENARIO", file=sys.stderr)

@@ -50,7 +50,7 @@ export const passwordGrant: Grant = async ({ context, tokens, throttle }, reques
   const client = await authenticateClient(context, credentials, request.ip);
   if (client) {
     const counters = client.counters ?? (await throttle.read(request.ip, client.account));
-    throttle.enforce(counters);
+    await throttle.enforce(counters);
     const subject = client.subject();
     if (subject) {
       await throttle.clearAccount(client.account, counters);
