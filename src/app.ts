@@ -28,6 +28,7 @@ import hostStoreService from './services/host-store/index.js';
 import authorizerService from './services/authorizer/index.js';
 import settingsService from './services/settings/index.js';
 import monitorService from './services/monitor-service/index.js';
+import { createAuditExporter, type AuditExporter } from './services/monitor-service/export/exporter.js';
 import { HOUSEKEEPING_INTERVAL_MS, startHousekeeping, type Housekeeping } from './services/housekeeping.js';
 
 export interface BuildOptions {
@@ -42,6 +43,8 @@ export interface BuildOptions {
   logStream?: Writable;
   /** How often this node purges expired security rows (default every 10 minutes). */
   housekeepingIntervalMs?: number;
+  /** How often the audit exporter polls for new events (default every second). */
+  auditExportIntervalMs?: number;
 }
 
 /** A response's `x-request-id` (and its log lines' `reqId`). */
@@ -51,6 +54,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The routes answered before Fastify when their answer is known now (see HotReads). */
     hotReads: HotReads;
+    /** The audit-event exporter, when a sink is configured (PRIVGATE_AUDIT_*). */
+    auditExporter?: AuditExporter;
   }
 }
 
@@ -158,6 +163,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       housekeeping = startHousekeeping(context, options.housekeepingIntervalMs ?? HOUSEKEEPING_INTERVAL_MS);
     });
     app.addHook('onClose', async () => housekeeping?.stop());
+    // Audit export (PRIVGATE_AUDIT_*): polls committed events; stopped (sinks closed, cursors
+    // stored) before the database closes.
+    const auditExporter = createAuditExporter(database.db, config, app.log, options.auditExportIntervalMs ? { intervalMs: options.auditExportIntervalMs } : {});
+    if (auditExporter !== undefined) {
+      app.decorate('auditExporter', auditExporter);
+      app.addHook('onReady', async () => auditExporter.start());
+      app.addHook('onClose', async () => auditExporter.stop());
+    }
     await app.ready();
     return app;
   } catch (error) {

@@ -46,6 +46,11 @@ export interface Config {
    * docs/settings.md); a variable left unset leaves the setting in force.
    */
   settingsOverrides: Readonly<Record<string, number>>;
+  /**
+   * Audit-event export (docs/audit-trail.md, "Export"): a JSON-lines file, and RFC 5424 syslog
+   * over `tcp://HOST:PORT` or `tls://HOST:PORT` with an optional CA file for TLS. Unset: none.
+   */
+  auditExport: { jsonlFile: string | undefined; syslogUrl: string | undefined; syslogCaFile: string | undefined };
 }
 
 /**
@@ -141,6 +146,42 @@ function settingsOverrides(env: NodeJS.ProcessEnv): Record<string, number> {
   return overrides;
 }
 
+/** `PRIVGATE_AUDIT_*`: the export sinks, checked here so a typo stops start-up rather than silently exporting nothing. */
+function auditExport(env: NodeJS.ProcessEnv): Config['auditExport'] {
+  const jsonlFile = env.PRIVGATE_AUDIT_JSONL_FILE || undefined;
+  const syslogUrl = env.PRIVGATE_AUDIT_SYSLOG_URL || undefined;
+  const syslogCaFile = env.PRIVGATE_AUDIT_SYSLOG_CA || undefined;
+  if (syslogUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(syslogUrl);
+    } catch {
+      url = undefined;
+    }
+    const port = url?.port === '' ? 1 : Number(url?.port);
+    if (
+      url === undefined ||
+      (url.protocol !== 'tcp:' && url.protocol !== 'tls:') ||
+      url.hostname === '' ||
+      url.username !== '' ||
+      url.password !== '' ||
+      url.search !== '' ||
+      (url.pathname !== '' && url.pathname !== '/') ||
+      !(port >= 1 && port <= 65535)
+    ) {
+      throw new ConfigError('PRIVGATE_AUDIT_SYSLOG_URL must be tcp://HOST:PORT or tls://HOST:PORT');
+    }
+    if (syslogCaFile !== undefined && url.protocol !== 'tls:') throw new ConfigError('PRIVGATE_AUDIT_SYSLOG_CA needs a tls:// PRIVGATE_AUDIT_SYSLOG_URL');
+  } else if (syslogCaFile !== undefined) {
+    throw new ConfigError('PRIVGATE_AUDIT_SYSLOG_CA needs PRIVGATE_AUDIT_SYSLOG_URL');
+  }
+  return {
+    jsonlFile: jsonlFile === undefined ? undefined : path.resolve(jsonlFile),
+    syslogUrl,
+    syslogCaFile: syslogCaFile === undefined ? undefined : path.resolve(syslogCaFile),
+  };
+}
+
 /** Builds the config from CLI flags, then environment, then defaults. */
 export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const { host, port } = parseListen(input.listen ?? env.PRIVGATE_LISTEN ?? '127.0.0.1:8443');
@@ -193,5 +234,6 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     },
     fastPath: onOff(env, 'PRIVGATE_FAST_PATH', true),
     settingsOverrides: settingsOverrides(env),
+    auditExport: auditExport(env),
   };
 }

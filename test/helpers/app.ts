@@ -24,7 +24,7 @@ export interface TestApp {
 /** Builds a real app on a fresh database of `backend`; requests go through `app.inject`. */
 export async function createTestApp(
   backend: Backend,
-  options: { clock?: Clock; env?: Record<string, string>; storage?: TestStorage; housekeepingIntervalMs?: number } = {},
+  options: { clock?: Clock; env?: Record<string, string>; storage?: TestStorage; housekeepingIntervalMs?: number; auditExportIntervalMs?: number } = {},
 ): Promise<TestApp> {
   const storage = options.storage ?? (await createTestStorage(backend));
   const config = loadConfig(
@@ -39,6 +39,7 @@ export async function createTestApp(
     logStream,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.housekeepingIntervalMs ? { housekeepingIntervalMs: options.housekeepingIntervalMs } : {}),
+    ...(options.auditExportIntervalMs ? { auditExportIntervalMs: options.auditExportIntervalMs } : {}),
   });
   return {
     app,

@@ -273,3 +273,31 @@ export async function insertAuditEvents(db: Kysely<Tables>, reporter: string, ev
   });
   return rows.map((row) => row.id);
 }
+
+/** A stored event with its insertion number, for the export poller. */
+export interface SequencedAuditEvent {
+  seq: number;
+  event: AuditEventView;
+}
+
+/** Up to `limit` events inserted after `seq`, in insertion order (export/exporter.ts). */
+export async function auditEventsAfter(db: Kysely<Tables>, seq: number, limit: number): Promise<SequencedAuditEvent[]> {
+  const rows = await db.selectFrom('audit_events').selectAll().where('seq', '>', seq).orderBy('seq', 'asc').limit(limit).execute();
+  return rows.map((row) => ({ seq: Number(row.seq), event: view(row) }));
+}
+
+/** The export cursor stored under `key` in `meta` (the last delivered `seq`); 0 when none. */
+export async function readExportCursor(db: Kysely<Tables>, key: string): Promise<number> {
+  const row = await db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
+  const value = row === undefined ? 0 : Number(row.value);
+  return Number.isSafeInteger(value) && value > 0 ? value : 0;
+}
+
+/** Stores the export cursor under `key` in `meta`. */
+export async function writeExportCursor(db: Kysely<Tables>, key: string, seq: number): Promise<void> {
+  await db
+    .insertInto('meta')
+    .values({ key, value: String(seq) })
+    .onConflict((conflict) => conflict.column('key').doUpdateSet({ value: String(seq) }))
+    .execute();
+}
