@@ -35,7 +35,7 @@ function fullHost(): Record<string, unknown> {
     ],
     principals: [
       { principal: 'root', rotate: false, use_for_password_rotation: true, source: 'UI' },
-      { principal: 'alice', rotate: true, source: 'UI', service_options: { web: NO_WEB, db: DB_LIMITS }, roles: [{ id: 'r1', name: 'role one' }], passphrase: '' },
+      { principal: 'alice', rotate: true, source: 'UI', service_options: { web: NO_WEB, db: DB_LIMITS }, roles: [{ id: 'r1', name: 'role one' }] },
       { principal: 'bob', source: 'SCAN', service_options: { ssh: { shell: true, file_transfer: false, exec: true, tunnels: false, x11: false, other: true } } },
     ],
     tags: ['prod', 'web', 'eu'],
@@ -263,7 +263,7 @@ describe.each(testBackends())('host-store hosts on %s', (backend) => {
       ['an unknown service_options block', withPrincipal({ principal: 'p', service_options: { ftp: { file_transfer: true } } }), 'INVALID_REQUEST_DATA', 'principals[0].service_options.ftp'],
       ['a negative byte limit', withPrincipal({ principal: 'p', service_options: { db: { max_bytes_download: -1, max_bytes_upload: 0 } } }), 'VALUE_OUT_OF_BOUNDS', 'principals[0].service_options.db.max_bytes_download'],
       ['a wrong-typed option', withPrincipal({ principal: 'p', service_options: { ssh: { ...DEFAULT_SERVICE_OPTIONS.ssh, shell: 'no' } } }), 'VALUE_INCORRECT_TYPE', 'principals[0].service_options.ssh.shell'],
-      ['a stored passphrase', withPrincipal({ principal: 'p', passphrase: 'hunter2' }), 'VALUE_OUT_OF_BOUNDS', 'principals[0].passphrase'],
+      ['an overlong passphrase', withPrincipal({ principal: 'p', passphrase: 'x'.repeat(1025) }), 'VALUE_OUT_OF_BOUNDS', 'principals[0].passphrase'],
       ['a boolean disabled', { name: 'invalid', disabled: true }, 'VALUE_INCORRECT_TYPE', 'disabled'],
       ['an unknown disabled value', { name: 'invalid', disabled: 'MAYBE' }, 'INVALID_REQUEST_DATA', 'disabled'],
       ['a string where tags are a list', { name: 'invalid', tags: 'prod' }, 'VALUE_INCORRECT_TYPE', 'tags'],

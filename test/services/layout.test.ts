@@ -66,6 +66,7 @@ const ROUTE_FILES: Record<string, Record<string, string[]>> = {
       'DELETE /hosts/:id/session_host_certificates',
       'DELETE /hosts/:id/session_host_certificates/:certificate_id',
       'GET /hosts/:id/effective_service_options',
+      'GET /hosts/:id/access',
     ],
     'settings.ts': ['GET /settings/default_service_options'],
     'whitelists.ts': ['GET /whitelists', 'POST /whitelists', 'POST /whitelists/search', 'POST /whitelists/evaluate', 'GET /whitelists/:id', 'PUT /whitelists/:id', 'DELETE /whitelists/:id'],

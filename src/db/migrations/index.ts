@@ -13,6 +13,7 @@ import * as clientFields from './0011_client_fields.js';
 import * as whitelists from './0012_whitelists.js';
 import * as auditShape from './0013_audit_shape.js';
 import * as hostFields from './0014_host_fields.js';
+import * as hostPrincipals from './0016_host_principals.js';
 
 /** Migrations import these from './types.js' (importing them from here would be a cycle). */
 export type { MigrationContext, MigrationModule } from './types.js';
@@ -33,4 +34,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0012_whitelists', whitelists],
   ['0013_audit_shape', auditShape],
   ['0014_host_fields', hostFields],
+  ['0016_host_principals', hostPrincipals],
 ];

@@ -77,4 +77,10 @@ export interface HostStoreTables {
    * (field, value, host_id) primary key.
    */
   host_attributes: { field: string; value: string; host_id: string };
+  /**
+   * A host principal's passphrase (the target account's password), sealed under the installation
+   * key with the context {@link passphraseSealContext} names (host id and principal); written
+   * once, never returned by the API, never in the host's document or audit details.
+   */
+  host_principal_secrets: { host_id: string; principal: string; passphrase_sealed: string; updated: string };
 }

@@ -17,12 +17,39 @@ export interface HostService {
   [key: string]: unknown;
 }
 
+/** A role or whitelist by id, as hosts name them (the SDK's HostRole, WhiteListHandle). */
+export interface Handle {
+  id?: string;
+  name?: string;
+  [key: string]: unknown;
+}
+
+/** The SDK's HostCommandRestrictions as stored. */
+export interface CommandRestrictions {
+  enabled?: boolean;
+  rshell_variant?: string;
+  default_whitelist?: Handle | null;
+  whitelists?: Array<{ whitelist: Handle; roles?: Handle[] | null; [key: string]: unknown }> | null;
+  allow_no_match?: boolean;
+  audit_match?: boolean;
+  audit_no_match?: boolean;
+  banner?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * A principal (target account) of a host as stored. Never with its `passphrase`: that is sealed
+ * apart (host_principal_secrets), see {@link passphrasesOf}.
+ */
 export interface HostPrincipal {
   principal: string;
   rotate?: boolean;
   use_for_password_rotation?: boolean;
+  use_user_account?: boolean;
   source?: string;
+  roles?: Handle[] | null;
   service_options?: ServiceOptionsOverride | null;
+  command_restrictions?: CommandRestrictions | null;
   [key: string]: unknown;
 }
 
@@ -118,7 +145,9 @@ export function toHostDocument(body: HostIn): HostDocument {
       throw new PrivxError(400, 'VALUE_DUPLICATE', `principal "${input.principal}" appears twice on the host`, { property: `principals[${index}].principal` });
     }
     seen.add(input.principal);
-    return { ...input } as HostPrincipal;
+    const principal = { ...input } as HostPrincipal;
+    delete principal.passphrase;
+    return principal;
   });
 
   return {
@@ -129,6 +158,38 @@ export function toHostDocument(body: HostIn): HostDocument {
     principals,
     tags: body.tags ?? [],
   };
+}
+
+/**
+ * The passphrases a host body sets, by principal: the non-empty ones (an empty or missing
+ * passphrase — what GET answers — keeps the stored one). {@link toHostDocument} leaves them out
+ * of the document.
+ */
+export function passphrasesOf(body: HostIn): Map<string, string> {
+  const passphrases = new Map<string, string>();
+  for (const principal of body.principals ?? []) {
+    if (typeof principal.passphrase === 'string' && principal.passphrase !== '') passphrases.set(principal.principal, principal.passphrase);
+  }
+  return passphrases;
+}
+
+/**
+ * The whitelist ids a host's principals' command restrictions name, each with where (the
+ * property path of the id). Empty default ids are none (Go's zero value `{}`); a grant must name one.
+ */
+export function whitelistReferences(document: HostDocument): Array<{ id: string; property: string }> {
+  const references: Array<{ id: string; property: string }> = [];
+  document.principals.forEach((principal, index) => {
+    const restrictions = principal.command_restrictions;
+    if (!restrictions) return;
+    const base = `principals[${index}].command_restrictions`;
+    const defaultId = restrictions.default_whitelist?.id;
+    if (typeof defaultId === 'string' && defaultId !== '') references.push({ id: defaultId, property: `${base}.default_whitelist.id` });
+    (restrictions.whitelists ?? []).forEach((grant, grantIndex) => {
+      references.push({ id: typeof grant.whitelist.id === 'string' ? grant.whitelist.id : '', property: `${base}.whitelists[${grantIndex}].whitelist.id` });
+    });
+  });
+  return references;
 }
 
 /** Whether a host with this `disabled` value may be connected to. */

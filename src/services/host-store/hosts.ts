@@ -1,10 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
 import { errorResponses, IdParam, IdResponse, ListResponse } from '../../schemas.js';
+import { explainAccess } from './access-resolver.js';
 import { effectiveServiceOptions, getHost, listHostTags, listSessionHostCertificates, resolveHost } from './repository.js';
 import { listHosts, toHostFilter, type HostPage } from './search-repository.js';
 import {
   EffectiveServiceOptionsSchema,
+  HostAccessQuery,
+  HostAccessResponse,
   HostDeployableSchema,
   HostDeployResponse,
   HostDisabledSchema,
@@ -39,9 +42,9 @@ function pageOf(query: Static<typeof HostPagingQuery>): HostPage {
 
 /** `/host-store/api/v1/hosts`: target hosts with their services, principals and tags. */
 export function registerHostRoutes(app: TypedApp): void {
-  const { database, clock } = app.context;
+  const { database, clock, installationKey } = app.context;
   const db = database.db;
-  const deps: HostStoreDeps = { db, clock };
+  const deps: HostStoreDeps = { db, clock, installationKey };
 
   app.get(
     '/hosts',
@@ -294,5 +297,27 @@ export function registerHostRoutes(app: TypedApp): void {
       const effective = await effectiveServiceOptions(db, id, principal);
       return { host_id: id, principal, options: effective.options, sources: effective.sources };
     },
+  );
+
+  app.get(
+    '/hosts/:id/access',
+    {
+      config: { permissions: ['hosts-view', 'hosts-manage'] },
+      schema: {
+        summary: 'Explain whether a user may connect to a host (privgate extension)',
+        description:
+          'privgate extension, not in PrivX (see docs/hosts.md). The access resolver\'s decision for `user` (a local user\'s id or username) connecting over ' +
+          '`service` as `principal` (left out: each principal of the host), at `at` (default now) from `address` (left out: unknown). ' +
+          'Allowed when the host is enabled, the user is enabled, the host offers the service, the principal is on the host, and the user holds a role ' +
+          'the principal lists whose contextual limit allows the time and address; privx-admin is not implicitly allowed. Each decision names its `reason`, ' +
+          'the roles it goes through, and when allowed the effective service options and the command restrictions with their whitelists\' patterns. ' +
+          '404 OBJECT_NOT_FOUND for an unknown host, or (property `user`) user.',
+        tags,
+        params: Params,
+        querystring: HostAccessQuery,
+        response: { 200: HostAccessResponse, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => explainAccess(db, request.params.id, request.query, clock.now()),
   );
 }

@@ -8,6 +8,7 @@ import { DEFAULT_ACCESS_GROUP_ID } from '../authorizer/access-group-repository.j
 import { findScope, findSection, type SettingsScope, type SettingsSection } from '../settings/registry.js';
 import { readSection, readSectionNow, type SectionState } from '../settings/repository.js';
 import { certificateInfo, type Host, type HostCertificateInfo, type HostDocument } from './host-document.js';
+import { deletePrincipalSecrets } from './principal-secret-repository.js';
 import { hostAttributes, hostGrams, searchText } from './search-terms.js';
 
 /** Who changes a host, and when. */
@@ -199,8 +200,9 @@ export async function replaceHost(trx: Kysely<Tables>, id: string, document: Hos
   await writeIndexRows(trx, id, document);
 }
 
-/** Deletes a (locked) host (its index rows go with it) and uncounts it; call in the change's transaction. */
+/** Deletes a (locked) host (its index rows and stored passphrases go with it) and uncounts it; call in the change's transaction. */
 export async function removeHost(trx: Kysely<Tables>, id: string): Promise<void> {
+  await deletePrincipalSecrets(trx, id);
   await trx.deleteFrom('hosts').where('id', '=', id).execute();
   await adjustHostCount(trx, -1);
 }

@@ -80,15 +80,48 @@ export const HostServiceSchema = Type.Object(
   { additionalProperties: true },
 );
 
+/** The SDK's HostRole: a role by id (the name is informative). */
+const HostRoleSchema = Type.Object({ id: Type.String({ maxLength: 200 }), name: Type.Optional(Text(200)) }, { additionalProperties: true });
+
+/** The SDK's WhiteListHandle: a whitelist by id; `{}` or an empty id is none (Go's zero value). */
+const WhitelistHandleSchema = Type.Object({ id: Type.Optional(Type.String({ maxLength: 200 })), name: Type.Optional(Text(200)) }, { additionalProperties: true });
+
+/**
+ * The SDK's HostCommandRestrictions. Whitelist ids must name existing whitelists (400 otherwise);
+ * a grant gives its whitelist to the users of its roles, the default whitelist applies to the others.
+ */
+export const CommandRestrictionsSchema = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean()),
+    rshell_variant: Type.Optional(Text(50)),
+    default_whitelist: Type.Optional(Type.Union([WhitelistHandleSchema, Type.Null()])),
+    whitelists: Type.Optional(
+      NullableArray(Type.Object({ whitelist: WhitelistHandleSchema, roles: Type.Optional(NullableArray(HostRoleSchema, { maxItems: 500 })) }, { additionalProperties: true }), { maxItems: 200 }),
+    ),
+    allow_no_match: Type.Optional(Type.Boolean()),
+    audit_match: Type.Optional(Type.Boolean()),
+    audit_no_match: Type.Optional(Type.Boolean()),
+    banner: Type.Optional(Type.String({ maxLength: 4000 })),
+  },
+  { additionalProperties: true },
+);
+
 export const HostPrincipalSchema = Type.Object(
   {
     principal: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }),
     rotate: Type.Optional(Type.Boolean()),
     use_for_password_rotation: Type.Optional(Type.Boolean()),
+    use_user_account: Type.Optional(Type.Boolean()),
     source: Type.Optional(Text(200)),
-    passphrase: Type.Optional(Type.String({ maxLength: 0, description: 'Always empty: privgate stores no account passwords' })),
+    passphrase: Type.Optional(
+      Type.String({
+        maxLength: 1024,
+        description: 'The target account\'s password: written, never returned. Empty (as GET answers it) keeps the stored one; a non-empty value replaces it.',
+      }),
+    ),
     service_options: Type.Optional(Type.Union([ServiceOptionsOverrideSchema, Type.Null()])),
-    roles: Type.Optional(NullableArray(Type.Object({ id: Type.String({ maxLength: 200 }), name: Type.Optional(Text(200)) }, { additionalProperties: true }), { maxItems: 500 })),
+    roles: Type.Optional(NullableArray(HostRoleSchema, { maxItems: 500 })),
+    command_restrictions: Type.Optional(Type.Union([CommandRestrictionsSchema, Type.Null()])),
   },
   { additionalProperties: true },
 );
@@ -323,4 +356,54 @@ export const SessionHostCertificateSchema = Type.Object({
   hostname: Type.String(),
   host_certificate: Type.Union([HostCertificateInfoSchema, Type.Null()]),
   host_certificate_raw: Type.String(),
+});
+
+/** `GET /hosts/{id}/access`'s query (privgate extension). */
+export const HostAccessQuery = Type.Object({
+  user: Type.String({ minLength: 1, maxLength: 200, description: 'A local user\'s id or username' }),
+  service: ServiceTypeSchema,
+  principal: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'One account; left out: every principal of the host' })),
+  at: Type.Optional(Type.String({ format: 'date-time', description: 'When (RFC 3339); default now' })),
+  address: Type.Optional(Type.String({ maxLength: 100, description: 'The user\'s client address; left out: unknown (roles limited to address masks do not apply)' })),
+});
+
+const AccessRoleHandle = Type.Object({ id: Type.String(), name: Type.String() });
+const AccessWhitelist = Type.Object({ id: Type.String(), name: Type.String(), type: Type.String(), patterns: Type.Array(Type.String()) });
+
+/** One principal's decision. */
+export const AccessDecisionSchema = Type.Object({
+  principal: Type.String(),
+  allowed: Type.Boolean(),
+  reason: Type.String({ description: 'allowed, host_disabled, user_disabled, service_not_on_host, principal_not_on_host, no_role or roles_excluded_by_context' }),
+  message: Type.String(),
+  via_roles: Type.Array(AccessRoleHandle),
+  excluded_roles: Type.Array(AccessRoleHandle),
+  use_user_account: Type.Boolean(),
+  has_passphrase: Type.Boolean(),
+  service_options: Type.Union([ServiceOptionsSchema, Type.Null()]),
+  command_restrictions: Type.Union([
+    Type.Object({
+      enabled: Type.Boolean(),
+      rshell_variant: Type.String(),
+      banner: Type.String(),
+      allow_no_match: Type.Boolean(),
+      audit_match: Type.Boolean(),
+      audit_no_match: Type.Boolean(),
+      default_whitelist: Type.Union([AccessWhitelist, Type.Null()]),
+      whitelists: Type.Array(AccessWhitelist),
+      effective_whitelists: Type.Array(AccessWhitelist),
+    }),
+    Type.Null(),
+  ]),
+});
+
+/** `GET /hosts/{id}/access`'s answer. */
+export const HostAccessResponse = Type.Object({
+  host_id: Type.String(),
+  user: Type.Object({ id: Type.String(), username: Type.String() }),
+  service: Type.String(),
+  at: Type.String(),
+  address: Type.String(),
+  allowed: Type.Boolean({ description: 'Whether some principal is allowed' }),
+  decisions: Type.Array(AccessDecisionSchema),
 });

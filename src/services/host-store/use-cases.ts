@@ -5,9 +5,12 @@ import type { Clock } from '../../lib/time.js';
 import type { Principal } from '../../access.js';
 import { recordAuditEvent } from '../monitor-service/audit-log.js';
 import { joinAccessGroup } from '../authorizer/access-group-use-cases.js';
-import { notFound, PrivxError } from '../../errors.js';
-import { toHostDocument, type HostDocument } from './host-document.js';
+import { invalid, notFound, PrivxError } from '../../errors.js';
+import type { InstallationKey } from '../../installation-key.js';
+import { passphrasesOf, toHostDocument, whitelistReferences, type HostDocument } from './host-document.js';
 import { bumpPolicyVersion } from './policy-version-repository.js';
+import { passphraseSealContext, writePrincipalSecrets } from './principal-secret-repository.js';
+import { findWhitelistsByIds } from './whitelist-repository.js';
 import { findDeployedHostId, getHost, insertHost, lockHost, removeHost, replaceHost } from './repository.js';
 import type { HostIn } from './schemas.js';
 
@@ -15,6 +18,8 @@ import type { HostIn } from './schemas.js';
 export interface HostStoreDeps {
   db: Kysely<Tables>;
   clock: Clock;
+  /** Seals principals' passphrases. */
+  installationKey: Pick<InstallationKey, 'seal'>;
 }
 
 type Actor = Pick<Principal, 'type' | 'id' | 'name'>;
@@ -25,6 +30,34 @@ async function joinGroup(trx: Kysely<Tables>, document: HostDocument): Promise<v
   document.access_group_id = await joinAccessGroup(trx, typeof sent === 'string' ? sent : undefined);
 }
 
+/** 400 (property: where) unless every whitelist the principals' command restrictions name exists. */
+async function checkWhitelists(trx: Kysely<Tables>, document: HostDocument): Promise<void> {
+  const references = whitelistReferences(document);
+  if (references.length === 0) return;
+  const known = new Set((await findWhitelistsByIds(trx, references.map((reference) => reference.id).filter((id) => id !== ''))).map((row) => row.id));
+  const unknown = references.find((reference) => !known.has(reference.id));
+  if (!unknown) return;
+  if (unknown.id === '') throw invalid('REQUIRED_VALUE_MISSING', 'a whitelist grant must name a whitelist by id', unknown.property);
+  throw invalid('INVALID_REQUEST_DATA', `unknown whitelist id "${unknown.id}"`, unknown.property);
+}
+
+/**
+ * Seals the passphrases a body sets (each bound to the host and principal) and stores them, and
+ * drops those of principals the host no longer has. Returns the principals whose passphrase was
+ * set, for the audit event (names only, never the passphrase).
+ */
+async function storePassphrases(deps: HostStoreDeps, trx: Kysely<Tables>, id: string, document: HostDocument, input: HostIn, at: Date): Promise<string[]> {
+  const sealed = new Map<string, string>();
+  for (const [principal, passphrase] of passphrasesOf(input)) sealed.set(principal, deps.installationKey.seal(passphrase, passphraseSealContext(id, principal)));
+  await writePrincipalSecrets(trx, id, document.principals.map((principal) => principal.principal), sealed, at);
+  return [...sealed.keys()];
+}
+
+/** `passphrases_set` for an audit event's details when some were set. */
+function passphraseDetails(set: string[]): { passphrases_set?: string[] } {
+  return set.length > 0 ? { passphrases_set: set } : {};
+}
+
 /** Stores a new host; audited (host_created) and policy-versioned in the same transaction. Returns its id. */
 export async function createHostAs(deps: HostStoreDeps, actor: Actor, input: HostIn): Promise<string> {
   const document = toHostDocument(input);
@@ -32,9 +65,11 @@ export async function createHostAs(deps: HostStoreDeps, actor: Actor, input: Hos
   const at = deps.clock.now();
   await deps.db.transaction().execute(async (trx) => {
     await joinGroup(trx, document);
+    await checkWhitelists(trx, document);
     await insertHost(trx, id, document, { principal: actor, at });
+    const set = await storePassphrases(deps, trx, id, document, input, at);
     await bumpPolicyVersion(trx);
-    await recordAuditEvent(trx, { type: 'host_created', outcome: 'success', principal: actor, objectType: 'host', objectId: id, details: { after: document }, at });
+    await recordAuditEvent(trx, { type: 'host_created', outcome: 'success', principal: actor, objectType: 'host', objectId: id, details: { after: document, ...passphraseDetails(set) }, at });
   });
   return id;
 }
@@ -46,9 +81,11 @@ export async function updateHostAs(deps: HostStoreDeps, actor: Actor, id: string
   await deps.db.transaction().execute(async (trx) => {
     const before = await lockHost(trx, id);
     await joinGroup(trx, document);
+    await checkWhitelists(trx, document);
     await replaceHost(trx, id, document, { principal: actor, at });
+    const set = await storePassphrases(deps, trx, id, document, input, at);
     await bumpPolicyVersion(trx);
-    await recordAuditEvent(trx, { type: 'host_updated', outcome: 'success', principal: actor, objectType: 'host', objectId: id, details: { before, after: document }, at });
+    await recordAuditEvent(trx, { type: 'host_updated', outcome: 'success', principal: actor, objectType: 'host', objectId: id, details: { before, after: document, ...passphraseDetails(set) }, at });
   });
 }
 
@@ -109,9 +146,11 @@ export async function deployHostAs(deps: HostStoreDeps, actor: Actor, input: Hos
       const document: HostDocument = { ...sent, deployable: true };
       const id = crypto.randomUUID();
       await joinGroup(trx, document);
+      await checkWhitelists(trx, document);
       await insertHost(trx, id, document, { principal: actor, at });
+      const set = await storePassphrases(deps, trx, id, document, input, at);
       await bumpPolicyVersion(trx);
-      await recordAuditEvent(trx, { type: 'host_created', outcome: 'success', principal: actor, objectType: 'host', objectId: id, details: { deploy: true, after: document }, at });
+      await recordAuditEvent(trx, { type: 'host_created', outcome: 'success', principal: actor, objectType: 'host', objectId: id, details: { deploy: true, after: document, ...passphraseDetails(set) }, at });
       return { id, action: 'created' as const };
     }
     const before = await lockHost(trx, existing);
@@ -125,9 +164,11 @@ export async function deployHostAs(deps: HostStoreDeps, actor: Actor, input: Hos
     }
     document.deployable = true;
     await joinGroup(trx, document);
+    await checkWhitelists(trx, document);
     await replaceHost(trx, existing, document, { principal: actor, at });
+    const set = await storePassphrases(deps, trx, existing, document, input, at);
     await bumpPolicyVersion(trx);
-    await recordAuditEvent(trx, { type: 'host_updated', outcome: 'success', principal: actor, objectType: 'host', objectId: existing, details: { deploy: true, before, after: document }, at });
+    await recordAuditEvent(trx, { type: 'host_updated', outcome: 'success', principal: actor, objectType: 'host', objectId: existing, details: { deploy: true, before, after: document, ...passphraseDetails(set) }, at });
     return { id: existing, action: 'updated' as const };
   });
 }

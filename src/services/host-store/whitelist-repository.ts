@@ -72,6 +72,13 @@ export async function getWhitelist(db: Kysely<Tables>, id: string): Promise<Whit
   return row;
 }
 
+/** The existing whitelists among `ids` (in no particular order). */
+export async function findWhitelistsByIds(db: Kysely<Tables>, ids: readonly string[]): Promise<WhitelistRow[]> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return [];
+  return db.selectFrom('whitelists').selectAll().where('id', 'in', unique).execute();
+}
+
 /**
  * Locks a whitelist's row for the rest of the transaction (a no-op write: a row lock on PostgreSQL,
  * the write lock on SQLite) and reads it; 404 when it does not exist.
