@@ -32,6 +32,16 @@ export const PagingQuery = {
   sortdir: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc'), Type.Literal('ASC'), Type.Literal('DESC')])),
 };
 
+/** An optional `sortkey` that must be one of `keys`. */
+export function SortKey<K extends string>(keys: readonly K[]) {
+  return Type.Optional(Type.Union(keys.map((key) => Type.Literal(key))));
+}
+
+/** offset, limit (at most 1000), a `sortkey` among `keys` and sortdir: the newer lists' query. */
+export function SortedPagingQuery<K extends string>(keys: readonly K[]) {
+  return Type.Object({ offset: PagingQuery.offset, limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })), sortkey: SortKey(keys), sortdir: PagingQuery.sortdir });
+}
+
 /** `{count, items}`, the shape of every PrivX list. */
 export function ListResponse<T extends TSchema>(item: T) {
   return Type.Object({ count: Type.Integer(), items: Type.Array(item) });

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { IdParam, PagingQuery } from '../../schemas.js';
+import { IdParam, SortedPagingQuery } from '../../schemas.js';
 import { ACCESS_GROUP_SORT_KEYS } from './access-group-repository.js';
 
 const NO_CONTROL = '^[^\\u0000-\\u001f\\u007f]*$';
@@ -52,12 +52,7 @@ export const AccessGroupOutSchema = Type.Object({
 });
 export type AccessGroupOut = Static<typeof AccessGroupOutSchema>;
 
-export const AccessGroupPagingQuery = Type.Object({
-  offset: PagingQuery.offset,
-  limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
-  sortkey: Type.Optional(Type.Union(ACCESS_GROUP_SORT_KEYS.map((key) => Type.Literal(key)))),
-  sortdir: PagingQuery.sortdir,
-});
+export const AccessGroupPagingQuery = SortedPagingQuery(ACCESS_GROUP_SORT_KEYS);
 export type AccessGroupPaging = Static<typeof AccessGroupPagingQuery>;
 
 /** Search body: `keywords` only (unknown filters are refused rather than silently ignored). */

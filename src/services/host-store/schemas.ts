@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { NullableArray, PagingQuery } from '../../schemas.js';
+import { NullableArray, PagingQuery, SortedPagingQuery } from '../../schemas.js';
 
 // Request schemas here carry no `default` keywords on purpose: the body validator fills defaults
 // in (useDefaults), and a missing key must be REQUIRED_VALUE_MISSING, not silently defaulted.
@@ -263,12 +263,7 @@ export const HOST_SORT_KEYS = ['name', 'common_name', 'created', 'updated'] as c
 export type HostSortKey = (typeof HOST_SORT_KEYS)[number];
 
 /** offset/limit/sortkey/sortdir of the host list and search (limit at most 1000, default 50). */
-export const HostPagingQuery = Type.Object({
-  offset: PagingQuery.offset,
-  limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
-  sortkey: Type.Optional(Type.Union(HOST_SORT_KEYS.map((key) => Type.Literal(key)))),
-  sortdir: PagingQuery.sortdir,
-});
+export const HostPagingQuery = SortedPagingQuery(HOST_SORT_KEYS);
 
 /** One exact value of a search filter. */
 const SearchValue = Type.String({ maxLength: 1000 });

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { IdParam, NullableArray, PagingQuery } from '../../schemas.js';
+import { IdParam, NullableArray, SortedPagingQuery } from '../../schemas.js';
 import { MAX_PATTERN_LENGTH } from '../../lib/command-patterns.js';
 
 /** Printable text without control characters. */
@@ -55,12 +55,7 @@ export const WhitelistOutSchema = Type.Object({
 });
 export type WhitelistOut = Static<typeof WhitelistOutSchema>;
 
-export const WhitelistPagingQuery = Type.Object({
-  offset: PagingQuery.offset,
-  limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
-  sortkey: Type.Optional(Type.Union(WHITELIST_SORT_KEYS.map((key) => Type.Literal(key)))),
-  sortdir: PagingQuery.sortdir,
-});
+export const WhitelistPagingQuery = SortedPagingQuery(WHITELIST_SORT_KEYS);
 export type WhitelistPaging = Static<typeof WhitelistPagingQuery>;
 
 /** Search body: the SDK's WhitelistSearch (`keywords` only; unknown filters are refused rather than silently ignored). */

@@ -1,5 +1,5 @@
 import { Type, type Static, type TOptional, type TString } from '@sinclair/typebox';
-import { NullableArray, PagingQuery } from '../../schemas.js';
+import { NullableArray, PagingQuery, SortKey } from '../../schemas.js';
 import { USER_SORT_KEYS, USER_TEXT_FIELDS, type UserInput, type UserTextField } from './repository.js';
 import { Name, Password, RoleRefOut, RoleRefs } from './schemas.js';
 
@@ -94,7 +94,7 @@ export const UserOut = Type.Object({
 /** `GET /users` query: paging plus the exact `id` and `username` filters the SDKs send. */
 export const UserListQuery = Type.Object({
   ...PagingQuery,
-  sortkey: Type.Optional(Type.Union(USER_SORT_KEYS.map((key) => Type.Literal(key)))),
+  sortkey: SortKey(USER_SORT_KEYS),
   id: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   username: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
 });

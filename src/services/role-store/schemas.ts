@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { IdParam, NullableArray, PagingQuery } from '../../schemas.js';
+import { IdParam, NullableArray, PagingQuery, SortKey } from '../../schemas.js';
 
 /**
  * A source rule (the SDK's SourceRule): a rule group (`type` GROUP, `match` ANY/ALL, `rules`) or a
@@ -96,7 +96,7 @@ export const RoleIn = Type.Object(
 );
 
 export const ROLE_SORT_KEYS = ['name', 'id', 'created', 'updated'] as const;
-export const RolePagingQuery = Type.Object({ ...PagingQuery, sortkey: Type.Optional(Type.Union(ROLE_SORT_KEYS.map((key) => Type.Literal(key)))) });
+export const RolePagingQuery = Type.Object({ ...PagingQuery, sortkey: SortKey(ROLE_SORT_KEYS) });
 
 /** `POST /roles/search`: the Go SDK's RoleSearch (`name`, maybe null) plus `keywords`. */
 export const RoleSearchIn = Type.Object(
@@ -114,7 +114,7 @@ export const RoleRefOut = Type.Object({ id: Type.String(), name: Type.String() }
 export const MemberOut = Type.Object({ id: Type.String(), type: Type.String(), name: Type.String(), principal: Type.String() });
 export const MemberTypeSchema = Type.Union([Type.Literal('user'), Type.Literal('api-client')]);
 export const MEMBER_SORT_KEYS = ['name', 'id', 'type'] as const;
-export const MemberPagingQuery = Type.Object({ ...PagingQuery, sortkey: Type.Optional(Type.Union(MEMBER_SORT_KEYS.map((key) => Type.Literal(key)))) });
+export const MemberPagingQuery = Type.Object({ ...PagingQuery, sortkey: SortKey(MEMBER_SORT_KEYS) });
 export const RoleParams = Type.Object({ id: IdParam });
 
 /** The SDK's RolePrincipalKey: the public half only. */

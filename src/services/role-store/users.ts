@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../plugins/authenticate.js';
-import { errorResponses, IdParam, ListResponse, NullableArray, PagingQuery } from '../../schemas.js';
+import { errorResponses, IdParam, ListResponse, NullableArray, PagingQuery, SortKey } from '../../schemas.js';
 import { USER_SORT_KEYS } from '../local-user-store/repository.js';
 import { setUserRolesAs, type UseCaseDeps } from './use-cases.js';
 import { roleStoreUser, searchRoleStoreUsers, userRoles } from './user-view.js';
@@ -61,7 +61,7 @@ const UserSearchBody = Type.Object(
 
 const SearchQuery = Type.Object({
   ...PagingQuery,
-  sortkey: Type.Optional(Type.Union(USER_SORT_KEYS.map((key) => Type.Literal(key)))),
+  sortkey: SortKey(USER_SORT_KEYS),
 });
 
 /** `/role-store/api/v1/users/…`: users as the role store sees them, and their roles (the PrivX way to assign roles). */
